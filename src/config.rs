@@ -1,0 +1,264 @@
+//! Configuration: built-in defaults, then a TOML file (`--config`), then `TOLLGATE_*`
+//! environment variables, then command-line flags, each layer overriding the one before.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The subject of the user who is always there, so a fresh server can complete a flow.
+pub const DEFAULT_USER: &str = "dev";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier, exactly as clients will see it. When unset, it is
+    /// `http://` plus the address the server bound.
+    pub issuer: Option<String>,
+    /// Allows an `http` issuer on a non-loopback host (a private demo network only).
+    pub allow_insecure_issuer: bool,
+    pub bind: SocketAddr,
+    pub database_url: String,
+    #[serde(with = "duration")]
+    pub access_token_ttl: Duration,
+    #[serde(with = "duration")]
+    pub refresh_token_ttl: Duration,
+    /// Users who can approve on the consent page, in addition to `dev`.
+    pub users: Vec<User>,
+    /// The MCP servers tokens may be issued for. Empty: any absolute URI (a dev default).
+    pub resources: Vec<ResourceConfig>,
+    pub registration: RegistrationConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuer: None,
+            allow_insecure_issuer: false,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            database_url: "sqlite://tollgate.db".to_owned(),
+            access_token_ttl: Duration::from_secs(5 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            users: Vec::new(),
+            resources: Vec::new(),
+            registration: RegistrationConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Every user who can sign in: `dev` first, then the configured ones.
+    pub fn all_users(&self) -> Vec<User> {
+        let mut users = vec![User {
+            subject: DEFAULT_USER.to_owned(),
+            name: None,
+        }];
+        for user in &self.users {
+            if !users.iter().any(|u| u.subject == user.subject) {
+                users.push(user.clone());
+            }
+        }
+        users
+    }
+
+    /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
+    pub const KEYS: [&'static str; 9] = [
+        "issuer",
+        "allow_insecure_issuer",
+        "bind",
+        "database_url",
+        "access_token_ttl",
+        "refresh_token_ttl",
+        "users",
+        "resources",
+        "registration",
+    ];
+}
+
+/// A user who can approve requests on the consent page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "UserSpec")]
+pub struct User {
+    /// The `sub` claim of this user's tokens.
+    pub subject: String,
+    /// A display name for the consent page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl User {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.subject)
+    }
+}
+
+/// A user can be written as just a name (`--user alice`) or as a table.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UserSpec {
+    Name(String),
+    Full {
+        subject: String,
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl From<UserSpec> for User {
+    fn from(spec: UserSpec) -> Self {
+        match spec {
+            UserSpec::Name(subject) => User {
+                subject,
+                name: None,
+            },
+            UserSpec::Full { subject, name } => User { subject, name },
+        }
+    }
+}
+
+/// An MCP server (OAuth resource server) tokens may be issued for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ResourceSpec")]
+pub struct ResourceConfig {
+    /// Its canonical URL, the `aud` of its tokens.
+    pub url: String,
+    /// The scopes it understands; empty means any scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Used as the audience when a request names no resource.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ResourceSpec {
+    Url(String),
+    Full {
+        url: String,
+        #[serde(default)]
+        scopes: Vec<String>,
+        #[serde(default)]
+        default: bool,
+    },
+}
+
+impl From<ResourceSpec> for ResourceConfig {
+    fn from(spec: ResourceSpec) -> Self {
+        match spec {
+            ResourceSpec::Url(url) => ResourceConfig {
+                url,
+                scopes: Vec::new(),
+                default: false,
+            },
+            ResourceSpec::Full {
+                url,
+                scopes,
+                default,
+            } => ResourceConfig {
+                url,
+                scopes,
+                default,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// Whether RFC 7591 dynamic registration is open to anyone.
+    pub open: bool,
+    /// Registrations accepted per client IP address per minute (checklist DCR-9).
+    pub per_minute: u32,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig {
+            open: true,
+            per_minute: 60,
+        }
+    }
+}
+
+/// Durations as integer seconds or as a number with a unit: `90`, `90s`, `5m`, `12h`, `30d`.
+pub mod duration {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+    use std::time::Duration;
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("'{text}' is not a duration such as 90s, 5m, 12h or 30d"))?;
+        let seconds = match unit {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(format!("'{text}' has an unknown unit; use s, m, h or d")),
+        };
+        Ok(Duration::from_secs(number.saturating_mul(seconds)))
+    }
+
+    pub fn format(duration: &Duration) -> String {
+        let secs = duration.as_secs();
+        match secs {
+            s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+            s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+            s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(duration))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(text) => parse(&text).map_err(de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(duration::parse("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(duration::parse("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            duration::parse("30d").unwrap(),
+            Duration::from_secs(2_592_000)
+        );
+        assert!(duration::parse("5 minutes").is_err());
+        assert_eq!(duration::format(&Duration::from_secs(300)), "5m");
+    }
+
+    #[test]
+    fn dev_is_always_a_user() {
+        let config = Config {
+            users: vec![User {
+                subject: "alice".into(),
+                name: None,
+            }],
+            ..Config::default()
+        };
+        let subjects: Vec<_> = config.all_users().into_iter().map(|u| u.subject).collect();
+        assert_eq!(subjects, ["dev", "alice"]);
+    }
+}

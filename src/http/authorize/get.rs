@@ -1,0 +1,115 @@
+//! `GET /authorize`: validate the request, then show the consent page.
+
+use super::page::{ConsentPage, render};
+use super::{PageError, REQUEST_TTL_SECS, browser, redirect_error, render_error};
+use crate::http::routes;
+use crate::oauth::authorize::{self, Policy, Rejection};
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use crate::oauth::redirect_uri;
+use crate::secret::Secret;
+use crate::state::{App, AppState};
+use crate::store::AuthorizationRequest;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub async fn authorize(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    match show_consent(&app, &headers, &params).await {
+        Ok(response) => response,
+        Err(error) => render_error(&app.issuer, error),
+    }
+}
+
+async fn show_consent(
+    app: &App,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, PageError> {
+    let client_id = params
+        .get("client_id")
+        .map_err(PageError::bad_request)?
+        .ok_or_else(|| {
+            PageError::bad_request(OAuthError::invalid_request(
+                "client_id is missing from the authorization request (OAuth 2.1 §4.1.1)",
+            ))
+        })?;
+    let Some(client) = app.store.client(client_id).await? else {
+        return Err(PageError::bad_request(OAuthError::invalid_client(format!(
+            "no client with client_id '{client_id}' is registered here; register it first \
+             (POST {}) or use the client_id the registration returned",
+            app.issuer.endpoint(routes::REGISTER)
+        ))));
+    };
+    let policy = Policy {
+        resources: &app.config.resources,
+        default_audience: &app.default_audience,
+    };
+    let request = match authorize::validate(params, &client.metadata, &policy) {
+        Ok(request) => request,
+        Err(Rejection::ShowPage(error)) => return Err(PageError::bad_request(error)),
+        Err(Rejection::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }) => {
+            tracing::debug!(client_id, error = %error, "authorization request refused");
+            return Ok(redirect_error(
+                &app.issuer,
+                &redirect_uri,
+                state.as_deref(),
+                &error,
+                StatusCode::FOUND,
+            ));
+        }
+    };
+
+    let csrf_token = Secret::generate();
+    let (browser, set_cookie) = browser::read_or_create(headers, &app.issuer);
+    let pending = AuthorizationRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+        csrf_digest: csrf_token.digest(),
+        browser_digest: browser.digest(),
+        client_id: client.client_id.clone(),
+        redirect_uri: request.redirect_uri,
+        state: request.state,
+        code_challenge: request.code_challenge.as_str().to_owned(),
+        scope: request.scope.to_string(),
+        resources: request.resources,
+        expires_at: app.now() + REQUEST_TTL_SECS,
+    };
+    app.store.insert_authorization_request(&pending).await?;
+
+    let page = ConsentPage {
+        issuer: app.issuer.as_str(),
+        action: format!("{}{}", app.issuer.path(), routes::AUTHORIZE),
+        client_name: client
+            .metadata
+            .client_name
+            .as_deref()
+            .unwrap_or(&client.client_id),
+        client_id: &client.client_id,
+        redirect_uri: &pending.redirect_uri,
+        redirect_host: redirect_uri::display_host(&pending.redirect_uri),
+        loopback_redirect: redirect_uri::is_loopback(&pending.redirect_uri),
+        scopes: request.scope.iter().collect(),
+        resources: &pending.resources,
+        users: app
+            .users
+            .iter()
+            .map(|u| (u.subject.as_str(), u.display_name()))
+            .collect(),
+        request_id: &pending.id,
+        csrf_token: csrf_token.expose(),
+    };
+    let mut response = render(&page, StatusCode::OK);
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response.into_response())
+}

@@ -1,0 +1,65 @@
+//! The HTML pages of the authorization endpoint, rendered with askama (autoescaped: client
+//! names and redirect URIs are client input).
+
+use crate::oauth::error::OAuthError;
+use crate::oauth::issuer::Issuer;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub issuer: &'a str,
+    pub action: String,
+    pub client_name: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub redirect_host: String,
+    pub loopback_redirect: bool,
+    pub scopes: Vec<&'a str>,
+    pub resources: &'a [String],
+    /// (subject, display name) of every user who may approve.
+    pub users: Vec<(&'a str, &'a str)>,
+    pub request_id: &'a str,
+    pub csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    issuer: &'a str,
+    error: &'a str,
+    description: &'a str,
+    advice: &'static str,
+}
+
+pub fn render<T: Template>(template: &T, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+pub fn error_page(issuer: &Issuer, status: StatusCode, error: &OAuthError) -> Response {
+    let advice = if status.is_server_error() {
+        "Try again in a moment; the server's log has the details."
+    } else {
+        "Tollgate did not send you back to the application, because it could not verify the \
+         request well enough to do so safely (OAuth 2.1 §4.1.2.1). Start again from the \
+         application. If this keeps happening, the application sends a request the server \
+         does not accept, and the message above says what to change."
+    };
+    render(
+        &ErrorPage {
+            issuer: issuer.as_str(),
+            error: error.code.as_str(),
+            description: &error.description,
+            advice,
+        },
+        status,
+    )
+}

@@ -1,0 +1,146 @@
+//! `POST /authorize`: the user's decision on the consent page.
+
+use super::{CODE_TTL_SECS, PageError, browser, redirect_error, redirect_to_client, render_error};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::secret::{Secret, token_digest};
+use crate::state::{App, AppState};
+use crate::store::{AuthorizationRequest, NewCode, NewGrant};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+pub async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match record_decision(&app, &headers, &Params::parse(&body)).await {
+        Ok(response) => response,
+        Err(error) => render_error(&app.issuer, error),
+    }
+}
+
+enum Decision<'a> {
+    Approve { subject: &'a str },
+    Deny,
+}
+
+async fn record_decision(
+    app: &App,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Response, PageError> {
+    let field = |name: &str| -> Result<&str, PageError> {
+        form.get(name)
+            .map_err(PageError::bad_request)?
+            .ok_or_else(|| {
+                PageError::bad_request(OAuthError::invalid_request(format!(
+                    "the consent form is missing '{name}'; submit the form Tollgate showed"
+                )))
+            })
+    };
+    let request_id = field("request_id")?;
+    let csrf_token = field("csrf_token")?;
+    let decision = match field("decision")? {
+        "approve" => {
+            let subject = field("user")?;
+            if app.user(subject).is_none() {
+                return Err(PageError::bad_request(OAuthError::invalid_request(
+                    format!("'{subject}' is not a user of this server"),
+                )));
+            }
+            Decision::Approve { subject }
+        }
+        "deny" => Decision::Deny,
+        other => {
+            return Err(PageError::bad_request(OAuthError::invalid_request(
+                format!("decision must be 'approve' or 'deny', not '{other}'"),
+            )));
+        }
+    };
+    let Some(browser) = browser::read(headers, &app.issuer) else {
+        return Err(forbidden(
+            "the consent form came without its browser cookie: submit it from the browser \
+             that opened it, with cookies enabled (CSRF protection)",
+        ));
+    };
+    let now = app.now();
+    let Some(request) = app
+        .store
+        .take_authorization_request(
+            request_id,
+            &token_digest(csrf_token),
+            &browser.digest(),
+            now,
+        )
+        .await?
+    else {
+        return Err(why_unusable(app, request_id, now).await?);
+    };
+
+    match decision {
+        Decision::Deny => {
+            tracing::info!(client_id = %request.client_id, "the user denied a request");
+            let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+            Ok(redirect_error(
+                &app.issuer,
+                &request.redirect_uri,
+                request.state.as_deref(),
+                &error,
+                StatusCode::SEE_OTHER,
+            ))
+        }
+        Decision::Approve { subject } => approve(app, request, subject, now).await,
+    }
+}
+
+async fn approve(
+    app: &App,
+    request: AuthorizationRequest,
+    subject: &str,
+    now: i64,
+) -> Result<Response, PageError> {
+    let code = Secret::generate();
+    let grant = NewGrant {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: request.client_id,
+        subject: subject.to_owned(),
+        scope: request.scope,
+        resources: request.resources,
+        created_at: now,
+    };
+    let new_code = NewCode {
+        code_digest: code.digest(),
+        redirect_uri: request.redirect_uri,
+        code_challenge: request.code_challenge,
+        expires_at: now + CODE_TTL_SECS,
+    };
+    app.store.insert_grant_with_code(&grant, &new_code).await?;
+    tracing::info!(client_id = %grant.client_id, subject, "the user approved a request");
+    Ok(redirect_to_client(
+        &app.issuer,
+        &new_code.redirect_uri,
+        &[("code", code.expose())],
+        request.state.as_deref(),
+        StatusCode::SEE_OTHER,
+    ))
+}
+
+/// Explains why a consent form could not be used.
+async fn why_unusable(app: &App, request_id: &str, now: i64) -> Result<PageError, PageError> {
+    Ok(match app.store.authorization_request(request_id).await? {
+        Some(pending) if pending.expires_at > now => forbidden(
+            "this consent form does not belong to this browser session (the CSRF token or the \
+             browser cookie does not match); start again from the application",
+        ),
+        _ => PageError::bad_request(OAuthError::invalid_request(
+            "this consent form has expired or was already submitted; start again from the \
+             application",
+        )),
+    })
+}
+
+fn forbidden(description: &'static str) -> PageError {
+    PageError::Shown {
+        status: StatusCode::FORBIDDEN,
+        error: OAuthError::invalid_request(description),
+    }
+}

@@ -1,0 +1,112 @@
+//! How errors reach the wire on the JSON endpoints (token, registration, revocation,
+//! introspection): RFC 6749 §5.2 error JSON with the status the RFCs assign, and for
+//! failures that are not the client's fault, a logged cause and a bare `server_error`.
+
+use crate::keys::KeyError;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// The client's mistake.
+    OAuth(OAuthError),
+    /// Too many requests from one source; `Retry-After` in seconds.
+    RateLimited { retry_after: u64, error: OAuthError },
+    /// Ours: a database outage, a key that cannot sign.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub error_description: String,
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(error: OAuthError) -> Self {
+        ApiError::OAuth(error)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+}
+
+/// The HTTP status for an error code on a JSON endpoint.
+pub fn status_for(code: ErrorCode) -> StatusCode {
+    match code {
+        // RFC 6749 §5.2; a 401 must carry WWW-Authenticate (RFC 9110 §15.5.2).
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Logs an internal error with its cause chain. Clients see only `server_error`.
+pub fn log_internal(error: &(dyn std::error::Error + 'static)) {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "request failed on the server side");
+}
+
+fn json_error(status: StatusCode, error: &OAuthError) -> Response {
+    let body = ErrorBody {
+        error: error.code.as_str(),
+        error_description: error.wire_description(),
+    };
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = match error.code {
+            ErrorCode::InvalidToken => r#"Bearer error="invalid_token""#,
+            _ => r#"Basic realm="tollgate", charset="UTF-8""#,
+        };
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::OAuth(error) => json_error(status_for(error.code), &error),
+            ApiError::RateLimited { retry_after, error } => {
+                let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, &error);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                response
+            }
+            ApiError::Internal(cause) => {
+                log_internal(cause.as_ref());
+                json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &OAuthError::new(
+                        ErrorCode::ServerError,
+                        "the server failed to handle this request; the cause is in its log",
+                    ),
+                )
+            }
+        }
+    }
+}

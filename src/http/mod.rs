@@ -1,0 +1,130 @@
+//! The HTTP surface: routing, the layers around each group of endpoints, and the response
+//! shapes. Handlers are thin: they parse, call the rules in `oauth` and the `store`, and
+//! shape the answer.
+
+pub mod authorize;
+pub mod discovery;
+pub mod error;
+pub mod jwks;
+pub mod rate_limit;
+pub mod register;
+pub mod routes;
+pub mod token;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Builds the whole application: every route of the issuer, each with its layers.
+pub fn router(app: AppState) -> Router {
+    // Endpoints that browser-based MCP clients (the MCP Inspector) call from JavaScript:
+    // CORS for any origin, since none of them use cookies (checklist MD-20).
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(AllowHeaders::mirror_request())
+        .max_age(Duration::from_secs(3600));
+
+    // Responses that carry credentials must not be cached (OAuth 2.1 §3.2.3, RFC 7591 §3.2.1).
+    let no_store = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ));
+
+    let credentials = Router::new()
+        .route(routes::TOKEN, post(token::token))
+        .route(routes::REGISTER, post(register::register))
+        .layer(no_store.clone());
+
+    let public = Router::new().route(routes::JWKS, get(jwks::jwks));
+
+    // The authorization endpoint: no CORS (OAuth 2.1 §3.1), never framed (RFC 6749 §10.13,
+    // checklist AZ-22), never cached, and no Referer leaking the request to other sites.
+    let authorization = Router::new()
+        .route(
+            routes::AUTHORIZE,
+            get(authorize::authorize).post(authorize::decide),
+        )
+        .layer(no_store)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
+                 base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ));
+
+    let issuer_routes = credentials
+        .merge(public)
+        .merge(discovery::router(""))
+        .layer(cors.clone())
+        .merge(authorization);
+    let issuer_path = app.issuer.path().to_owned();
+    let routes = if issuer_path.is_empty() {
+        issuer_routes
+    } else {
+        Router::new()
+            .nest(&issuer_path, issuer_routes)
+            .merge(discovery::router(&issuer_path).layer(cors))
+    };
+
+    routes
+        .fallback(not_found)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // The path only: queries carry state and challenges, bodies carry secrets.
+                let path = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("request", method = %request.method(), path)
+            }),
+        )
+        .with_state(app)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"not_found","error_description":"no such endpoint; the metadata document lists them"}"#,
+    )
+}
+
+/// The peer address of a request, when the server was started with connection info.
+pub(crate) fn client_ip(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}

@@ -1,0 +1,12 @@
+//! Endpoint paths, relative to the issuer's path. The router mounts exactly these and the
+//! metadata document advertises exactly these, so the two cannot drift apart.
+
+pub const AUTHORIZE: &str = "/authorize";
+pub const TOKEN: &str = "/token";
+pub const REGISTER: &str = "/register";
+pub const JWKS: &str = "/jwks.json";
+
+/// RFC 8414 §3 well-known suffix.
+pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+/// OpenID Connect Discovery §4 well-known suffix.
+pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";

@@ -1,0 +1,188 @@
+//! Client authentication at the token endpoint (OAuth 2.1 §2.4, §3.2.1): public clients
+//! send `client_id` only; confidential clients send their secret by the method they
+//! registered, `client_secret_basic` or `client_secret_post`. Exactly one method per request
+//! (RFC 6749 §2.3).
+
+use crate::http::error::ApiError;
+use crate::oauth::client::AuthMethod;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use crate::secret::digest_matches;
+use crate::state::App;
+use crate::store::Client;
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::percent_decode_str;
+
+/// What the request presented.
+struct Presented<'a> {
+    client_id: String,
+    secret: Option<String>,
+    method: AuthMethod,
+    /// Kept to compare with a `client_id` in the body.
+    body_client_id: Option<&'a str>,
+}
+
+/// Authenticates the calling client, or says exactly why not.
+pub async fn authenticate(
+    app: &App,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, ApiError> {
+    let presented = presented(headers, params)?;
+    let Some(client) = app.store.client(&presented.client_id).await? else {
+        return Err(OAuthError::invalid_client(format!(
+            "no client with client_id '{}' is registered here",
+            presented.client_id
+        ))
+        .into());
+    };
+    if let Some(body_id) = presented.body_client_id {
+        if body_id != presented.client_id {
+            return Err(OAuthError::invalid_request(
+                "the client_id in the body differs from the one in the Authorization header",
+            )
+            .into());
+        }
+    }
+    let registered = client.metadata.token_endpoint_auth_method;
+    match (
+        registered,
+        presented.secret,
+        client.secret_digest.as_deref(),
+    ) {
+        (AuthMethod::None, None, _) => Ok(client),
+        (AuthMethod::None, Some(_), _) => Err(OAuthError::invalid_client(
+            "this is a public client (token_endpoint_auth_method 'none'): send client_id \
+             without a secret or Authorization header",
+        )
+        .into()),
+        (_, None, _) => Err(OAuthError::invalid_client(format!(
+            "this is a confidential client: authenticate with its secret using {registered}, \
+             the method it registered"
+        ))
+        .into()),
+        (_, Some(_), _) if registered != presented.method => {
+            Err(OAuthError::invalid_client(format!(
+                "this client registered token_endpoint_auth_method '{registered}' but \
+                 authenticated with '{}'",
+                presented.method
+            ))
+            .into())
+        }
+        (_, Some(secret), Some(digest)) if digest_matches(&secret, digest) => Ok(client),
+        _ => Err(
+            OAuthError::invalid_client("client authentication failed: wrong client secret").into(),
+        ),
+    }
+}
+
+fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a>, OAuthError> {
+    let body_client_id = params.get("client_id")?;
+    let body_secret = params.get("client_secret")?;
+    match (basic_credentials(headers)?, body_secret) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the client authenticated twice (Authorization header and client_secret); use \
+             exactly one method (RFC 6749 §2.3)",
+        )),
+        (Some((client_id, secret)), None) => Ok(Presented {
+            client_id,
+            secret: Some(secret),
+            method: AuthMethod::ClientSecretBasic,
+            body_client_id,
+        }),
+        (None, secret) => {
+            let client_id = body_client_id.ok_or_else(|| {
+                OAuthError::invalid_client(
+                    "no client authentication: send client_id (public clients) or the client's \
+                     credentials (OAuth 2.1 §3.2.1)",
+                )
+            })?;
+            Ok(Presented {
+                client_id: client_id.to_owned(),
+                method: if secret.is_some() {
+                    AuthMethod::ClientSecretPost
+                } else {
+                    AuthMethod::None
+                },
+                secret: secret.map(str::to_owned),
+                body_client_id: None,
+            })
+        }
+    }
+}
+
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (OAuth 2.1 §2.4.1).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || {
+        OAuthError::invalid_client(
+            "the Authorization header is not valid HTTP Basic client credentials: expected \
+             'Basic ' + base64(urlencode(client_id) ':' urlencode(client_secret)) \
+             (OAuth 2.1 §2.4.1)",
+        )
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(malformed());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let unescape = |part: &str| {
+        percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| malformed())
+    };
+    Ok(Some((unescape(id)?, unescape(secret)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn oauth_2_1_basic_example_decodes() {
+        let headers = with_auth("Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
+        assert_eq!(
+            basic_credentials(&headers).unwrap(),
+            Some(("s6BhdRkqt3".to_owned(), "7Fjfp0ZBr1KtDRbnfVdmIw".to_owned()))
+        );
+    }
+
+    #[test]
+    fn basic_parts_are_form_urlencoded() {
+        let encoded = STANDARD.encode("my%3Aclient:p%40ss+word");
+        let headers = with_auth(&format!("Basic {encoded}"));
+        assert_eq!(
+            basic_credentials(&headers).unwrap(),
+            Some(("my:client".to_owned(), "p@ss word".to_owned()))
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_garbage_are_invalid_client() {
+        for bad in ["Bearer abc", "Basic !!!", "Basic"] {
+            assert!(basic_credentials(&with_auth(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn two_methods_at_once_are_refused() {
+        let params = Params::parse(b"client_id=a&client_secret=b");
+        let headers = with_auth("Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
+        assert!(presented(&headers, &params).is_err());
+    }
+}

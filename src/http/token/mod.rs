@@ -1,0 +1,132 @@
+//! `POST /token` (OAuth 2.1 §3.2): parse the form once, authenticate the client once, then
+//! hand over to the grant type's module.
+
+mod authorization_code;
+mod client_auth;
+mod refresh_token;
+
+use super::error::ApiError;
+use crate::keys::Audience;
+use crate::oauth::access_token::{AccessTokenClaims, TYP};
+use crate::oauth::client::{AUTHORIZATION_CODE, REFRESH_TOKEN};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::params::Params;
+use crate::oauth::scope::Scope;
+use crate::secret::Secret;
+use crate::state::{App, AppState};
+use crate::store::{IssuedTokens, NewAccessToken, NewRefreshToken};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use serde::Serialize;
+
+/// The successful token response (OAuth 2.1 §3.2.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+pub async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "token requests must be sent as application/x-www-form-urlencoded \
+             (OAuth 2.1 §3.2.2)",
+        )
+        .into());
+    }
+    let params = Params::parse(&body);
+    let grant_type = params.require("grant_type")?;
+    let client = client_auth::authenticate(&app, &headers, &params).await?;
+    if !matches!(grant_type, AUTHORIZATION_CODE | REFRESH_TOKEN) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!(
+                "grant_type '{grant_type}' is not supported; supported: authorization_code, \
+                 refresh_token"
+            ),
+        )
+        .into());
+    }
+    if !client.metadata.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client did not register the {grant_type} grant; its grant_types are {:?}",
+            client.metadata.grant_types
+        ))
+        .into());
+    }
+    let response = match grant_type {
+        AUTHORIZATION_CODE => authorization_code::exchange(&app, &client, &params).await?,
+        _ => refresh_token::exchange(&app, &client, &params).await?,
+    };
+    Ok(Json(response))
+}
+
+/// What a grant type decided to issue.
+struct TokenGrant<'a> {
+    client_id: &'a str,
+    subject: &'a str,
+    scope: &'a Scope,
+    audience: Vec<String>,
+    with_refresh_token: bool,
+}
+
+/// Signs the access token and makes the refresh token for a grant, returning the response
+/// and what the store must record. Nothing is recorded here: the caller records it together
+/// with spending the code or refresh token, atomically.
+fn mint(app: &App, grant: TokenGrant<'_>) -> Result<(TokenResponse, IssuedTokens), ApiError> {
+    let now = app.now();
+    let ttl = app.config.access_token_ttl.as_secs();
+    let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+    let access_scope = grant.scope.for_access_token();
+    let claims = AccessTokenClaims {
+        iss: app.issuer.as_str().to_owned(),
+        sub: grant.subject.to_owned(),
+        aud: Audience::from_list(grant.audience),
+        exp: expires_at,
+        iat: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: grant.client_id.to_owned(),
+        scope: (!access_scope.is_empty()).then(|| access_scope.to_string()),
+    };
+    let access_token = app.keys.sign(TYP, &claims)?;
+    let refresh = grant.with_refresh_token.then(Secret::generate);
+    let refresh_ttl = i64::try_from(app.config.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let issued = IssuedTokens {
+        access: NewAccessToken {
+            jti: claims.jti,
+            client_id: claims.client_id,
+            expires_at,
+        },
+        refresh: refresh.as_ref().map(|token| NewRefreshToken {
+            token_digest: token.digest(),
+            expires_at: now.saturating_add(refresh_ttl),
+        }),
+    };
+    let response = TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        scope: (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
+        refresh_token: refresh.map(|token| token.expose().to_owned()),
+    };
+    Ok((response, issued))
+}

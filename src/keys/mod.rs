@@ -1,0 +1,247 @@
+//! Signing keys: RSA-2048, kept in the database, published as a JWKS, used to sign RFC 9068
+//! access tokens.
+//!
+//! `rsa` generates keys and reads their PEM (once per key at load time, never on a request
+//! path, so the RUSTSEC-2023-0071 timing issue in its private-key operations is not
+//! reachable). Signing uses an aws-lc `RsaKeyPair` parsed once and held here; verifying uses
+//! jsonwebtoken with the same backend.
+
+mod jwt;
+
+pub use jwt::{Audience, JwtError};
+
+use crate::secret::{base64url, sha256};
+use crate::store::{Store, StoreError, StoredKey};
+use aws_lc_rs::signature::RsaKeyPair;
+use bytes::Bytes;
+use jsonwebtoken::DecodingKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use serde::Serialize;
+use std::sync::{Arc, RwLock};
+
+/// The JWS algorithm of every token Tollgate signs.
+pub const SIGNING_ALG: &str = "RS256";
+
+const KEY_BITS: usize = 2048;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing key '{kid}' cannot be read: {reason}")]
+    Unreadable { kid: String, reason: String },
+    #[error("generating an RSA key failed: {0}")]
+    Generate(String),
+    #[error("no active signing key in the database")]
+    NoActiveKey,
+    #[error("signing failed")]
+    Sign,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A public key as published in the JWKS (RFC 7517 §4, RFC 7518 §6.3.1).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PublicJwk {
+    pub kty: &'static str,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    pub alg: &'static str,
+    pub kid: String,
+    pub n: String,
+    pub e: String,
+}
+
+impl PublicJwk {
+    fn rsa(n: &[u8], e: &[u8]) -> Self {
+        let n = base64url(n);
+        let e = base64url(e);
+        PublicJwk {
+            kty: "RSA",
+            use_: "sig",
+            alg: SIGNING_ALG,
+            kid: thumbprint(&n, &e),
+            n,
+            e,
+        }
+    }
+}
+
+/// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
+fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    base64url(&sha256(canonical.as_bytes()))
+}
+
+/// A private key ready to sign with.
+pub struct SigningKey {
+    pub jwk: PublicJwk,
+    pair: RsaKeyPair,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.jwk.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Parses a PKCS#8 PEM private key.
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        let unreadable = |reason: String| KeyError::Unreadable {
+            kid: "?".to_owned(),
+            reason,
+        };
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| unreadable(e.to_string()))?;
+        let der = key.to_pkcs8_der().map_err(|e| unreadable(e.to_string()))?;
+        let pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| unreadable(e.to_string()))?;
+        let jwk = PublicJwk::rsa(&key.n().to_bytes_be(), &key.e().to_bytes_be());
+        Ok(SigningKey { jwk, pair })
+    }
+
+    /// Generates a new RSA-2048 key and returns it with its PKCS#8 PEM. Slow (tens to
+    /// hundreds of milliseconds): call it on a blocking thread, never on a request path.
+    pub fn generate() -> Result<(Self, String), KeyError> {
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, KEY_BITS)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let signing = Self::from_pem(&pem)?;
+        Ok((signing, pem.to_string()))
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.jwk.kid
+    }
+}
+
+/// The keys in use at one moment: the active signing key and every published public key.
+#[derive(Debug)]
+pub struct KeySet {
+    pub active: SigningKey,
+    pub published: Vec<PublicJwk>,
+    /// The JWKS document, serialised once.
+    pub jwks_json: Bytes,
+    decoding: Vec<(String, DecodingKey)>,
+}
+
+impl KeySet {
+    fn from_stored(keys: &[StoredKey]) -> Result<Self, KeyError> {
+        let mut active = None;
+        let mut published = Vec::with_capacity(keys.len());
+        for stored in keys {
+            let key = SigningKey::from_pem(&stored.private_key_pem).map_err(|e| match e {
+                KeyError::Unreadable { reason, .. } => KeyError::Unreadable {
+                    kid: stored.kid.clone(),
+                    reason,
+                },
+                other => other,
+            })?;
+            published.push(key.jwk.clone());
+            if stored.active {
+                active = Some(key);
+            }
+        }
+        let active = active.ok_or(KeyError::NoActiveKey)?;
+        let mut decoding = Vec::with_capacity(published.len());
+        for jwk in &published {
+            let key = DecodingKey::from_rsa_components(&jwk.n, &jwk.e).map_err(|e| {
+                KeyError::Unreadable {
+                    kid: jwk.kid.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            decoding.push((jwk.kid.clone(), key));
+        }
+        let jwks_json = serde_json::to_vec(&serde_json::json!({ "keys": published }))
+            .map_err(|e| KeyError::Generate(e.to_string()))?
+            .into();
+        Ok(KeySet {
+            active,
+            published,
+            jwks_json,
+            decoding,
+        })
+    }
+
+    fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
+        self.decoding
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, key)| key)
+    }
+}
+
+/// The key set shared by all requests. Swapped as a whole when keys change, so a request
+/// always sees one consistent set.
+#[derive(Debug)]
+pub struct KeyRing {
+    current: RwLock<Arc<KeySet>>,
+}
+
+impl KeyRing {
+    /// Loads the keys from the database, generating and storing the first key when there
+    /// is none. Several instances starting at once on one database end up with the same key.
+    pub async fn load_or_create(store: &Store, now: i64) -> Result<Self, KeyError> {
+        let mut stored = store.published_keys(now).await?;
+        if !stored.iter().any(|k| k.active) {
+            let (key, pem) = tokio::task::spawn_blocking(SigningKey::generate)
+                .await
+                .map_err(|e| KeyError::Generate(e.to_string()))??;
+            if store.insert_first_active_key(key.kid(), &pem, now).await? {
+                tracing::info!(kid = key.kid(), "generated the first signing key");
+            }
+            stored = store.published_keys(now).await?;
+        }
+        let set = KeySet::from_stored(&stored)?;
+        Ok(KeyRing {
+            current: RwLock::new(Arc::new(set)),
+        })
+    }
+
+    /// The current key set.
+    pub fn current(&self) -> Arc<KeySet> {
+        // A poisoned lock only means a writer panicked while swapping an `Arc`; the value
+        // inside is still a complete key set.
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Signs a JWT with the active key.
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        jwt::sign(&self.current().active, typ, claims)
+    }
+
+    /// Verifies a JWT this server signed (signature with a published key, `iss`, `exp`)
+    /// and returns its claims.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Result<T, JwtError> {
+        let set = self.current();
+        jwt::verify(token, issuer, |kid| set.decoding_key(kid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_7638_section_3_1_thumbprint() {
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6\
+                 tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v\
+                 -65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08q\
+                 NLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8aw\
+                 apJzKnqDKgw";
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Tollgate: a small, strict OAuth 2.1 authorization server for developing and testing MCP
+//! servers and clients.
+//!
+//! A tour, from the outside in:
+//!
+//! - [`cli`] parses the command line and [`config`] layers defaults, a TOML file,
+//!   `TOLLGATE_*` variables and flags into one [`config::Config`].
+//! - [`server::Server`] binds the listener first (so port 0 works), migrates the database,
+//!   loads the signing keys and serves [`http::router`].
+//! - [`http`] is the HTTP surface, one module per endpoint family (`discovery`, `jwks`,
+//!   `register`, `authorize`, `token`). Handlers are thin.
+//! - [`oauth`] holds the protocol rules as plain types and functions with unit tests:
+//!   redirect URI matching, PKCE, scopes, resource indicators, client metadata, the error
+//!   vocabulary, the metadata document.
+//! - [`store`] is the only place with SQL, one [`store::Store`] over SQLite or PostgreSQL.
+//! - [`keys`] holds the RSA signing keys, the JWKS and JWT signing.
+//! - [`state::App`] is what every handler gets: configuration, store, keys, clock.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod oauth;
+pub mod secret;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::{Launch, Server, StartError};

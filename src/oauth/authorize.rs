@@ -1,0 +1,217 @@
+//! The rules of an authorization request (OAuth 2.1 §4.1.1), in the order that keeps users
+//! safe: first the client and its redirect URI, whose failures are shown to the user and
+//! never redirected (§4.1.2.1, checklist AZ-5); then everything else, whose failures are
+//! sent back to the verified redirect URI with `state` and `iss` (RFC 9207).
+
+use super::client::{AUTHORIZATION_CODE, ClientMetadata};
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use super::pkce::CodeChallenge;
+use super::redirect_uri;
+use super::resource;
+use super::scope::Scope;
+use crate::config::ResourceConfig;
+
+/// Why an authorization request failed, and where the user may be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The client or redirect URI is not verified: tell the user, redirect nowhere.
+    ShowPage(OAuthError),
+    /// The redirect URI is verified: send the error back to the client.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+/// A request that passed every check and may be shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRequest {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: CodeChallenge,
+    pub scope: Scope,
+    /// The token audience: the requested resources, or the default one.
+    pub resources: Vec<String>,
+}
+
+/// What the server's configuration says about resources and scopes.
+pub struct Policy<'a> {
+    pub resources: &'a [ResourceConfig],
+    pub default_audience: &'a str,
+}
+
+/// Checks the request after the client was found by its `client_id`.
+pub fn validate(
+    params: &Params,
+    client: &ClientMetadata,
+    policy: &Policy<'_>,
+) -> Result<ValidRequest, Rejection> {
+    let requested = params.get("redirect_uri").map_err(Rejection::ShowPage)?;
+    let redirect_uri =
+        redirect_uri::resolve(&client.redirect_uris, requested).map_err(Rejection::ShowPage)?;
+    // A repeated `state` cannot be echoed, but the redirect URI is verified, so the error
+    // still goes back to the client (checklist AZ-14).
+    let state = match params.get("state") {
+        Ok(state) => state.map(str::to_owned),
+        Err(error) => {
+            return Err(Rejection::Redirect {
+                redirect_uri,
+                state: None,
+                error,
+            });
+        }
+    };
+    match check_rest(params, client, policy) {
+        Ok((code_challenge, scope, resources)) => Ok(ValidRequest {
+            redirect_uri,
+            state,
+            code_challenge,
+            scope,
+            resources,
+        }),
+        Err(error) => Err(Rejection::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }),
+    }
+}
+
+fn check_rest(
+    params: &Params,
+    client: &ClientMetadata,
+    policy: &Policy<'_>,
+) -> Result<(CodeChallenge, Scope, Vec<String>), OAuthError> {
+    match params.get("response_type")? {
+        Some("code") => {}
+        None => {
+            return Err(OAuthError::invalid_request(
+                "response_type is missing; it must be 'code' (OAuth 2.1 §4.1.1)",
+            ));
+        }
+        Some(other) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                format!(
+                    "response_type '{other}' is not supported; OAuth 2.1 allows only 'code' \
+                     (the implicit grant was removed, §10.1)"
+                ),
+            ));
+        }
+    }
+    if !client.allows_grant(AUTHORIZATION_CODE) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client did not register the authorization_code grant; its grant_types are \
+             {:?}",
+            client.grant_types
+        )));
+    }
+    let code_challenge = CodeChallenge::from_request(
+        params.get("code_challenge")?,
+        params.get("code_challenge_method")?,
+    )?;
+    let resources = resource::resolve_requested(
+        params.all("resource"),
+        policy.resources,
+        policy.default_audience,
+    )?;
+    let scope = Scope::parse(params.get("scope")?)?;
+    if let Some(allowed) = resource::allowed_scopes(&resources, policy.resources) {
+        let unknown: Vec<&str> = scope.missing_from(&allowed).collect();
+        if !unknown.is_empty() {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope {} is not offered by {}; available scopes: {allowed}",
+                unknown.join(" "),
+                resources.join(", ")
+            )));
+        }
+    }
+    if params.get("prompt")? == Some("none") {
+        return Err(OAuthError::new(
+            ErrorCode::InteractionRequired,
+            "prompt=none was requested, but this request needs the user to approve it on the \
+             consent page",
+        ));
+    }
+    Ok((code_challenge, scope, resources))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::client::RegistrationRequest;
+
+    const CB: &str = "http://127.0.0.1:53682/callback";
+    const C: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client() -> ClientMetadata {
+        RegistrationRequest {
+            redirect_uris: Some(vec![CB.to_owned()]),
+            token_endpoint_auth_method: Some("none".to_owned()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    fn run(query: &str) -> Result<ValidRequest, Rejection> {
+        let base = format!(
+            "response_type=code&redirect_uri={}&code_challenge={C}&code_challenge_method=S256\
+             &state=st1",
+            url::form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>()
+        );
+        let params = Params::parse(format!("{base}&{query}").as_bytes());
+        let policy = Policy {
+            resources: &[],
+            default_audience: "http://as",
+        };
+        validate(&params, &client(), &policy)
+    }
+
+    fn redirected_code(result: Result<ValidRequest, Rejection>) -> ErrorCode {
+        match result {
+            Err(Rejection::Redirect { error, .. }) => error.code,
+            other => panic!("expected an error redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_request_passes_with_the_default_audience() {
+        let valid = run("").unwrap();
+        assert_eq!(valid.resources, ["http://as"]);
+        assert_eq!(valid.state.as_deref(), Some("st1"));
+    }
+
+    #[test]
+    fn redirect_uri_problems_are_shown_not_redirected() {
+        let params =
+            Params::parse(b"response_type=code&redirect_uri=http%3A%2F%2Fevil.example%2Fcb");
+        let policy = Policy {
+            resources: &[],
+            default_audience: "x",
+        };
+        assert!(matches!(
+            validate(&params, &client(), &policy),
+            Err(Rejection::ShowPage(_))
+        ));
+    }
+
+    #[test]
+    fn protocol_errors_are_redirected_with_the_rfc_code() {
+        assert_eq!(
+            redirected_code(run("response_type=token")),
+            ErrorCode::InvalidRequest, // repeated response_type
+        );
+        assert_eq!(
+            redirected_code(run("resource=not-absolute")),
+            ErrorCode::InvalidTarget
+        );
+        assert_eq!(redirected_code(run("scope=%22x")), ErrorCode::InvalidScope);
+        assert_eq!(
+            redirected_code(run("prompt=none")),
+            ErrorCode::InteractionRequired
+        );
+    }
+}

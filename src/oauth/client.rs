@@ -1,0 +1,315 @@
+//! Clients and their metadata (RFC 7591 §2): what a registration may ask for, the defaults
+//! the RFC prescribes, and the consistency rules (checklist DCR-1..DCR-7).
+
+use super::error::OAuthError;
+use super::redirect_uri;
+use super::scope::Scope;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const AUTHORIZATION_CODE: &str = "authorization_code";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const CODE: &str = "code";
+
+/// The grant types a client may register, in the order they are advertised.
+pub const SUPPORTED_GRANT_TYPES: [&str; 2] = [AUTHORIZATION_CODE, REFRESH_TOKEN];
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A public client: sends only `client_id`.
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::None,
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    pub fn is_confidential(self) -> bool {
+        self != AuthMethod::None
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A registration request as sent. Members Tollgate does not know are ignored
+/// (RFC 7591 §2, checklist DCR-5).
+#[derive(Debug, Default, Deserialize)]
+pub struct RegistrationRequest {
+    #[serde(default)]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub client_name: Option<String>,
+    #[serde(default)]
+    pub client_uri: Option<String>,
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub contacts: Option<Vec<String>>,
+    #[serde(default)]
+    pub tos_uri: Option<String>,
+    #[serde(default)]
+    pub policy_uri: Option<String>,
+    #[serde(default)]
+    pub software_id: Option<String>,
+    #[serde(default)]
+    pub software_version: Option<String>,
+    /// OpenID Connect Registration §2; MCP 2026-07-28 clients must send it (SEP-837).
+    #[serde(default)]
+    pub application_type: Option<String>,
+}
+
+/// The metadata Tollgate keeps for a client and returns from registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
+}
+
+/// Client names are shown on the consent page; keep them to a readable length.
+const MAX_NAME_LEN: usize = 200;
+
+impl RegistrationRequest {
+    /// Applies the RFC 7591 defaults and rules and returns the metadata to register.
+    pub fn validate(self) -> Result<ClientMetadata, OAuthError> {
+        let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
+            // RFC 7591 §2: the default is client_secret_basic.
+            None => AuthMethod::ClientSecretBasic,
+            Some(value) => AuthMethod::ALL
+                .into_iter()
+                .find(|m| m.as_str() == value)
+                .ok_or_else(|| {
+                    OAuthError::invalid_client_metadata(format!(
+                        "token_endpoint_auth_method '{value}' is not supported; use one of \
+                         none, client_secret_basic, client_secret_post"
+                    ))
+                })?,
+        };
+        let grant_types = self
+            .grant_types
+            .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned()]);
+        if grant_types.is_empty() {
+            return Err(OAuthError::invalid_client_metadata(
+                "grant_types is empty; omit it for the default [\"authorization_code\"]",
+            ));
+        }
+        for grant in &grant_types {
+            if !SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
+                let why = match grant.as_str() {
+                    "implicit" | "password" => " (OAuth 2.1 removed it)",
+                    _ => "",
+                };
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "grant type '{grant}' is not supported{why}; supported: {}",
+                    SUPPORTED_GRANT_TYPES.join(", ")
+                )));
+            }
+        }
+        let response_types = self.response_types.unwrap_or_else(|| vec![CODE.to_owned()]);
+        if let Some(bad) = response_types.iter().find(|r| *r != CODE) {
+            return Err(OAuthError::invalid_client_metadata(format!(
+                "response type '{bad}' is not supported; OAuth 2.1 has only 'code'"
+            )));
+        }
+        // RFC 7591 §2.1: the authorization_code grant goes with the code response type.
+        let has_code_grant = grant_types.iter().any(|g| g == AUTHORIZATION_CODE);
+        let has_code_response = response_types.iter().any(|r| r == CODE);
+        if has_code_grant != has_code_response {
+            return Err(OAuthError::invalid_client_metadata(
+                "grant_types and response_types disagree: 'authorization_code' needs \
+                 response type 'code' and the other way round (RFC 7591 §2.1)",
+            ));
+        }
+        let redirect_uris = self.redirect_uris.unwrap_or_default();
+        if has_code_grant && redirect_uris.is_empty() {
+            return Err(OAuthError::invalid_redirect_uri(
+                "redirect_uris is required for the authorization_code grant (RFC 7591 §2)",
+            ));
+        }
+        for uri in &redirect_uris {
+            redirect_uri::validate_for_registration(uri)?;
+        }
+        if let Some(name) = &self.client_name {
+            if name.trim().is_empty() || name.chars().count() > MAX_NAME_LEN {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "client_name must be 1 to {MAX_NAME_LEN} characters"
+                )));
+            }
+        }
+        for (member, value) in [
+            ("client_uri", &self.client_uri),
+            ("logo_uri", &self.logo_uri),
+            ("tos_uri", &self.tos_uri),
+            ("policy_uri", &self.policy_uri),
+        ] {
+            if let Some(value) = value {
+                check_web_url(member, value)?;
+            }
+        }
+        if let Some(scope) = &self.scope {
+            Scope::parse(Some(scope))
+                .map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
+        }
+        if let Some(kind) = self.application_type.as_deref() {
+            if kind != "native" && kind != "web" {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "application_type '{kind}' is not 'native' or 'web' (OpenID Connect \
+                     Registration §2)"
+                )));
+            }
+        }
+        Ok(ClientMetadata {
+            redirect_uris,
+            token_endpoint_auth_method,
+            grant_types,
+            response_types,
+            client_name: self.client_name,
+            client_uri: self.client_uri,
+            logo_uri: self.logo_uri,
+            scope: self.scope,
+            contacts: self.contacts,
+            tos_uri: self.tos_uri,
+            policy_uri: self.policy_uri,
+            software_id: self.software_id,
+            software_version: self.software_version,
+            application_type: self.application_type,
+        })
+    }
+}
+
+fn check_web_url(member: &str, value: &str) -> Result<(), OAuthError> {
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(()),
+        _ => Err(OAuthError::invalid_client_metadata(format!(
+            "{member} '{value}' must be an absolute http or https URL"
+        ))),
+    }
+}
+
+impl ClientMetadata {
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+
+    fn request(json: &str) -> RegistrationRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn mcp_shaped_public_client_registers() {
+        let metadata = request(
+            r#"{"client_name":"My MCP Client","redirect_uris":["http://127.0.0.1:53682/callback"],
+            "grant_types":["authorization_code","refresh_token"],"response_types":["code"],
+            "token_endpoint_auth_method":"none","application_type":"native","foo":"bar"}"#,
+        )
+        .validate()
+        .unwrap();
+        assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
+        assert_eq!(metadata.application_type.as_deref(), Some("native"));
+    }
+
+    #[test]
+    fn rfc_7591_defaults_apply() {
+        let metadata = request(r#"{"redirect_uris":["https://client.example.org/cb"]}"#)
+            .validate()
+            .unwrap();
+        assert_eq!(
+            metadata.token_endpoint_auth_method,
+            AuthMethod::ClientSecretBasic
+        );
+        assert_eq!(metadata.grant_types, [AUTHORIZATION_CODE]);
+        assert_eq!(metadata.response_types, [CODE]);
+    }
+
+    #[test]
+    fn inconsistent_metadata_is_refused() {
+        let err = request(
+            r#"{"redirect_uris":["https://c.example/cb"],"grant_types":["authorization_code"],
+            "response_types":["token"]}"#,
+        )
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidClientMetadata);
+        for bad in [
+            r#"{"redirect_uris":["https://c.example/cb"],"grant_types":["implicit"]}"#,
+            r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#,
+            r#"{"redirect_uris":["https://c.example/cb"],"application_type":"desktop"}"#,
+            r#"{"redirect_uris":["https://c.example/cb"],"logo_uri":"javascript:alert(1)"}"#,
+        ] {
+            assert_eq!(
+                request(bad).validate().unwrap_err().code,
+                ErrorCode::InvalidClientMetadata,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_or_missing_redirect_uris_are_invalid_redirect_uri() {
+        for bad in [
+            r#"{"redirect_uris":["http://evil.example/cb"]}"#,
+            r#"{"redirect_uris":["https://x/cb#f"]}"#,
+            r#"{"client_name":"no uris"}"#,
+        ] {
+            assert_eq!(
+                request(bad).validate().unwrap_err().code,
+                ErrorCode::InvalidRedirectUri,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The OAuth error vocabulary: one enum whose strings are the registered RFC codes, and one
+//! error value that carries a code plus a description written for the developer who sent the
+//! request (what was wrong, what was expected, which rule says so).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 7591 §3.2.2, RFC 7009 §2.2.1,
+/// RFC 8707 §2 and OpenID Connect Core §3.1.2.6. `Display` is the exact wire string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    AccessDenied,
+    UnsupportedResponseType,
+    ServerError,
+    TemporarilyUnavailable,
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    InvalidToken,
+    UnsupportedTokenType,
+    InteractionRequired,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::InteractionRequired => "interaction_required",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error a client caused, with a description that says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        OAuthError {
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, description)
+    }
+
+    pub fn invalid_client_metadata(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClientMetadata, description)
+    }
+
+    pub fn invalid_redirect_uri(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRedirectUri, description)
+    }
+
+    pub fn unauthorized_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::UnauthorizedClient, description)
+    }
+
+    /// Error descriptions are restricted to printable ASCII without `"` and `\`
+    /// (RFC 6749 §5.2: `%x20-21 / %x23-5B / %x5D-7E`). Descriptions quote client input, so
+    /// anything outside that set is replaced before it goes on the wire.
+    pub fn wire_description(&self) -> String {
+        self.description
+            .chars()
+            .map(|c| match c {
+                '"' => '\'',
+                '\\' => '/',
+                ' '..='~' => c,
+                _ => '?',
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_description_keeps_to_the_rfc_6749_character_set() {
+        let err = OAuthError::invalid_request("bad \"value\" \\ é\n");
+        assert_eq!(err.wire_description(), "bad 'value' / ??");
+    }
+
+    #[test]
+    fn codes_are_the_registered_strings() {
+        assert_eq!(ErrorCode::InvalidTarget.to_string(), "invalid_target");
+        assert_eq!(
+            ErrorCode::InvalidClientMetadata.to_string(),
+            "invalid_client_metadata"
+        );
+    }
+}

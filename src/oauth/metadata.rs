@@ -1,0 +1,99 @@
+//! Authorization server metadata (RFC 8414 §2) and its OpenID Connect Discovery twin. Built
+//! once at start-up from the issuer and the route constants; fields that would be empty
+//! arrays are omitted (RFC 8414 §3.2, checklist MD-16), and only what works is advertised.
+
+use super::client::{AuthMethod, SUPPORTED_GRANT_TYPES};
+use super::issuer::Issuer;
+use super::pkce::S256;
+use crate::http::routes;
+use crate::keys::SIGNING_ALG;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    pub response_types_supported: Vec<&'static str>,
+    pub response_modes_supported: Vec<&'static str>,
+    pub grant_types_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    /// RFC 9207: every authorization response carries `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect Discovery §3 requires these three in `openid-configuration`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_types_supported: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_signing_alg_values_supported: Option<Vec<&'static str>>,
+}
+
+/// What the running configuration supports, as far as metadata is concerned.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    pub registration_open: bool,
+    pub scopes: Vec<String>,
+}
+
+impl Metadata {
+    /// The RFC 8414 document.
+    pub fn oauth(issuer: &Issuer, features: &Features) -> Self {
+        Metadata {
+            issuer: issuer.as_str().to_owned(),
+            authorization_endpoint: issuer.endpoint(routes::AUTHORIZE),
+            token_endpoint: issuer.endpoint(routes::TOKEN),
+            jwks_uri: issuer.endpoint(routes::JWKS),
+            registration_endpoint: features
+                .registration_open
+                .then(|| issuer.endpoint(routes::REGISTER)),
+            scopes_supported: features.scopes.clone(),
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query"],
+            grant_types_supported: SUPPORTED_GRANT_TYPES.to_vec(),
+            token_endpoint_auth_methods_supported: AuthMethod::ALL
+                .iter()
+                .map(|m| m.as_str())
+                .collect(),
+            code_challenge_methods_supported: vec![S256],
+            authorization_response_iss_parameter_supported: true,
+            subject_types_supported: None,
+            id_token_signing_alg_values_supported: None,
+        }
+    }
+
+    /// The OpenID Connect Discovery document: the same, plus the members OIDC requires
+    /// (the TS SDK parses documents from `openid-configuration` URLs with the OIDC schema).
+    pub fn openid(issuer: &Issuer, features: &Features) -> Self {
+        Metadata {
+            subject_types_supported: Some(vec!["public"]),
+            id_token_signing_alg_values_supported: Some(vec![SIGNING_ALG]),
+            ..Self::oauth(issuer, features)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_hang_off_the_issuer_and_empty_lists_are_omitted() {
+        let issuer = Issuer::parse("http://127.0.0.1:9000/t1", false).unwrap();
+        let doc = serde_json::to_value(Metadata::oauth(&issuer, &Features::default())).unwrap();
+        assert_eq!(doc["issuer"], "http://127.0.0.1:9000/t1");
+        assert_eq!(
+            doc["authorization_endpoint"],
+            "http://127.0.0.1:9000/t1/authorize"
+        );
+        assert!(doc.get("scopes_supported").is_none());
+        assert!(doc.get("registration_endpoint").is_none());
+        assert!(doc.get("subject_types_supported").is_none());
+        let openid = serde_json::to_value(Metadata::openid(&issuer, &Features::default())).unwrap();
+        assert_eq!(openid["subject_types_supported"][0], "public");
+    }
+}

@@ -1,0 +1,14 @@
+//! The protocol rules, free of HTTP and storage: each type or function here implements one
+//! rule of the RFCs or the MCP specification and is unit-tested beside it.
+
+pub mod access_token;
+pub mod authorize;
+pub mod client;
+pub mod error;
+pub mod issuer;
+pub mod metadata;
+pub mod params;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod resource;
+pub mod scope;

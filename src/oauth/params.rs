@@ -1,0 +1,87 @@
+//! Request parameters as OAuth reads them (OAuth 2.1 §3.1, §3.2): an empty value counts as
+//! omitted, unknown parameters are ignored, and a parameter sent twice is an error, except
+//! `resource`, which RFC 8707 §2 allows to repeat.
+
+use super::error::OAuthError;
+
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Parses `application/x-www-form-urlencoded` data (a query string or a form body).
+    pub fn parse(encoded: &[u8]) -> Self {
+        let pairs = url::form_urlencoded::parse(encoded)
+            .into_owned()
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        Params { pairs }
+    }
+
+    /// The single value of `name`, `None` when absent or empty.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        let mut values = self
+            .pairs
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter '{name}' was sent more than once; OAuth 2.1 §3.1 and §3.2 forbid \
+                 repeated parameters"
+            )));
+        }
+        Ok(first)
+    }
+
+    /// The value of a parameter that must be present.
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)?.ok_or_else(|| {
+            OAuthError::invalid_request(format!("the required parameter '{name}' is missing"))
+        })
+    }
+
+    /// Every value of a parameter that may repeat.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_count_as_omitted() {
+        let params = Params::parse(b"scope=&state=a");
+        assert_eq!(params.get("scope").unwrap(), None);
+        assert_eq!(params.get("state").unwrap(), Some("a"));
+    }
+
+    #[test]
+    fn repeated_parameters_are_invalid_request() {
+        let params = Params::parse(b"state=a&state=b");
+        assert!(params.get("state").is_err());
+    }
+
+    #[test]
+    fn values_are_percent_decoded() {
+        let params = Params::parse(b"state=a%20b%2Bc%2F%3D&x=a+b");
+        assert_eq!(params.get("state").unwrap(), Some("a b+c/="));
+        assert_eq!(params.get("x").unwrap(), Some("a b"));
+    }
+
+    #[test]
+    fn resource_may_repeat() {
+        let params = Params::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb");
+        assert_eq!(
+            params.all("resource").collect::<Vec<_>>(),
+            ["https://a", "https://b"]
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! Redirect URI policy: what may be registered (checklist DCR-3) and how a request's
+//! `redirect_uri` is matched against the registered values (AZ-3, AZ-4).
+//!
+//! Matching is simple string comparison (RFC 3986 §6.2.1, OAuth 2.1 §4.1.1), never prefix or
+//! pattern matching. The one exception is the loopback rule of RFC 8252 §7.3 / OAuth 2.1
+//! §8.4.2: native apps listen on an ephemeral port, so for `http` URIs on a loopback host the
+//! port may differ while everything else must still be byte-identical.
+
+use super::error::OAuthError;
+use url::Url;
+
+/// Hosts that count as loopback for redirect URIs. `localhost` is included because real MCP
+/// clients register it (Claude Code, VS Code), although OAuth 2.1 calls it NOT RECOMMENDED.
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
+
+/// Checks one redirect URI a client wants to register.
+pub fn validate_for_registration(uri: &str) -> Result<(), OAuthError> {
+    let parsed = Url::parse(uri).map_err(|e| {
+        OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' is not an absolute URI ({e}); OAuth 2.1 §2.3.1 requires \
+             absolute URIs"
+        ))
+    })?;
+    if uri.contains('#') {
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' contains a fragment, which is not allowed (OAuth 2.1 §2.3.1)"
+        )));
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(uri) => Ok(()),
+        "http" => Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' uses http on a non-loopback host; redirect URIs must use \
+             https, or http on 127.0.0.1, [::1] or localhost (MCP authorization, \
+             Communication Security)"
+        ))),
+        other => Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' uses the scheme '{other}'; only https, or http on a \
+             loopback host, is allowed (MCP authorization, Communication Security)"
+        ))),
+    }
+}
+
+/// Finds the registered URI that `requested` matches, if any.
+pub fn find_match<'a>(registered: &'a [String], requested: &str) -> Option<&'a String> {
+    registered
+        .iter()
+        .find(|candidate| matches(candidate, requested))
+}
+
+/// Whether a requested redirect URI matches one registered value.
+pub fn matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    // RFC 8252 §7.3: any port on a loopback http URI.
+    match (
+        split_http_authority(registered),
+        split_http_authority(requested),
+    ) {
+        (Some(reg), Some(req)) => {
+            is_loopback_host(reg.host) && reg.host == req.host && reg.rest == req.rest
+        }
+        _ => false,
+    }
+}
+
+/// The redirect URI a request names, or the client's only one when it names none
+/// (OAuth 2.1 §4.1.1: optional when exactly one is registered).
+pub fn resolve(registered: &[String], requested: Option<&str>) -> Result<String, OAuthError> {
+    match requested {
+        Some(requested) => find_match(registered, requested)
+            .map(|_| requested.to_owned())
+            .ok_or_else(|| {
+                OAuthError::invalid_request(format!(
+                    "redirect_uri '{requested}' is not registered for this client; registered: \
+                     {}. Matching is exact (OAuth 2.1 §4.1.1); only the port of an http \
+                     loopback URI may differ (RFC 8252 §7.3)",
+                    list(registered)
+                ))
+            }),
+        None => match registered {
+            [only] => Ok(only.clone()),
+            _ => Err(OAuthError::invalid_request(format!(
+                "redirect_uri is required because this client has {} registered redirect URIs \
+                 ({}) (OAuth 2.1 §4.1.1)",
+                registered.len(),
+                list(registered)
+            ))),
+        },
+    }
+}
+
+fn list(uris: &[String]) -> String {
+    if uris.is_empty() {
+        return "none".to_owned();
+    }
+    uris.iter()
+        .map(|u| format!("'{u}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The host of a redirect URI for display on the consent page.
+pub fn display_host(uri: &str) -> String {
+    Url::parse(uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| uri.to_owned())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    LOOPBACK_HOSTS.contains(&host)
+}
+
+struct HttpParts<'a> {
+    host: &'a str,
+    /// Everything after the authority: path, query and fragment, as sent.
+    rest: &'a str,
+}
+
+/// Splits an `http://host[:port]rest` string without normalising it, so the comparison stays
+/// a comparison of what the client sent.
+fn split_http_authority(uri: &str) -> Option<HttpParts<'_>> {
+    let after_scheme = uri.strip_prefix("http://")?;
+    let authority_end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    let (authority, rest) = after_scheme.split_at(authority_end);
+    if authority.contains('@') {
+        return None;
+    }
+    let host = if authority.starts_with('[') {
+        let close = authority.find(']')?;
+        let (host, port) = authority.split_at(close + 1);
+        if !port.is_empty() && !is_port(port) {
+            return None;
+        }
+        host
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) if is_port(&format!(":{port}")) => host,
+            Some(_) => return None,
+            None => authority,
+        }
+    };
+    Some(HttpParts { host, rest })
+}
+
+fn is_port(colon_port: &str) -> bool {
+    colon_port
+        .strip_prefix(':')
+        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether a redirect URI points at the user's own machine (http on a loopback host).
+pub fn is_loopback(uri: &str) -> bool {
+    split_http_authority(uri).is_some_and(|parts| is_loopback_host(parts.host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+
+    const CB: &str = "http://127.0.0.1:53682/callback";
+
+    #[test]
+    fn exact_match_is_required() {
+        let registered = vec![CB.to_owned()];
+        for bad in [
+            "http://127.0.0.1:53682/callbackX",
+            "http://127.0.0.1:53682/Callback",
+            "http://127.0.0.1:53682/callback?x=1",
+            "http://127.0.0.1:53682/callback#f",
+            "http://127.0.0.1:53682/callback/",
+            "http://127.0.0.2:53682/callback",
+            "https://127.0.0.1:53682/callback",
+        ] {
+            assert!(
+                find_match(&registered, bad).is_none(),
+                "{bad} must not match"
+            );
+        }
+        assert!(find_match(&registered, CB).is_some());
+    }
+
+    #[test]
+    fn loopback_ports_may_vary() {
+        let registered = vec![CB.to_owned()];
+        assert!(matches(CB, "http://127.0.0.1:61000/callback"));
+        assert!(matches(CB, "http://127.0.0.1/callback"));
+        assert!(matches(
+            "http://[::1]:1/callback",
+            "http://[::1]:65000/callback"
+        ));
+        assert!(matches(
+            "http://localhost/callback",
+            "http://localhost:51353/callback"
+        ));
+        assert!(!matches(
+            "http://localhost/callback",
+            "http://localhost:51353/other"
+        ));
+        // The host must not change, even between two loopback spellings.
+        assert!(!matches(CB, "http://localhost:53682/callback"));
+        assert!(find_match(&registered, "http://127.0.0.1:8080/callback").is_some());
+    }
+
+    #[test]
+    fn ports_do_not_vary_for_https_or_other_hosts() {
+        assert!(!matches(
+            "https://app.example.com/cb",
+            "https://app.example.com:444/cb"
+        ));
+        assert!(!matches(
+            "http://example.com:80/cb",
+            "http://example.com:81/cb"
+        ));
+    }
+
+    #[test]
+    fn userinfo_tricks_do_not_match() {
+        assert!(!matches(CB, "http://127.0.0.1:1@evil.example/callback"));
+    }
+
+    #[test]
+    fn registration_allows_https_and_loopback_http_only() {
+        for ok in [
+            "https://client.example.org/cb",
+            CB,
+            "http://localhost/callback",
+            "http://[::1]:9/cb",
+        ] {
+            assert_eq!(validate_for_registration(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://evil.example/cb",
+            "https://x/cb#f",
+            "com.example.app:/callback",
+            "javascript:alert(1)",
+            "/relative",
+        ] {
+            let err = validate_for_registration(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRedirectUri, "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolve_names_the_registered_uris_on_mismatch() {
+        let registered = vec![CB.to_owned()];
+        let err = resolve(&registered, Some("http://127.0.0.1/other")).unwrap_err();
+        assert!(err.description.contains(CB), "{}", err.description);
+        assert_eq!(resolve(&registered, None).unwrap(), CB);
+        let two = vec![CB.to_owned(), "https://a.example/cb".to_owned()];
+        assert!(resolve(&two, None).is_err());
+    }
+}

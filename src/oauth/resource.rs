@@ -1,0 +1,206 @@
+//! Resource indicators (RFC 8707): which MCP servers a token is for. The requested string
+//! becomes the access token's `aud` exactly as sent (RFC 9068 §3), so a resource server can
+//! compare `aud` with its own canonical URL.
+
+use super::error::OAuthError;
+use super::scope::{OFFLINE_ACCESS, Scope};
+use crate::config::ResourceConfig;
+use url::Url;
+
+/// Validates the `resource` values of an authorization request and returns the audience of
+/// the grant: the requested resources, or the default audience when none was requested
+/// (RFC 9068 §3 requires a default; RFC 8707 §2.1 lets the server choose it).
+pub fn resolve_requested<'a>(
+    requested: impl Iterator<Item = &'a str>,
+    configured: &[ResourceConfig],
+    default_audience: &str,
+) -> Result<Vec<String>, OAuthError> {
+    let mut resources: Vec<String> = Vec::new();
+    for value in requested {
+        check_syntax(value)?;
+        if !configured.is_empty() && !configured.iter().any(|r| equivalent(&r.url, value)) {
+            return Err(OAuthError::invalid_target(format!(
+                "resource '{value}' is not a resource this server issues tokens for; \
+                 configured resources: {} (RFC 8707 §2)",
+                configured
+                    .iter()
+                    .map(|r| format!("'{}'", r.url))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if !resources.iter().any(|r| r == value) {
+            resources.push(value.to_owned());
+        }
+    }
+    if resources.is_empty() {
+        resources.push(default_audience.to_owned());
+    }
+    Ok(resources)
+}
+
+/// The audience used when a request names no resource: the resource configured as the
+/// default, else the only configured resource, else the issuer itself.
+pub fn default_audience(configured: &[ResourceConfig], issuer: &str) -> String {
+    configured
+        .iter()
+        .find(|r| r.default)
+        .or(match configured {
+            [only] => Some(only),
+            _ => None,
+        })
+        .map_or_else(|| issuer.to_owned(), |r| r.url.clone())
+}
+
+/// RFC 8707 §2.2: a token request may name a subset of the resources of the grant; the
+/// token is then for those only.
+pub fn narrow<'a>(
+    requested: impl Iterator<Item = &'a str>,
+    granted: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    let mut audience: Vec<String> = Vec::new();
+    for value in requested {
+        check_syntax(value)?;
+        let Some(granted_value) = granted.iter().find(|g| equivalent(g, value)) else {
+            return Err(OAuthError::invalid_target(format!(
+                "resource '{value}' was not part of the authorization; this grant is for {} \
+                 (RFC 8707 §2.2: a token request may only narrow the resources)",
+                granted
+                    .iter()
+                    .map(|g| format!("'{g}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        if !audience.contains(granted_value) {
+            audience.push(granted_value.clone());
+        }
+    }
+    if audience.is_empty() {
+        audience = granted.to_vec();
+    }
+    Ok(audience)
+}
+
+/// The scopes a request for these resources may ask for, or `None` when any scope is
+/// acceptable (no resource among them has configured scopes).
+pub fn allowed_scopes(resources: &[String], configured: &[ResourceConfig]) -> Option<Scope> {
+    let mut allowed: Vec<&str> = Vec::new();
+    for resource in resources {
+        let Some(config) = configured.iter().find(|c| equivalent(&c.url, resource)) else {
+            continue;
+        };
+        allowed.extend(config.scopes.iter().map(String::as_str));
+    }
+    if allowed.is_empty() {
+        return None;
+    }
+    allowed.push(OFFLINE_ACCESS);
+    Some(Scope::from_stored(&allowed.join(" ")))
+}
+
+fn check_syntax(value: &str) -> Result<(), OAuthError> {
+    if value.contains('#') {
+        return Err(OAuthError::invalid_target(format!(
+            "resource '{value}' contains a fragment; RFC 8707 §2 forbids one"
+        )));
+    }
+    match Url::parse(value) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(OAuthError::invalid_target(format!(
+            "resource '{value}' is not an absolute URI; RFC 8707 §2 requires one, for MCP the \
+             canonical URL of the MCP server such as 'https://mcp.example.com/mcp'"
+        ))),
+    }
+}
+
+/// Two resource strings name the same resource when they are equal after case-folding the
+/// scheme and host and treating an empty path and "/" alike (MCP Canonical Server URI; the TS
+/// SDK sends `new URL(resource).href`, which appends "/" to a bare origin).
+pub fn equivalent(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+
+    fn configured(urls: &[&str]) -> Vec<ResourceConfig> {
+        urls.iter()
+            .map(|u| ResourceConfig {
+                url: (*u).to_owned(),
+                scopes: vec![],
+                default: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn malformed_resources_are_invalid_target() {
+        for bad in ["mcp.example.com", "http://127.0.0.1:8000/mcp#x", "/mcp"] {
+            let err = resolve_requested([bad].into_iter(), &[], "http://as").unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidTarget, "{bad}");
+        }
+    }
+
+    #[test]
+    fn any_absolute_resource_is_accepted_without_configuration() {
+        let got =
+            resolve_requested(["http://127.0.0.1:8000/mcp"].into_iter(), &[], "http://as").unwrap();
+        assert_eq!(got, ["http://127.0.0.1:8000/mcp"]);
+    }
+
+    #[test]
+    fn configured_resources_are_an_allowlist() {
+        let config = configured(&["http://127.0.0.1:8000/mcp"]);
+        assert!(resolve_requested(["http://127.0.0.1:8001/x"].into_iter(), &config, "d").is_err());
+        // Case-folded host, and the requested spelling is kept for `aud`.
+        let got =
+            resolve_requested(["HTTP://127.0.0.1:8000/mcp"].into_iter(), &config, "d").unwrap();
+        assert_eq!(got, ["HTTP://127.0.0.1:8000/mcp"]);
+    }
+
+    #[test]
+    fn default_audience_rules() {
+        assert_eq!(default_audience(&[], "http://as"), "http://as");
+        assert_eq!(
+            default_audience(&configured(&["https://a"]), "x"),
+            "https://a"
+        );
+        let mut two = configured(&["https://a", "https://b"]);
+        assert_eq!(default_audience(&two, "x"), "x");
+        two[1].default = true;
+        assert_eq!(default_audience(&two, "x"), "https://b");
+    }
+
+    #[test]
+    fn token_requests_may_only_narrow() {
+        let granted = vec!["https://a/mcp".to_owned(), "https://b/mcp".to_owned()];
+        assert_eq!(
+            narrow(["https://b/mcp"].into_iter(), &granted).unwrap(),
+            ["https://b/mcp"]
+        );
+        assert_eq!(narrow(std::iter::empty(), &granted).unwrap(), granted);
+        let err = narrow(["https://c/mcp"].into_iter(), &granted).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidTarget);
+    }
+
+    #[test]
+    fn trailing_slash_on_an_origin_is_equivalent() {
+        assert!(equivalent(
+            "https://mcp.example.com",
+            "https://mcp.example.com/"
+        ));
+        assert!(!equivalent(
+            "https://mcp.example.com/mcp",
+            "https://mcp.example.com/mcp/"
+        ));
+    }
+}

@@ -1,0 +1,115 @@
+//! Scope values (RFC 6749 §3.3): a space-delimited set of case-sensitive tokens.
+
+use super::error::OAuthError;
+use std::fmt;
+
+/// The scope that asks for a refresh token (OpenID Connect Core §11). It concerns the
+/// authorization server, not the MCP server, so it is never put into an access token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// An ordered set of scope tokens, without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope(Vec<String>);
+
+impl Scope {
+    /// Parses a `scope` parameter; `None` is the empty scope.
+    pub fn parse(value: Option<&str>) -> Result<Self, OAuthError> {
+        let mut tokens: Vec<String> = Vec::new();
+        for token in value
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|t| !t.is_empty())
+        {
+            // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+            if let Some(bad) = token
+                .chars()
+                .find(|c| !matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E'))
+            {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope token '{token}' contains the character {bad:?}, which RFC 6749 §3.3 \
+                     does not allow (scope tokens are printable ASCII without '\"' and '\\', \
+                     separated by single spaces)"
+                )));
+            }
+            if !tokens.iter().any(|t| t == token) {
+                tokens.push(token.to_owned());
+            }
+        }
+        Ok(Scope(tokens))
+    }
+
+    /// Wraps a scope string that was validated before it was stored.
+    pub fn from_stored(value: &str) -> Self {
+        Scope(
+            value
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.iter().any(|t| t == token)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// The tokens of `self` that `other` lacks.
+    pub fn missing_from<'a>(&'a self, other: &'a Scope) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter().filter(move |t| !other.contains(t))
+    }
+
+    pub fn is_subset_of(&self, other: &Scope) -> bool {
+        self.missing_from(other).next().is_none()
+    }
+
+    /// The scope as it goes into an access token: without `offline_access`.
+    pub fn for_access_token(&self) -> Scope {
+        Scope(
+            self.0
+                .iter()
+                .filter(|t| *t != OFFLINE_ACCESS)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_deduplicates_and_keeps_order() {
+        let scope = Scope::parse(Some("b a  b")).unwrap();
+        assert_eq!(scope.to_string(), "b a");
+    }
+
+    #[test]
+    fn rejects_characters_outside_the_rfc_grammar() {
+        assert!(Scope::parse(Some("good \"bad\"")).is_err());
+        assert!(Scope::parse(Some("caf\u{e9}")).is_err());
+    }
+
+    #[test]
+    fn subset_and_offline_access() {
+        let granted = Scope::parse(Some("mcp:tools offline_access")).unwrap();
+        let asked = Scope::parse(Some("mcp:tools")).unwrap();
+        assert!(asked.is_subset_of(&granted));
+        assert!(!granted.is_subset_of(&asked));
+        assert_eq!(granted.for_access_token().to_string(), "mcp:tools");
+    }
+}

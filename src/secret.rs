@@ -1,0 +1,100 @@
+//! Random credentials and how they are kept: every code, refresh token and generated client
+//! secret is 256 random bits shown once and stored only as its SHA-256 digest. A fast hash is
+//! enough for values with that much entropy (argon2 is for secrets a person chose), and it
+//! keeps client authentication off the slow path (DESIGN.md, performance budget).
+
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// A credential in clear text. `Debug` never prints it, so it cannot reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// 32 random bytes, base64url: 43 characters, 256 bits of entropy.
+    pub fn generate() -> Self {
+        Secret(base64url(&random_bytes::<32>()))
+    }
+
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored form: base64url(SHA-256(value)). Lookups go by this digest.
+    pub fn digest(&self) -> String {
+        token_digest(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// base64url(SHA-256(token)), the stored form of every high-entropy credential.
+pub fn token_digest(token: &str) -> String {
+    base64url(&sha256(token.as_bytes()))
+}
+
+/// Compares a presented credential with a stored digest in constant time.
+pub fn digest_matches(presented: &str, stored_digest: &str) -> bool {
+    token_digest(presented)
+        .as_bytes()
+        .ct_eq(stored_digest.as_bytes())
+        .into()
+}
+
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA256, data).as_ref().to_vec()
+}
+
+pub fn base64url(data: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The system RNG only fails if the OS cannot provide randomness at all, in which case
+    // no credential may be issued and stopping is the only safe behaviour.
+    #[allow(clippy::expect_used)]
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_are_unique_and_256_bits() {
+        let a = Secret::generate();
+        let b = Secret::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 43);
+    }
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let secret = Secret::new("hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn digest_matches_only_the_same_value() {
+        let secret = Secret::generate();
+        let stored = secret.digest();
+        assert!(digest_matches(secret.expose(), &stored));
+        assert!(!digest_matches("something else", &stored));
+    }
+}

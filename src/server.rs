@@ -1,0 +1,137 @@
+//! Starting and stopping a server. The listener is bound first, so port 0 works and the
+//! issuer can be derived from the real address before anything else is built.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::keys::{KeyError, KeyRing};
+use crate::oauth::issuer::{InvalidIssuer, Issuer};
+use crate::state::{App, AppState};
+use crate::store::{Store, StoreError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Issuer(#[from] InvalidIssuer),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot load the signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A bound, ready server: the database is migrated and the keys are loaded.
+pub struct Server {
+    listener: TcpListener,
+    app: AppState,
+}
+
+/// Options for [`Server::start`] beyond the configuration.
+#[derive(Default)]
+pub struct Launch {
+    /// A listener bound by the caller; otherwise `config.bind` is bound.
+    pub listener: Option<TcpListener>,
+    /// The clock; the system clock by default.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl Server {
+    /// Binds `config.bind` and prepares everything. Equivalent to
+    /// `Server::start(config, Launch::default())`.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        Self::start(config, Launch::default()).await
+    }
+
+    pub async fn start(config: Config, launch: Launch) -> Result<Self, StartError> {
+        let listener = match launch.listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.bind,
+                    source,
+                })?,
+        };
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let issuer = match &config.issuer {
+            Some(issuer) => Issuer::parse(issuer, config.allow_insecure_issuer)?,
+            None => Issuer::parse(&default_issuer(addr), false)?,
+        };
+        check_resources(&config)?;
+        let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let keys = KeyRing::load_or_create(&store, clock.now()).await?;
+        let app = Arc::new(App::new(config, issuer, store, keys, clock));
+        Ok(Server { listener, app })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.app.issuer.as_str()
+    }
+
+    /// The shared state, for callers that embed the server (tests, the fixture).
+    pub fn app(&self) -> AppState {
+        Arc::clone(&self.app)
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = crate::http::router(Arc::clone(&self.app));
+        let result = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        self.app.store.close().await;
+        result
+    }
+}
+
+/// Without a configured issuer, the server is its own issuer at the address it bound. A
+/// wildcard bind address is not something a client can reach, so it becomes 127.0.0.1.
+fn default_issuer(addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+fn check_resources(config: &Config) -> Result<(), StartError> {
+    for resource in &config.resources {
+        if url::Url::parse(&resource.url).is_err() || resource.url.contains('#') {
+            return Err(StartError::Config(format!(
+                "resource '{}' must be an absolute URL without a fragment (RFC 8707 §2)",
+                resource.url
+            )));
+        }
+    }
+    if config.resources.iter().filter(|r| r.default).count() > 1 {
+        return Err(StartError::Config(
+            "at most one resource can be the default".to_owned(),
+        ));
+    }
+    Ok(())
+}

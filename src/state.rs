@@ -1,0 +1,87 @@
+//! Everything a request handler needs, in one value passed through axum's `State`. Nothing
+//! is global, so several servers can run in one process (the test fixture relies on it).
+
+use crate::clock::Clock;
+use crate::config::{Config, User};
+use crate::http::rate_limit::RateLimiter;
+use crate::keys::KeyRing;
+use crate::oauth::issuer::Issuer;
+use crate::oauth::metadata::{Features, Metadata};
+use crate::oauth::resource;
+use crate::store::Store;
+use bytes::Bytes;
+use std::sync::Arc;
+
+pub type AppState = Arc<App>;
+
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub issuer: Issuer,
+    pub store: Store,
+    pub keys: KeyRing,
+    pub clock: Arc<dyn Clock>,
+    /// `dev` plus the configured users.
+    pub users: Vec<User>,
+    /// The audience of tokens requested without a `resource`.
+    pub default_audience: String,
+    /// The metadata documents, serialised once (they never change while running).
+    pub oauth_metadata: Bytes,
+    pub openid_metadata: Bytes,
+    pub registration_limiter: RateLimiter,
+}
+
+impl App {
+    pub fn new(
+        config: Config,
+        issuer: Issuer,
+        store: Store,
+        keys: KeyRing,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let features = Features {
+            registration_open: config.registration.open,
+            scopes: configured_scopes(&config),
+        };
+        let oauth_metadata = serialise(&Metadata::oauth(&issuer, &features));
+        let openid_metadata = serialise(&Metadata::openid(&issuer, &features));
+        let default_audience = resource::default_audience(&config.resources, issuer.as_str());
+        let registration_limiter = RateLimiter::per_minute(config.registration.per_minute);
+        App {
+            users: config.all_users(),
+            config,
+            issuer,
+            store,
+            keys,
+            clock,
+            default_audience,
+            oauth_metadata,
+            openid_metadata,
+            registration_limiter,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn user(&self, subject: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.subject == subject)
+    }
+}
+
+/// Every scope of every configured resource, for `scopes_supported`.
+fn configured_scopes(config: &Config) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in config.resources.iter().flat_map(|r| r.scopes.iter()) {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    scopes
+}
+
+fn serialise(metadata: &Metadata) -> Bytes {
+    // A struct of strings and string lists always serialises.
+    serde_json::to_vec(metadata).unwrap_or_default().into()
+}

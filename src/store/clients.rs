@@ -1,0 +1,61 @@
+//! Registered clients.
+
+use super::{Store, StoreError, from_json, on_pool, to_json};
+use crate::oauth::client::ClientMetadata;
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    /// Digest of the client secret (see `crate::secret`); `None` for public clients.
+    pub secret_digest: Option<String>,
+    pub metadata: ClientMetadata,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClientRow {
+    client_id: String,
+    secret_digest: Option<String>,
+    metadata: String,
+    created_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StoreError> {
+        Ok(Client {
+            metadata: from_json("clients.metadata", &row.metadata)?,
+            client_id: row.client_id,
+            secret_digest: row.secret_digest,
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl Store {
+    pub async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO clients (client_id, secret_digest, metadata, created_at) \
+                           VALUES ($1, $2, $3, $4)";
+        let metadata = to_json("clients.metadata", &client.metadata)?;
+        on_pool!(self, pool => sqlx::query(SQL)
+            .bind(&client.client_id)
+            .bind(&client.secret_digest)
+            .bind(&metadata)
+            .bind(client.created_at)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        const SQL: &str = "SELECT client_id, secret_digest, metadata, created_at \
+                           FROM clients WHERE client_id = $1";
+        let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Client::try_from).transpose()
+    }
+}

@@ -1,0 +1,287 @@
+//! Grants and the credentials that follow from them: redeeming codes, rotating refresh
+//! tokens, recording access tokens, and revoking a whole family.
+
+use super::{Store, StoreError, from_json, on_pool};
+
+/// One approval by one user for one client.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub created_at: i64,
+}
+
+pub(super) const INSERT_GRANT_SQL: &str = "INSERT INTO grants (id, client_id, subject, scope, \
+                                           resources, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// An authorization code with the grant it belongs to.
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    pub grant_id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub expires_at: i64,
+    pub redeemed_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CodeGrantRow {
+    grant_id: String,
+    client_id: String,
+    subject: String,
+    scope: String,
+    resources: String,
+    redirect_uri: String,
+    code_challenge: String,
+    expires_at: i64,
+    redeemed_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+/// A refresh token with the grant it belongs to.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub grant_id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub resources: Vec<String>,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshGrantRow {
+    grant_id: String,
+    client_id: String,
+    subject: String,
+    scope: String,
+    resources: String,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccessToken {
+    pub jti: String,
+    pub client_id: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_digest: String,
+    pub expires_at: i64,
+}
+
+/// The tokens a successful redemption or rotation records.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access: NewAccessToken,
+    pub refresh: Option<NewRefreshToken>,
+}
+
+/// The outcome of spending a single-use credential (a code or a refresh token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spent {
+    /// This caller spent it; the new tokens are recorded.
+    Issued,
+    /// It had been spent before (or concurrently, by another caller): a replay. The grant
+    /// has been revoked.
+    Replayed,
+    /// It expired, or its grant was revoked, between the caller's checks and the write.
+    NoLongerValid,
+}
+
+impl Store {
+    pub async fn code_grant(&self, code_digest: &str) -> Result<Option<CodeGrant>, StoreError> {
+        const SQL: &str = "SELECT c.grant_id, g.client_id, g.subject, g.scope, g.resources, \
+                           c.redirect_uri, c.code_challenge, c.expires_at, c.redeemed_at, \
+                           g.revoked_at FROM authorization_codes c \
+                           JOIN grants g ON g.id = c.grant_id WHERE c.code_digest = $1";
+        let row: Option<CodeGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(code_digest)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|row| {
+            Ok(CodeGrant {
+                resources: from_json("grants.resources", &row.resources)?,
+                grant_id: row.grant_id,
+                client_id: row.client_id,
+                subject: row.subject,
+                scope: row.scope,
+                redirect_uri: row.redirect_uri,
+                code_challenge: row.code_challenge,
+                expires_at: row.expires_at,
+                redeemed_at: row.redeemed_at,
+                revoked_at: row.revoked_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Redeems a code and records the tokens issued for it, atomically. The conditional
+    /// update is the transaction's first statement, so it takes the write lock before it
+    /// reads (SQLite) or waits on the row lock and re-checks (PostgreSQL): of any number of
+    /// concurrent redemptions exactly one sees `Issued`.
+    pub async fn redeem_code(
+        &self,
+        code_digest: &str,
+        grant_id: &str,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Spent, StoreError> {
+        const SQL: &str = "UPDATE authorization_codes SET redeemed_at = $2 \
+                           WHERE code_digest = $1 AND redeemed_at IS NULL AND expires_at > $2 \
+                           AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
+        self.spend_then_issue(SQL, code_digest, grant_id, now, tokens)
+            .await
+    }
+
+    pub async fn refresh_grant(
+        &self,
+        token_digest: &str,
+    ) -> Result<Option<RefreshGrant>, StoreError> {
+        const SQL: &str = "SELECT r.grant_id, g.client_id, g.subject, g.scope, g.resources, \
+                           r.expires_at, r.rotated_at, g.revoked_at FROM refresh_tokens r \
+                           JOIN grants g ON g.id = r.grant_id WHERE r.token_digest = $1";
+        let row: Option<RefreshGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(token_digest)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(|row| {
+            Ok(RefreshGrant {
+                resources: from_json("grants.resources", &row.resources)?,
+                grant_id: row.grant_id,
+                client_id: row.client_id,
+                subject: row.subject,
+                scope: row.scope,
+                expires_at: row.expires_at,
+                rotated_at: row.rotated_at,
+                revoked_at: row.revoked_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Rotates a refresh token: marks it used and records its successor and the new access
+    /// token, atomically, with the same single-winner guarantee as [`Store::redeem_code`].
+    pub async fn rotate_refresh_token(
+        &self,
+        token_digest: &str,
+        grant_id: &str,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Spent, StoreError> {
+        const SQL: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
+                           WHERE token_digest = $1 AND rotated_at IS NULL AND expires_at > $2 \
+                           AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
+        self.spend_then_issue(SQL, token_digest, grant_id, now, tokens)
+            .await
+    }
+
+    /// Runs `spend_sql` (an UPDATE of one single-use row keyed by `$1`, with `$2` = now) and,
+    /// if it changed the row, records `tokens` in the same transaction. If it did not, finds
+    /// out why: a row already spent is a replay and revokes the grant (OAuth 2.1 §4.1.3,
+    /// §4.3.1).
+    async fn spend_then_issue(
+        &self,
+        spend_sql: &'static str,
+        key: &str,
+        grant_id: &str,
+        now: i64,
+        tokens: &IssuedTokens,
+    ) -> Result<Spent, StoreError> {
+        const ACCESS_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
+                                  expires_at) VALUES ($1, $2, $3, $4)";
+        const REFRESH_SQL: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, \
+                                   expires_at) VALUES ($1, $2, $3)";
+        let spent = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(spend_sql)
+                .bind(key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 1 {
+                sqlx::query(ACCESS_SQL)
+                    .bind(&tokens.access.jti)
+                    .bind(grant_id)
+                    .bind(&tokens.access.client_id)
+                    .bind(tokens.access.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(refresh) = &tokens.refresh {
+                    sqlx::query(REFRESH_SQL)
+                        .bind(&refresh.token_digest)
+                        .bind(grant_id)
+                        .bind(refresh.expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                true
+            } else {
+                tx.rollback().await?;
+                false
+            }
+        });
+        if spent {
+            return Ok(Spent::Issued);
+        }
+        // Lost the race or came too late. A spent row means a replay; anything else means
+        // the code or token expired or its grant was revoked in the meantime.
+        const SPENT_SQL: &str = "SELECT 1 FROM authorization_codes WHERE code_digest = $1 \
+                                 AND redeemed_at IS NOT NULL UNION ALL \
+                                 SELECT 1 FROM refresh_tokens WHERE token_digest = $1 \
+                                 AND rotated_at IS NOT NULL";
+        let replayed: Option<i32> = on_pool!(self, pool => sqlx::query_scalar(SPENT_SQL)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        if replayed.is_some() {
+            self.revoke_grant(grant_id, now).await?;
+            Ok(Spent::Replayed)
+        } else {
+            Ok(Spent::NoLongerValid)
+        }
+    }
+
+    /// Revokes a grant and with it every code, refresh token and access token of its
+    /// family: they are all checked against the grant's `revoked_at`.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+        on_pool!(self, pool => sqlx::query(SQL)
+            .bind(grant_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Whether an access token is recorded, unexpired and not revoked (directly or through
+    /// its grant).
+    pub async fn access_token_is_active(&self, jti: &str, now: i64) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT 1 FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id \
+                           WHERE a.jti = $1 AND a.expires_at > $2 AND a.revoked_at IS NULL \
+                           AND g.revoked_at IS NULL";
+        let found: Option<i32> = on_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(jti)
+            .bind(now)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
+    }
+}

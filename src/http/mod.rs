@@ -45,10 +45,11 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("no-cache"),
         ));
 
-    let credentials = Router::new()
-        .route(routes::TOKEN, post(token::token))
-        .route(routes::REGISTER, post(register::register))
-        .layer(no_store.clone());
+    let mut credentials = Router::new().route(routes::TOKEN, post(token::token));
+    if app.config.registration.open {
+        credentials = credentials.route(routes::REGISTER, post(register::register));
+    }
+    let credentials = credentials.layer(no_store.clone());
 
     let public = Router::new().route(routes::JWKS, get(jwks::jwks));
 
@@ -78,16 +79,18 @@ pub fn router(app: AppState) -> Router {
 
     let issuer_routes = credentials
         .merge(public)
-        .merge(discovery::router(""))
         .layer(cors.clone())
         .merge(authorization);
+    // The metadata documents sit at the host root (RFC 8414 §3.1 inserts the well-known
+    // string before the issuer's path); the endpoints sit under the issuer's path.
     let issuer_path = app.issuer.path().to_owned();
+    let discovery = discovery::router(&issuer_path).layer(cors);
     let routes = if issuer_path.is_empty() {
-        issuer_routes
+        issuer_routes.merge(discovery)
     } else {
         Router::new()
             .nest(&issuer_path, issuer_routes)
-            .merge(discovery::router(&issuer_path).layer(cors))
+            .merge(discovery)
     };
 
     routes

@@ -1,0 +1,541 @@
+//! The authorization endpoint and the consent page (AZ-1..AZ-22).
+
+use crate::helpers::{
+    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, TestApp, VERIFIER, jwt_payload,
+};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// Asserts an HTML error page that does not redirect (AZ-5) and returns its text.
+async fn assert_error_page(response: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get("location").is_none(),
+        "must not redirect"
+    );
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    response.text().await.unwrap()
+}
+
+/// Asserts an error redirect to the client with `state` and `iss` (AZ-20).
+fn assert_error_redirect(app: &TestApp, response: &reqwest::Response, error: &str) -> Callback {
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = Callback::from_response(response);
+    assert!(callback.url.as_str().starts_with(CALLBACK));
+    assert_eq!(callback.one("error"), error, "{:?}", callback.params);
+    assert!(!callback.one("error_description").is_empty());
+    assert_eq!(callback.one("iss"), app.issuer);
+    callback
+}
+
+/// AZ-1, AZ-2, AZ-11, AZ-12, AZ-20, AZ-21: the consent page comes first, then a 303 with
+/// exactly one code, the state and the issuer.
+async fn az_1_consent_then_code_state_and_iss(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "AZ-2: the user sees a page first"
+    );
+    let callback = app.approve(&client.client_id, &[]).await;
+    assert!(callback.url.as_str().starts_with(CALLBACK));
+    assert!(!callback.one("code").is_empty());
+    assert_eq!(callback.one("state"), "st1");
+    assert_eq!(callback.one("iss"), app.issuer);
+    assert!(callback.get("error").is_none());
+}
+
+/// AZ-3: the redirect URI must match exactly; a mismatch is shown, never redirected, and
+/// the page names the registered URIs.
+async fn az_3_redirect_uri_must_match_exactly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    for bad in [
+        "http://127.0.0.1:53682/callbackX",
+        "http://127.0.0.1:53682/Callback",
+        "http://127.0.0.1:53682/callback?x=1",
+        "http://127.0.0.1:53682/callback#frag",
+        "http://localhost:53682/callback",
+        "https://evil.example/callback",
+    ] {
+        let response = app
+            .get_authorize(&app.authorize_params(&client.client_id, &[("redirect_uri", bad)]))
+            .await;
+        let page = assert_error_page(response, StatusCode::BAD_REQUEST).await;
+        assert!(
+            page.contains(CALLBACK),
+            "the page lists the registered URI: {bad}"
+        );
+    }
+}
+
+/// AZ-4: any port on a loopback redirect URI, for 127.0.0.1 and [::1].
+async fn az_4_loopback_redirect_ports_may_vary(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let callback = app
+        .approve(
+            &client.client_id,
+            &[("redirect_uri", "http://127.0.0.1:61000/callback")],
+        )
+        .await;
+    assert!(
+        callback
+            .url
+            .as_str()
+            .starts_with("http://127.0.0.1:61000/callback?")
+    );
+    let code = callback.one("code");
+    // The code is bound to the URI actually used.
+    let response = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client.client_id),
+            ("redirect_uri", "http://127.0.0.1:61000/callback"),
+        ])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let v6 = app
+        .register_ok(&json!({
+            "redirect_uris": ["http://[::1]:1234/cb"],
+            "token_endpoint_auth_method": "none"
+        }))
+        .await;
+    let callback = app
+        .approve(&v6.client_id, &[("redirect_uri", "http://[::1]:4321/cb")])
+        .await;
+    assert!(callback.url.as_str().starts_with("http://[::1]:4321/cb?"));
+}
+
+/// AZ-5: an unknown or missing client_id is shown to the user, never redirected.
+async fn az_5_unknown_client_is_an_error_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .get_authorize(&app.authorize_params("no-such-client", &[]))
+        .await;
+    let page = assert_error_page(response, StatusCode::BAD_REQUEST).await;
+    assert!(page.contains("no-such-client"));
+    let response = app
+        .get_authorize(&app.authorize_params("x", &[("client_id", "")]))
+        .await;
+    assert_error_page(response, StatusCode::BAD_REQUEST).await;
+}
+
+/// AZ-6, AZ-7, AZ-9: PKCE S256 is required; missing, plain and unknown methods are
+/// refused with invalid_request.
+async fn az_6_az_7_az_9_pkce_s256_is_required(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    for changes in [
+        vec![("code_challenge", "")],
+        vec![("code_challenge_method", "")],
+        vec![("code_challenge_method", "S512")],
+        vec![
+            ("code_challenge_method", "plain"),
+            ("code_challenge", VERIFIER),
+        ],
+    ] {
+        let response = app
+            .get_authorize(&app.authorize_params(&client.client_id, &changes))
+            .await;
+        let callback = assert_error_redirect(&app, &response, "invalid_request");
+        assert_eq!(callback.one("state"), "st1");
+    }
+}
+
+/// AZ-10: only response_type=code.
+async fn az_10_only_the_code_response_type(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("response_type", "token")]))
+        .await;
+    assert_error_redirect(&app, &response, "unsupported_response_type");
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("response_type", "")]))
+        .await;
+    assert_error_redirect(&app, &response, "invalid_request");
+}
+
+/// AZ-11: state comes back exactly, once.
+async fn az_11_state_is_echoed_exactly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let callback = app
+        .approve(&client.client_id, &[("state", "a b+c/=&é")])
+        .await;
+    assert_eq!(callback.one("state"), "a b+c/=&é");
+}
+
+/// AZ-13, AZ-14: unknown parameters are ignored, repeated ones refused, empty ones count
+/// as absent.
+async fn az_13_az_14_unknown_repeated_and_empty_parameters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    app.approve(&client.client_id, &[("+foo", "bar")])
+        .await
+        .one("code");
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("+state", "st2")]))
+        .await;
+    let callback = assert_error_redirect(&app, &response, "invalid_request");
+    assert!(
+        callback.get("state").is_none(),
+        "a repeated state cannot be echoed"
+    );
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("+code_challenge", CHALLENGE)]))
+        .await;
+    assert_error_redirect(&app, &response, "invalid_request");
+    // An empty scope is no scope.
+    let tokens = {
+        let code = app
+            .approve(&client.client_id, &[("scope", ""), ("+scope", "")])
+            .await
+            .one("code");
+        app.redeem(&client.client_id, &code)
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    assert!(
+        jwt_payload(tokens["access_token"].as_str().unwrap())
+            .get("scope")
+            .is_none()
+    );
+}
+
+/// AZ-15: malformed and unknown resources are invalid_target.
+async fn az_15_resource_indicators_are_validated(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    for bad in ["mcp.example.com", "http://127.0.0.1:8000/mcp#x", "/mcp"] {
+        let response = app
+            .get_authorize(&app.authorize_params(&client.client_id, &[("resource", bad)]))
+            .await;
+        assert_error_redirect(&app, &response, "invalid_target");
+    }
+    let strict = TestApp::builder(backend)
+        .config(|c| {
+            c.resources = vec![tollgate::config::ResourceConfig {
+                url: RESOURCE.to_owned(),
+                scopes: vec![],
+                default: false,
+            }]
+        })
+        .spawn()
+        .await;
+    let client = strict.public_client().await;
+    let response = strict
+        .get_authorize(&strict.authorize_params(
+            &client.client_id,
+            &[("resource", "http://127.0.0.1:8001/other")],
+        ))
+        .await;
+    let callback = assert_error_redirect(&strict, &response, "invalid_target");
+    assert!(callback.one("error_description").contains(RESOURCE));
+    strict.approve(&client.client_id, &[]).await.one("code");
+}
+
+/// AZ-16, AZ-17: no resource and no scope still work; the token gets the default audience.
+async fn az_16_az_17_no_resource_and_no_scope(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let code = app
+        .approve(&client.client_id, &[("resource", ""), ("scope", "")])
+        .await
+        .one("code");
+    let response = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client.client_id),
+        ])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let claims = jwt_payload(body["access_token"].as_str().unwrap());
+    // Without configured resources the default audience is the issuer itself.
+    assert_eq!(claims["aud"], app.issuer);
+}
+
+/// AZ-17 with configured scopes: an unknown scope is refused with the offered list.
+async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.resources = vec![tollgate::config::ResourceConfig {
+                url: RESOURCE.to_owned(),
+                scopes: vec!["mcp:tools".to_owned()],
+                default: true,
+            }]
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(
+            &app.authorize_params(&client.client_id, &[("scope", "mcp:tools files:write")]),
+        )
+        .await;
+    let callback = assert_error_redirect(&app, &response, "invalid_scope");
+    let description = callback.one("error_description");
+    assert!(description.contains("files:write") && description.contains("mcp:tools"));
+    // No resource: the configured default is the audience.
+    let code = app
+        .approve(&client.client_id, &[("resource", "")])
+        .await
+        .one("code");
+    let response = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client.client_id),
+        ])
+        .await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["aud"],
+        RESOURCE
+    );
+}
+
+/// AZ-18, AZ-19: prompt=consent with offline_access, and step-up to a larger scope set.
+async fn az_18_az_19_offline_access_and_step_up(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let code = app
+        .approve(
+            &client.client_id,
+            &[("scope", "mcp:tools offline_access"), ("prompt", "consent")],
+        )
+        .await
+        .one("code");
+    let body: serde_json::Value = app
+        .redeem(&client.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["scope"], "mcp:tools offline_access");
+    // offline_access is about the authorization server, not the MCP server.
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["scope"],
+        "mcp:tools"
+    );
+    assert!(body["refresh_token"].is_string());
+    let code = app
+        .approve(&client.client_id, &[("scope", "mcp:tools files:write")])
+        .await
+        .one("code");
+    let body: serde_json::Value = app
+        .redeem(&client.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["scope"],
+        "mcp:tools files:write"
+    );
+}
+
+/// AZ-22: the consent page names the client, the redirect host, the scopes and the
+/// resource, warns about a loopback redirect, escapes client input and cannot be framed.
+async fn az_22_consent_page_content_and_headers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app
+        .register_ok(&json!({
+            "client_name": "<script>alert(1)</script> Tools",
+            "redirect_uris": [CALLBACK],
+            "token_endpoint_auth_method": "none"
+        }))
+        .await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    let headers = response.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("alert(1)") && html.contains(" Tools"));
+    assert!(!html.contains("<script>"), "client names are escaped");
+    assert!(html.contains("127.0.0.1"), "redirect host");
+    assert!(html.contains("mcp:tools"));
+    assert!(html.contains(RESOURCE));
+    assert!(
+        html.contains("program on this computer"),
+        "loopback warning"
+    );
+    assert!(html.contains(&client.client_id));
+}
+
+/// The user chooser: `dev` plus configured users; the chosen user is the token subject.
+async fn consent_user_chooser_sets_the_subject(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.users = vec![tollgate::config::User {
+                subject: "alice".to_owned(),
+                name: Some("Alice Example".to_owned()),
+            }]
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    assert!(form.html.contains(r#"value="dev""#));
+    assert!(form.html.contains(r#"value="alice""#) && form.html.contains("Alice Example"));
+    let response = app.decide(&form, "approve", "alice").await;
+    let code = Callback::from_response(&response).one("code");
+    let body: serde_json::Value = app
+        .redeem(&client.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "alice"
+    );
+    // A user who does not exist cannot be chosen.
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    let response = app.decide(&form, "approve", "mallory").await;
+    assert_error_page(response, StatusCode::BAD_REQUEST).await;
+}
+
+/// Deny: access_denied with state and iss, by 303.
+async fn deny_redirects_with_access_denied(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    let response = app.decide(&form, "deny", "dev").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.one("error"), "access_denied");
+    assert_eq!(callback.one("state"), "st1");
+    assert_eq!(callback.one("iss"), app.issuer);
+    assert!(callback.get("code").is_none());
+}
+
+/// CSRF: the decision needs the form's token and the browser cookie of the page; a form
+/// cannot be used twice.
+async fn consent_form_is_csrf_protected_and_single_use(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+
+    // Another browser (no cookie) posting the victim's form.
+    let stranger = crate::helpers::client();
+    let response = stranger
+        .post(app.url("/authorize"))
+        .form(&[
+            ("request_id", form.request_id.as_str()),
+            ("csrf_token", form.csrf_token.as_str()),
+            ("user", "dev"),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
+    assert!(page.contains("CSRF"));
+
+    // The right browser with a forged token.
+    let mut forged = form.clone();
+    forged.csrf_token = "A".repeat(43);
+    let page = assert_error_page(
+        app.decide(&forged, "approve", "dev").await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(page.contains("CSRF"));
+
+    // The genuine form still works once, and only once.
+    let response = app.decide(&form, "approve", "dev").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = assert_error_page(
+        app.decide(&form, "approve", "dev").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(page.contains("already submitted"));
+}
+
+/// A pending consent form expires.
+async fn consent_form_expires(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    app.clock.advance(11 * 60);
+    let page = assert_error_page(
+        app.decide(&form, "approve", "dev").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(page.contains("expired"));
+}
+
+/// A client that did not register the authorization_code grant cannot use it.
+async fn clients_without_the_code_grant_are_unauthorized(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app
+        .register_ok(&json!({
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["refresh_token"],
+            "response_types": [],
+            "token_endpoint_auth_method": "none"
+        }))
+        .await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    assert_error_redirect(&app, &response, "unauthorized_client");
+}
+
+on_both_backends!(
+    az_1_consent_then_code_state_and_iss,
+    az_3_redirect_uri_must_match_exactly,
+    az_4_loopback_redirect_ports_may_vary,
+    az_5_unknown_client_is_an_error_page,
+    az_6_az_7_az_9_pkce_s256_is_required,
+    az_10_only_the_code_response_type,
+    az_11_state_is_echoed_exactly,
+    az_13_az_14_unknown_repeated_and_empty_parameters,
+    az_15_resource_indicators_are_validated,
+    az_16_az_17_no_resource_and_no_scope,
+    az_17_unknown_scopes_are_refused_when_scopes_are_configured,
+    az_18_az_19_offline_access_and_step_up,
+    az_22_consent_page_content_and_headers,
+    consent_user_chooser_sets_the_subject,
+    deny_redirects_with_access_denied,
+    consent_form_is_csrf_protected_and_single_use,
+    consent_form_expires,
+    clients_without_the_code_grant_are_unauthorized,
+);

@@ -1,0 +1,304 @@
+//! Metadata, JWKS and CORS (MD-1..MD-20, SEC-3).
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn get_json(app: &TestApp, url: &str) -> (StatusCode, String, Value) {
+    let response = app.http.get(url).send().await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, content_type, body)
+}
+
+/// MD-1, MD-3, MD-5, MD-6, MD-7, MD-12, MD-14, MD-16.
+async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, content_type, doc) = get_json(
+        &app,
+        &format!("http://{}/.well-known/oauth-authorization-server", app.addr),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(doc["issuer"], format!("http://{}", app.addr));
+    assert_eq!(doc["authorization_endpoint"], app.url("/authorize"));
+    assert_eq!(doc["token_endpoint"], app.url("/token"));
+    assert_eq!(doc["registration_endpoint"], app.url("/register"));
+    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["none", "client_secret_basic", "client_secret_post"])
+    );
+    // MD-16: no member is an empty array.
+    for (name, value) in doc.as_object().unwrap() {
+        assert_ne!(value, &serde_json::json!([]), "{name} is empty");
+    }
+    // Without configured resources there is no scope list to advertise.
+    assert!(doc.get("scopes_supported").is_none());
+}
+
+/// MD-8: the OpenID document carries the OIDC-required members and the same issuer.
+async fn md_8_openid_configuration_has_the_oidc_members(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, _, doc) = get_json(&app, &app.url("/.well-known/openid-configuration")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["issuer"], app.issuer);
+    assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(
+        doc["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+}
+
+/// MD-2, MD-9: an issuer with a path is served at every URL MCP clients probe, and its
+/// endpoints live under the path.
+async fn md_2_md_9_path_issuer_is_served_at_every_probe_url(backend: Backend) {
+    let app = TestApp::builder(backend).issuer_path("/t1").spawn().await;
+    assert_eq!(app.issuer, format!("http://{}/t1", app.addr));
+    for path in [
+        "/.well-known/oauth-authorization-server/t1",
+        "/.well-known/openid-configuration/t1",
+        "/t1/.well-known/openid-configuration",
+    ] {
+        let (status, _, doc) = get_json(&app, &format!("http://{}{path}", app.addr)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(doc["issuer"], app.issuer, "{path}");
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("http://{}/t1/token", app.addr)
+        );
+    }
+    // The root documents belong to no issuer here (MD-18).
+    let (status, _, _) = get_json(
+        &app,
+        &format!("http://{}/.well-known/oauth-authorization-server", app.addr),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // And the flow works under the path.
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    assert_eq!(
+        crate::helpers::jwt_payload(tokens["access_token"].as_str().unwrap())["iss"],
+        app.issuer
+    );
+}
+
+/// MD-17 and the style rule "a test fetches every URL the metadata advertises".
+async fn md_17_every_advertised_endpoint_is_served(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc = app.metadata().await;
+    let jwks = app
+        .http
+        .get(doc["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), StatusCode::OK);
+    let authorize = app
+        .http
+        .get(doc["authorization_endpoint"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Without parameters: the HTML error page, not a 404.
+    assert_eq!(authorize.status(), StatusCode::BAD_REQUEST);
+    for member in ["token_endpoint", "registration_endpoint"] {
+        let response = app
+            .http
+            .post(doc[member].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{member}");
+    }
+}
+
+/// JWKS: public keys only, `kid` = RFC 7638 thumbprint (computed here by jsonwebtoken).
+async fn jwks_publishes_public_keys_with_thumbprint_kids(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let jwks = app.jwks().await;
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    let key = &keys[0];
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(
+            key.get(private).is_none(),
+            "private member {private} published"
+        );
+    }
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["use"], "sig");
+    assert_eq!(key["alg"], "RS256");
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).unwrap();
+    let thumbprint = jwk
+        .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .unwrap();
+    assert_eq!(key["kid"], thumbprint);
+}
+
+/// MD-18: unknown well-known paths are 404, never a page or a redirect.
+async fn md_18_unknown_well_known_paths_are_404(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for path in [
+        "/.well-known/oauth-authorization-server/nope",
+        "/.well-known/oauth-protected-resource",
+        "/nope",
+    ] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+/// MD-19: discovery with the headers the MCP SDKs send.
+async fn md_19_mcp_protocol_version_header_is_tolerated(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let plain = app.metadata().await;
+    let response = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap(), plain);
+}
+
+/// MD-20: CORS preflight on the JSON endpoints allows `mcp-protocol-version`; the
+/// authorization endpoint has no CORS.
+async fn md_20_cors_on_json_endpoints_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (path, method) in [
+        ("/.well-known/oauth-authorization-server", "GET"),
+        ("/.well-known/openid-configuration", "GET"),
+        ("/jwks.json", "GET"),
+        ("/token", "POST"),
+        ("/register", "POST"),
+    ] {
+        let response = app
+            .http
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("Origin", "http://localhost:6274")
+            .header("Access-Control-Request-Method", method)
+            .header(
+                "Access-Control-Request-Headers",
+                "mcp-protocol-version, content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        let headers = response.headers();
+        assert_eq!(headers["access-control-allow-origin"], "*", "{path}");
+        let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+        assert!(
+            allowed.contains("mcp-protocol-version"),
+            "{path}: {allowed}"
+        );
+    }
+    let response = app
+        .http
+        .get(app.url("/authorize"))
+        .header("Origin", "http://localhost:6274")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+/// SEC-3: the issuer is configuration, not the Host header.
+async fn sec_3_issuer_ignores_the_host_header(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["issuer"], app.issuer);
+    assert!(!doc.to_string().contains("evil.example"));
+}
+
+/// A configured issuer is used byte for byte, and resources with scopes are advertised.
+async fn configured_issuer_and_scopes_are_advertised(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.issuer = Some("http://localhost:9999".to_owned());
+            c.resources = vec![tollgate::config::ResourceConfig {
+                url: "http://127.0.0.1:8000/mcp".to_owned(),
+                scopes: vec!["mcp:tools".to_owned(), "mcp:admin".to_owned()],
+                default: false,
+            }];
+        })
+        .spawn()
+        .await;
+    let doc: Value = app
+        .http
+        .get(format!(
+            "http://{}/.well-known/oauth-authorization-server",
+            app.addr
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["issuer"], "http://localhost:9999");
+    assert_eq!(doc["token_endpoint"], "http://localhost:9999/token");
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["mcp:tools", "mcp:admin"])
+    );
+}
+
+on_both_backends!(
+    md_1_oauth_metadata_is_complete_and_exact,
+    md_8_openid_configuration_has_the_oidc_members,
+    md_2_md_9_path_issuer_is_served_at_every_probe_url,
+    md_17_every_advertised_endpoint_is_served,
+    jwks_publishes_public_keys_with_thumbprint_kids,
+    md_18_unknown_well_known_paths_are_404,
+    md_19_mcp_protocol_version_header_is_tolerated,
+    md_20_cors_on_json_endpoints_only,
+    sec_3_issuer_ignores_the_host_header,
+    configured_issuer_and_scopes_are_advertised,
+);

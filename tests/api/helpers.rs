@@ -1,0 +1,579 @@
+//! Starts a real Tollgate on 127.0.0.1:0 with its own database and drives it over HTTP.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tollgate::clock::ManualClock;
+use tollgate::{Config, Launch, Server};
+
+/// RFC 7636 Appendix B.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const CALLBACK: &str = "http://127.0.0.1:53682/callback";
+pub const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates, for each named `async fn test(backend: Backend)`, one test per backend:
+/// `sqlite::test` always, `postgres::test` when `TOLLGATE_TEST_POSTGRES_URL` was set at
+/// build time (otherwise it is listed as ignored with the reason).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(tollgate_postgres_tests),
+                    ignore = "the PostgreSQL half was not run: set TOLLGATE_TEST_POSTGRES_URL"
+                )]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// A database for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Arc<TestDb> {
+        Arc::new(match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+                TestDb {
+                    url,
+                    cleanup: Cleanup::Sqlite(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TOLLGATE_TEST_POSTGRES_URL").expect(
+                    "TOLLGATE_TEST_POSTGRES_URL must name a PostgreSQL database to create test \
+                     databases from, e.g. postgres://postgres@127.0.0.1:5432/test",
+                );
+                let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = admin_connection(&admin_url).await;
+                sqlx::Executor::execute(
+                    &mut admin,
+                    sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+                )
+                .await
+                .unwrap();
+                let mut url = url::Url::parse(&admin_url).unwrap();
+                url.set_path(&name);
+                TestDb {
+                    url: url.to_string(),
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                }
+            }
+        })
+    }
+}
+
+async fn admin_connection(admin_url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL test server at {admin_url}: {e}"))
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async context; a short-lived runtime on its own thread
+            // drops the database.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut admin = admin_connection(&admin_url).await;
+                    let _ = sqlx::Executor::execute(
+                        &mut admin,
+                        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+                    )
+                    .await;
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    /// Kept so the database outlives the server.
+    _db: Arc<TestDb>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    config: Config,
+    db: Option<Arc<TestDb>>,
+    issuer_path: String,
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    /// Runs on an existing database (to test restarts).
+    pub fn on_db(mut self, db: Arc<TestDb>) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// Gives the issuer a path, such as "/t1".
+    pub fn issuer_path(mut self, path: &str) -> Self {
+        self.issuer_path = path.to_owned();
+        self
+    }
+
+    pub async fn spawn(mut self) -> TestApp {
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::new(self.backend).await,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        if !self.issuer_path.is_empty() {
+            self.config.issuer = Some(format!("http://{addr}{}", self.issuer_path));
+        }
+        self.config.database_url = db.url.clone();
+        let clock = ManualClock::new();
+        let server = Server::start(
+            self.config,
+            Launch {
+                listener: Some(listener),
+                clock: Some(Arc::new(clock.clone())),
+            },
+        )
+        .await
+        .unwrap();
+        let issuer = server.issuer().to_owned();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(server.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            issuer,
+            clock,
+            http: client(),
+            _db: db,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+}
+
+/// A client that keeps cookies (the consent form needs its browser cookie) and does not
+/// follow redirects, so each `Location` can be inspected.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub body: Value,
+}
+
+/// The hidden fields of a consent page.
+#[derive(Debug, Clone)]
+pub struct ConsentForm {
+    pub request_id: String,
+    pub csrf_token: String,
+    pub html: String,
+}
+
+/// The query of a redirect back to the client, in order, with duplicates kept.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    pub url: url::Url,
+    pub params: Vec<(String, String)>,
+}
+
+impl Callback {
+    pub fn from_response(response: &reqwest::Response) -> Callback {
+        let location = response
+            .headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("no Location header; status {}", response.status()))
+            .to_str()
+            .unwrap();
+        let url = url::Url::parse(location).unwrap();
+        let params = url.query_pairs().into_owned().collect();
+        Callback { url, params }
+    }
+
+    /// The single value of a parameter; panics if it is missing or repeated.
+    pub fn one(&self, name: &str) -> String {
+        let values: Vec<&String> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(values.len(), 1, "{name} in {:?}", self.params);
+        values[0].clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            config: Config::default(),
+            db: None,
+            issuer_path: String::new(),
+        }
+    }
+
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::builder(backend).spawn().await
+    }
+
+    /// Stops the server and waits until it has shut down.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub async fn metadata(&self) -> Value {
+        self.http
+            .get(format!(
+                "http://{}/.well-known/oauth-authorization-server",
+                self.addr
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/register"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a client from metadata and returns it; the registration must succeed.
+    pub async fn register_ok(&self, body: &Value) -> RegisteredClient {
+        let response = self.register(body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        RegisteredClient {
+            client_id: body["client_id"].as_str().unwrap().to_owned(),
+            client_secret: body["client_secret"].as_str().map(str::to_owned),
+            body,
+        }
+    }
+
+    /// A public client like the MCP SDKs register.
+    pub async fn public_client(&self) -> RegisteredClient {
+        self.register_ok(&json!({
+            "client_name": "Test MCP Client",
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native"
+        }))
+        .await
+    }
+
+    /// A confidential client with the given token endpoint authentication method.
+    pub async fn confidential_client(&self, method: &str) -> RegisteredClient {
+        self.register_ok(&json!({
+            "client_name": "Confidential Client",
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": method
+        }))
+        .await
+    }
+
+    /// The standard authorization request parameters for `client`, with `changes` applied:
+    /// a pair replaces the parameter of that name, `("name", "")` removes it, and
+    /// `("+name", value)` adds another one.
+    pub fn authorize_params(
+        &self,
+        client_id: &str,
+        changes: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let mut params: Vec<(String, String)> = [
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", CALLBACK),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("state", "st1"),
+            ("resource", RESOURCE),
+            ("scope", "mcp:tools"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        for (name, value) in changes {
+            if let Some(extra) = name.strip_prefix('+') {
+                params.push((extra.to_owned(), (*value).to_owned()));
+            } else {
+                params.retain(|(k, _)| k != name);
+                if !value.is_empty() {
+                    params.push(((*name).to_owned(), (*value).to_owned()));
+                }
+            }
+        }
+        params
+    }
+
+    pub async fn get_authorize(&self, params: &[(String, String)]) -> reqwest::Response {
+        self.http
+            .get(self.url("/authorize"))
+            .query(params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Loads the consent page for a request that must be valid.
+    pub async fn consent_form(&self, params: &[(String, String)]) -> ConsentForm {
+        let response = self.get_authorize(params).await;
+        assert_eq!(response.status(), StatusCode::OK, "consent page expected");
+        let html = response.text().await.unwrap();
+        ConsentForm {
+            request_id: hidden_field(&html, "request_id"),
+            csrf_token: hidden_field(&html, "csrf_token"),
+            html,
+        }
+    }
+
+    /// Submits a consent decision as the browser would.
+    pub async fn decide(
+        &self,
+        form: &ConsentForm,
+        decision: &str,
+        user: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url("/authorize"))
+            .form(&[
+                ("request_id", form.request_id.as_str()),
+                ("csrf_token", form.csrf_token.as_str()),
+                ("user", user),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs the authorization request and approves it as `dev`; returns the callback.
+    pub async fn approve(&self, client_id: &str, changes: &[(&str, &str)]) -> Callback {
+        let form = self
+            .consent_form(&self.authorize_params(client_id, changes))
+            .await;
+        let response = self.decide(&form, "approve", "dev").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        Callback::from_response(&response)
+    }
+
+    /// An authorization code for `client` (standard request, approved as `dev`).
+    pub async fn code(&self, client_id: &str) -> String {
+        self.approve(client_id, &[]).await.one("code")
+    }
+
+    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Redeems `code` for the public `client` with the standard parameters.
+    pub async fn redeem(&self, client_id: &str, code: &str) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id),
+            ("redirect_uri", CALLBACK),
+            ("resource", RESOURCE),
+        ])
+        .await
+    }
+
+    /// A full flow for a public client; returns the token response body.
+    pub async fn tokens(&self, client_id: &str) -> Value {
+        let code = self.code(client_id).await;
+        let response = self.redeem(client_id, &code).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn refresh(
+        &self,
+        client_id: &str,
+        refresh_token: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ];
+        form.extend_from_slice(extra);
+        self.token(&form).await
+    }
+
+    pub async fn jwks(&self) -> Value {
+        self.http
+            .get(self.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Reads `<input type="hidden" name="NAME" value="VALUE">` from a page.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden field {name} in the page"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Asserts an RFC 6749 error body and returns its description.
+pub async fn assert_oauth_error(
+    response: reqwest::Response,
+    status: StatusCode,
+    error: &str,
+) -> String {
+    assert_eq!(
+        response.status(),
+        status,
+        "status for expected error {error}"
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    let description = body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !description.is_empty(),
+        "error_description must say what was wrong"
+    );
+    description
+}
+
+/// The payload of a JWT, without verifying it.
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The JOSE header of a JWT.
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

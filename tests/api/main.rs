@@ -1,0 +1,13 @@
+//! Black-box tests of Tollgate over real HTTP on loopback, each against its own server and
+//! database. Test names and comments cite the rows of
+//! `../shared/reference/mcp-auth-checklist.md` they prove (MD-, AZ-, TK-, DCR-, SEC-).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod authorize;
+mod discovery;
+mod registration;
+mod restart;
+mod robustness;
+mod token;

@@ -64,6 +64,7 @@ CREATE TABLE authorization_codes (
 CREATE TABLE refresh_tokens (
     token_digest  TEXT PRIMARY KEY,
     grant_id      TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    issued_at     INTEGER NOT NULL,
     expires_at    INTEGER NOT NULL,
     rotated_at    INTEGER
 );
@@ -74,6 +75,7 @@ CREATE TABLE access_tokens (
     jti         TEXT PRIMARY KEY,
     grant_id    TEXT REFERENCES grants (id) ON DELETE CASCADE,  -- NULL without a grant
     client_id   TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
     revoked_at  INTEGER
 );

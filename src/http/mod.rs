@@ -3,11 +3,16 @@
 //! shape the answer.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod form;
+pub mod introspect;
 pub mod jwks;
+mod presented_token;
 pub mod rate_limit;
 pub mod register;
+pub mod revoke;
 pub mod routes;
 pub mod token;
 
@@ -45,7 +50,10 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("no-cache"),
         ));
 
-    let mut credentials = Router::new().route(routes::TOKEN, post(token::token));
+    let mut credentials = Router::new()
+        .route(routes::TOKEN, post(token::token))
+        .route(routes::REVOKE, post(revoke::revoke))
+        .route(routes::INTROSPECT, post(introspect::introspect));
     if app.config.registration.open {
         credentials = credentials.route(routes::REGISTER, post(register::register));
     }

@@ -5,6 +5,8 @@ pub const AUTHORIZE: &str = "/authorize";
 pub const TOKEN: &str = "/token";
 pub const REGISTER: &str = "/register";
 pub const JWKS: &str = "/jwks.json";
+pub const REVOKE: &str = "/revoke";
+pub const INTROSPECT: &str = "/introspect";
 
 /// RFC 8414 §3 well-known suffix.
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";

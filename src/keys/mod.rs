@@ -216,8 +216,8 @@ impl KeyRing {
         jwt::sign(&self.current().active, typ, claims)
     }
 
-    /// Verifies a JWT this server signed (signature with a published key, `iss`, `exp`)
-    /// and returns its claims.
+    /// Verifies a JWT this server signed (signature with a published key, and `iss`) and
+    /// returns its claims. The caller checks `exp` against its clock.
     pub fn verify<T: serde::de::DeserializeOwned>(
         &self,
         token: &str,

@@ -17,6 +17,11 @@ pub struct Metadata {
     pub jwks_uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    pub revocation_endpoint: String,
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint: String,
+    /// Introspection needs a confidential caller, so `none` is not offered.
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,
     pub response_types_supported: Vec<&'static str>,
@@ -43,6 +48,7 @@ pub struct Features {
 impl Metadata {
     /// The RFC 8414 document.
     pub fn oauth(issuer: &Issuer, features: &Features) -> Self {
+        let auth_methods: Vec<&'static str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
         Metadata {
             issuer: issuer.as_str().to_owned(),
             authorization_endpoint: issuer.endpoint(routes::AUTHORIZE),
@@ -51,14 +57,19 @@ impl Metadata {
             registration_endpoint: features
                 .registration_open
                 .then(|| issuer.endpoint(routes::REGISTER)),
+            revocation_endpoint: issuer.endpoint(routes::REVOKE),
+            revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+            introspection_endpoint: issuer.endpoint(routes::INTROSPECT),
+            introspection_endpoint_auth_methods_supported: auth_methods
+                .iter()
+                .copied()
+                .filter(|m| *m != AuthMethod::None.as_str())
+                .collect(),
             scopes_supported: features.scopes.clone(),
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
             grant_types_supported: SUPPORTED_GRANT_TYPES.to_vec(),
-            token_endpoint_auth_methods_supported: AuthMethod::ALL
-                .iter()
-                .map(|m| m.as_str())
-                .collect(),
+            token_endpoint_auth_methods_supported: auth_methods,
             code_challenge_methods_supported: vec![S256],
             authorization_response_iss_parameter_supported: true,
             subject_types_supported: None,

@@ -54,6 +54,7 @@ pub struct RefreshGrant {
     pub subject: String,
     pub scope: String,
     pub resources: Vec<String>,
+    pub issued_at: i64,
     pub expires_at: i64,
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -66,6 +67,7 @@ struct RefreshGrantRow {
     subject: String,
     scope: String,
     resources: String,
+    issued_at: i64,
     expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
@@ -153,7 +155,7 @@ impl Store {
         token_digest: &str,
     ) -> Result<Option<RefreshGrant>, StoreError> {
         const SQL: &str = "SELECT r.grant_id, g.client_id, g.subject, g.scope, g.resources, \
-                           r.expires_at, r.rotated_at, g.revoked_at FROM refresh_tokens r \
+                           r.issued_at, r.expires_at, r.rotated_at, g.revoked_at FROM refresh_tokens r \
                            JOIN grants g ON g.id = r.grant_id WHERE r.token_digest = $1";
         let row: Option<RefreshGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(token_digest)
@@ -166,6 +168,7 @@ impl Store {
                 client_id: row.client_id,
                 subject: row.subject,
                 scope: row.scope,
+                issued_at: row.issued_at,
                 expires_at: row.expires_at,
                 rotated_at: row.rotated_at,
                 revoked_at: row.revoked_at,
@@ -203,9 +206,9 @@ impl Store {
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
         const ACCESS_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
-                                  expires_at) VALUES ($1, $2, $3, $4)";
+                                  issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
         const REFRESH_SQL: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, \
-                                   expires_at) VALUES ($1, $2, $3)";
+                                   issued_at, expires_at) VALUES ($1, $2, $3, $4)";
         let spent = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(spend_sql)
@@ -219,6 +222,7 @@ impl Store {
                     .bind(&tokens.access.jti)
                     .bind(grant_id)
                     .bind(&tokens.access.client_id)
+                    .bind(now)
                     .bind(tokens.access.expires_at)
                     .execute(&mut *tx)
                     .await?;
@@ -226,6 +230,7 @@ impl Store {
                     sqlx::query(REFRESH_SQL)
                         .bind(&refresh.token_digest)
                         .bind(grant_id)
+                        .bind(now)
                         .bind(refresh.expires_at)
                         .execute(&mut *tx)
                         .await?;
@@ -271,17 +276,44 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an access token is recorded, unexpired and not revoked (directly or through
-    /// its grant).
-    pub async fn access_token_is_active(&self, jti: &str, now: i64) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT 1 FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id \
-                           WHERE a.jti = $1 AND a.expires_at > $2 AND a.revoked_at IS NULL \
-                           AND g.revoked_at IS NULL";
-        let found: Option<i32> = on_pool!(self, pool => sqlx::query_scalar(SQL)
+    /// An issued access token by `jti`, with its grant's revocation.
+    pub async fn access_token(&self, jti: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
+        const SQL: &str = "SELECT a.client_id, a.grant_id, a.expires_at, a.revoked_at, \
+                           g.revoked_at AS grant_revoked_at FROM access_tokens a \
+                           LEFT JOIN grants g ON g.id = a.grant_id WHERE a.jti = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(jti)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Revokes one access token (RFC 7009 §2.1).
+    pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<(), StoreError> {
+        const SQL: &str =
+            "UPDATE access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL";
+        on_pool!(self, pool => sqlx::query(SQL)
             .bind(jti)
             .bind(now)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(found.is_some())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+}
+
+/// An issued access token as recorded.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessTokenRecord {
+    pub client_id: String,
+    pub grant_id: Option<String>,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub grant_revoked_at: Option<i64>,
+}
+
+impl AccessTokenRecord {
+    /// Unexpired and revoked neither directly nor through its grant.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.expires_at > now && self.revoked_at.is_none() && self.grant_revoked_at.is_none()
     }
 }

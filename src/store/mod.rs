@@ -16,7 +16,8 @@ mod keys;
 pub use authorizations::{AuthorizationRequest, NewCode};
 pub use clients::Client;
 pub use grants::{
-    CodeGrant, IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, RefreshGrant, Spent,
+    AccessTokenRecord, CodeGrant, IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken,
+    RefreshGrant, Spent,
 };
 pub use keys::StoredKey;
 

@@ -32,6 +32,12 @@ async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
     assert_eq!(doc["token_endpoint"], app.url("/token"));
     assert_eq!(doc["registration_endpoint"], app.url("/register"));
     assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
+    assert_eq!(doc["revocation_endpoint"], app.url("/revoke"));
+    assert_eq!(doc["introspection_endpoint"], app.url("/introspect"));
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(
         doc["code_challenge_methods_supported"],
@@ -128,7 +134,12 @@ async fn md_17_every_advertised_endpoint_is_served(backend: Backend) {
         .unwrap();
     // Without parameters: the HTML error page, not a 404.
     assert_eq!(authorize.status(), StatusCode::BAD_REQUEST);
-    for member in ["token_endpoint", "registration_endpoint"] {
+    for member in [
+        "token_endpoint",
+        "registration_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    ] {
         let response = app
             .http
             .post(doc[member].as_str().unwrap())
@@ -201,6 +212,7 @@ async fn md_20_cors_on_json_endpoints_only(backend: Backend) {
         ("/jwks.json", "GET"),
         ("/token", "POST"),
         ("/register", "POST"),
+        ("/revoke", "POST"),
     ] {
         let response = app
             .http

@@ -577,3 +577,29 @@ pub fn jwt_header(token: &str) -> Value {
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
+
+impl TestApp {
+    /// Introspects `token` with a confidential client's credentials.
+    pub async fn introspect(&self, caller: &RegisteredClient, token: &str) -> Value {
+        let response = self
+            .http
+            .post(self.url("/introspect"))
+            .basic_auth(&caller.client_id, caller.client_secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Revokes `token` as the public client `client_id`.
+    pub async fn revoke(&self, client_id: &str, token: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/revoke"))
+            .form(&[("token", token), ("client_id", client_id)])
+            .send()
+            .await
+            .unwrap()
+    }
+}

@@ -9,5 +9,6 @@ mod authorize;
 mod discovery;
 mod registration;
 mod restart;
+mod revocation;
 mod robustness;
 mod token;

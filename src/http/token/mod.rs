@@ -2,15 +2,15 @@
 //! hand over to the grant type's module.
 
 mod authorization_code;
-mod client_auth;
 mod refresh_token;
 
+use super::client_auth;
 use super::error::ApiError;
+use super::form::form_params;
 use crate::keys::Audience;
 use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::client::{AUTHORIZATION_CODE, REFRESH_TOKEN};
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::params::Params;
 use crate::oauth::scope::Scope;
 use crate::secret::Secret;
 use crate::state::{App, AppState};
@@ -18,7 +18,7 @@ use crate::store::{IssuedTokens, NewAccessToken, NewRefreshToken};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Serialize;
 
 /// The successful token response (OAuth 2.1 §3.2.3).
@@ -38,22 +38,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return Err(OAuthError::invalid_request(
-            "token requests must be sent as application/x-www-form-urlencoded \
-             (OAuth 2.1 §3.2.2)",
-        )
-        .into());
-    }
-    let params = Params::parse(&body);
+    let params = form_params(&headers, &body)?;
     let grant_type = params.require("grant_type")?;
     let client = client_auth::authenticate(&app, &headers, &params).await?;
     if !matches!(grant_type, AUTHORIZATION_CODE | REFRESH_TOKEN) {

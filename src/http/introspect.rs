@@ -1,0 +1,94 @@
+//! `POST /introspect` (RFC 7662; checklist OPT-1): a confidential client, typically a
+//! resource server, asks whether a token is active and what it grants.
+
+use super::client_auth;
+use super::error::ApiError;
+use super::form::form_params;
+use super::presented_token::PresentedToken;
+use crate::keys::Audience;
+use crate::oauth::error::OAuthError;
+use crate::oauth::scope::Scope;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Default)]
+pub struct Introspection {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<Audience>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+}
+
+pub async fn introspect(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Introspection>, ApiError> {
+    let params = form_params(&headers, &body)?;
+    let caller = client_auth::authenticate(&app, &headers, &params).await?;
+    if !caller.metadata.token_endpoint_auth_method.is_confidential() {
+        return Err(OAuthError::invalid_client(
+            "introspection needs an authenticated caller: use the credentials of a \
+             confidential client, such as one registered for the resource server \
+             (RFC 7662 §2.1)",
+        )
+        .into());
+    }
+    let token = params.require("token")?;
+    let now = app.now();
+    let answer = match PresentedToken::find(&app, token).await? {
+        PresentedToken::Access { claims, record } if record.is_active(now) => Introspection {
+            active: true,
+            iss: Some(claims.iss),
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            scope: claims.scope,
+            client_id: Some(claims.client_id),
+            token_type: Some("Bearer"),
+            jti: Some(claims.jti),
+        },
+        PresentedToken::Refresh(grant)
+            if grant.revoked_at.is_none()
+                && grant.rotated_at.is_none()
+                && grant.expires_at > now =>
+        {
+            let scope = Scope::from_stored(&grant.scope);
+            Introspection {
+                active: true,
+                iss: Some(app.issuer.as_str().to_owned()),
+                sub: Some(grant.subject),
+                aud: Some(Audience::from_list(grant.resources)),
+                exp: Some(grant.expires_at),
+                iat: Some(grant.issued_at),
+                scope: (!scope.is_empty()).then(|| scope.to_string()),
+                client_id: Some(grant.client_id),
+                token_type: Some("refresh_token"),
+                jti: None,
+            }
+        }
+        // Revoked, expired, rotated, unknown or foreign: nothing more is said (§2.2).
+        _ => Introspection::default(),
+    };
+    Ok(Json(answer))
+}

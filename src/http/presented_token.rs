@@ -1,0 +1,52 @@
+//! Recognising a token presented to the revocation or introspection endpoint: an access
+//! token is a JWT this server signed and recorded; a refresh token is an opaque value found
+//! by its digest. Anything else is unknown, which both endpoints answer without an error.
+
+use super::error::ApiError;
+use crate::oauth::access_token::AccessTokenClaims;
+use crate::secret::token_digest;
+use crate::state::App;
+use crate::store::{AccessTokenRecord, RefreshGrant};
+
+pub enum PresentedToken {
+    Access {
+        claims: AccessTokenClaims,
+        record: AccessTokenRecord,
+    },
+    Refresh(RefreshGrant),
+    /// Not issued here, malformed, expired (for JWTs) or forgotten.
+    Unknown,
+}
+
+impl PresentedToken {
+    /// Finds a token. The `token_type_hint` is not needed: the two kinds cannot be
+    /// confused (RFC 7009 §2.1 lets a server search all types).
+    pub async fn find(app: &App, token: &str) -> Result<PresentedToken, ApiError> {
+        if token.split('.').count() == 3 {
+            let claims = match app
+                .keys
+                .verify::<AccessTokenClaims>(token, app.issuer.as_str())
+            {
+                Ok(claims) if claims.exp > app.now() => claims,
+                _ => return Ok(PresentedToken::Unknown),
+            };
+            return Ok(match app.store.access_token(&claims.jti).await? {
+                Some(record) => PresentedToken::Access { claims, record },
+                None => PresentedToken::Unknown,
+            });
+        }
+        Ok(match app.store.refresh_grant(&token_digest(token)).await? {
+            Some(grant) => PresentedToken::Refresh(grant),
+            None => PresentedToken::Unknown,
+        })
+    }
+
+    /// The client the token was issued to.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            PresentedToken::Access { record, .. } => Some(&record.client_id),
+            PresentedToken::Refresh(grant) => Some(&grant.client_id),
+            PresentedToken::Unknown => None,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `POST /revoke` (RFC 7009; checklist OPT-2): a client revokes one of its own tokens.
+//! Revoking a refresh token revokes its whole grant, access tokens included; revoking an
+//! access token revokes that token. Unknown tokens get `200` too (§2.2).
+
+use super::client_auth;
+use super::error::ApiError;
+use super::form::form_params;
+use super::presented_token::PresentedToken;
+use crate::oauth::error::OAuthError;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+
+pub async fn revoke(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let params = form_params(&headers, &body)?;
+    let client = client_auth::authenticate(&app, &headers, &params).await?;
+    let token = params.require("token")?;
+    let presented = PresentedToken::find(&app, token).await?;
+    if presented
+        .client_id()
+        .is_some_and(|owner| owner != client.client_id)
+    {
+        // §2.1: the server verifies that the token was issued to the requesting client
+        // and refuses the request otherwise.
+        return Err(OAuthError::unauthorized_client(
+            "this token was issued to another client; a client can only revoke its own tokens",
+        )
+        .into());
+    }
+    let now = app.now();
+    match presented {
+        PresentedToken::Access { claims, .. } => {
+            app.store.revoke_access_token(&claims.jti, now).await?;
+        }
+        PresentedToken::Refresh(grant) => {
+            app.store.revoke_grant(&grant.grant_id, now).await?;
+        }
+        PresentedToken::Unknown => {}
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,184 @@
+//! Revocation (RFC 7009, OPT-2) and introspection (RFC 7662, OPT-1).
+
+use crate::helpers::{Backend, RESOURCE, TestApp, assert_oauth_error};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+
+/// OPT-1: a live access token and a live refresh token are described; anything else is
+/// just inactive.
+async fn opt_1_introspection_describes_live_tokens(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let answer = app.introspect(&resource_server, access).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["iss"], app.issuer);
+    assert_eq!(answer["sub"], "dev");
+    assert_eq!(answer["aud"], RESOURCE);
+    assert_eq!(answer["scope"], "mcp:tools");
+    assert_eq!(answer["client_id"], client.client_id);
+    assert_eq!(answer["token_type"], "Bearer");
+    assert!(answer["exp"].as_i64().unwrap() > answer["iat"].as_i64().unwrap());
+
+    let answer = app
+        .introspect(&resource_server, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["token_type"], "refresh_token");
+    assert_eq!(answer["client_id"], client.client_id);
+    assert_eq!(answer["aud"], RESOURCE);
+
+    for garbage in ["abc", "a.b.c", &format!("{access}x")] {
+        let answer = app.introspect(&resource_server, garbage).await;
+        assert_eq!(answer, serde_json::json!({"active": false}), "{garbage}");
+    }
+    // A token signed by someone else (another Tollgate) is foreign.
+    let other = TestApp::spawn(backend).await;
+    let other_client = other.public_client().await;
+    let foreign = other.tokens(&other_client.client_id).await;
+    let answer = app
+        .introspect(&resource_server, foreign["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(answer, serde_json::json!({"active": false}));
+    // Expired.
+    app.clock.advance(301);
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        false
+    );
+}
+
+/// OPT-1: only an authenticated, confidential caller may introspect.
+async fn opt_1_introspection_requires_a_confidential_caller(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let anonymous = app
+        .http
+        .post(app.url("/introspect"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(anonymous, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let public = app
+        .http
+        .post(app.url("/introspect"))
+        .form(&[("token", token), ("client_id", client.client_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(public, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+/// TK-5: after a code replay, the access token issued for the code is inactive too.
+async fn tk_5_replayed_code_deactivates_its_access_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let client = app.public_client().await;
+    let code = app.code(&client.client_id).await;
+    let first: serde_json::Value = app
+        .redeem(&client.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        true
+    );
+    assert_eq!(
+        app.redeem(&client.client_id, &code).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        false
+    );
+}
+
+/// OPT-2: revoking a refresh token revokes the grant, access tokens included.
+async fn opt_2_revoking_a_refresh_token_revokes_the_family(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let response = app.revoke(&client.client_id, refresh).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let after = app.refresh(&client.client_id, refresh, &[]).await;
+    assert_oauth_error(after, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        false
+    );
+}
+
+/// OPT-2: revoking an access token revokes only that token.
+async fn opt_2_revoking_an_access_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.revoke(&client.client_id, access).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        false
+    );
+    let refreshed = app
+        .refresh(
+            &client.client_id,
+            tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+/// OPT-2: unknown tokens get 200; another client's token is refused; the caller must
+/// identify itself.
+async fn opt_2_revocation_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let other = app.public_client().await;
+    assert_eq!(
+        app.revoke(&client.client_id, "abc").await.status(),
+        StatusCode::OK
+    );
+    let tokens = app.tokens(&client.client_id).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let foreign = app.revoke(&other.client_id, refresh).await;
+    assert_oauth_error(foreign, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+    // Still usable: the refused request did nothing.
+    assert_eq!(
+        app.refresh(&client.client_id, refresh, &[]).await.status(),
+        StatusCode::OK
+    );
+    let anonymous = app
+        .http
+        .post(app.url("/revoke"))
+        .form(&[("token", "abc")])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(anonymous, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+on_both_backends!(
+    opt_1_introspection_describes_live_tokens,
+    opt_1_introspection_requires_a_confidential_caller,
+    tk_5_replayed_code_deactivates_its_access_token,
+    opt_2_revoking_a_refresh_token_revokes_the_family,
+    opt_2_revoking_an_access_token,
+    opt_2_revocation_rules,
+);

@@ -6,7 +6,9 @@
 mod helpers;
 
 mod authorize;
+mod concurrency;
 mod discovery;
+mod instances;
 mod registration;
 mod restart;
 mod revocation;

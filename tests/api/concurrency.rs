@@ -1,0 +1,143 @@
+//! Single-use credentials stay single-use under concurrent requests, on both backends.
+
+use crate::helpers::{Backend, CALLBACK, TestApp};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+const RACERS: usize = 32;
+
+/// Fires `RACERS` copies of a token request at once and returns their statuses.
+async fn race(app: &Arc<TestApp>, form: Vec<(&'static str, String)>) -> Vec<StatusCode> {
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let app = Arc::clone(app);
+        let form = form.clone();
+        set.spawn(async move {
+            app.http
+                .post(app.url("/token"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    set.join_all().await
+}
+
+/// 32 concurrent redemptions of one code: exactly one token response.
+async fn one_code_redeemed_32_times_at_once_yields_one_token(backend: Backend) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    let client = app.public_client().await;
+    let code = app.code(&client.client_id).await;
+    let statuses = race(
+        &app,
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("code_verifier", crate::helpers::VERIFIER.to_owned()),
+            ("client_id", client.client_id.clone()),
+        ],
+    )
+    .await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!((ok, refused), (1, RACERS - 1), "{statuses:?}");
+}
+
+/// 32 concurrent uses of one refresh token: exactly one new pair, and since the other 31
+/// are reuse, the grant is then revoked, the new pair with it.
+async fn one_refresh_token_used_32_times_at_once_yields_one_pair(backend: Backend) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let mut set = JoinSet::new();
+    for _ in 0..RACERS {
+        let app = Arc::clone(&app);
+        let (client_id, refresh) = (client.client_id.clone(), refresh.clone());
+        set.spawn(async move {
+            let response = app.refresh(&client_id, &refresh, &[]).await;
+            let status = response.status();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        });
+    }
+    let results = set.join_all().await;
+    let winners: Vec<_> = results
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|(status, _)| *status != StatusCode::OK)
+            .all(|(status, body)| *status == StatusCode::BAD_REQUEST
+                && body["error"] == "invalid_grant")
+    );
+    let new_pair = &winners[0].1;
+    let after = app
+        .refresh(
+            &client.client_id,
+            new_pair["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        after.status(),
+        StatusCode::BAD_REQUEST,
+        "the reuse rule applied"
+    );
+    let access = new_pair["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        false
+    );
+}
+
+/// Concurrent dynamic registrations all succeed with distinct client ids.
+async fn concurrent_registrations_never_collide(backend: Backend) {
+    let app = Arc::new(
+        TestApp::builder(backend)
+            .config(|c| c.registration.per_minute = 1000)
+            .spawn()
+            .await,
+    );
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let app = Arc::clone(&app);
+        set.spawn(async move {
+            let response = app
+                .register(&json!({
+                    "client_name": format!("client {i}"),
+                    "redirect_uris": [CALLBACK],
+                    "token_endpoint_auth_method": "none"
+                }))
+                .await;
+            assert_eq!(response.status(), StatusCode::CREATED);
+            let body: serde_json::Value = response.json().await.unwrap();
+            body["client_id"].as_str().unwrap().to_owned()
+        });
+    }
+    let mut ids = set.join_all().await;
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), RACERS);
+    // Every one of them is usable.
+    for id in ids.iter().take(3) {
+        app.code(id).await;
+    }
+}
+
+on_both_backends!(
+    one_code_redeemed_32_times_at_once_yields_one_token,
+    one_refresh_token_used_32_times_at_once_yields_one_pair,
+    concurrent_registrations_never_collide,
+);

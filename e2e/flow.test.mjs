@@ -242,10 +242,7 @@ describe('the MCP TypeScript SDK client against Tollgate', { timeout: 120_000 },
     try {
       await client.connect(transport);
       const { tools } = await client.listTools();
-      assert.deepEqual(
-        tools.map((t) => t.name),
-        ['whoami'],
-      );
+      assert.deepEqual(tools.map((t) => t.name), ['whoami']);
       const result = await client.callTool({ name: 'whoami', arguments: {} });
       assert.ok(!result.isError, JSON.stringify(result));
       return JSON.parse(result.content[0].text);

@@ -28,6 +28,15 @@ enum Command {
     Serve(ConfigArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
+    /// Exit 0 if the server configured here answers and reaches its database (for
+    /// container health checks; needs no curl).
+    Healthcheck {
+        /// The health URL [default: http://<bind address>/healthz]
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 /// Settings shared by the subcommands. Each flag overrides the environment variable of the
@@ -103,6 +112,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Healthcheck { url, config } => healthcheck(url, &config).await,
     }
 }
 
@@ -169,6 +179,47 @@ async fn migrate(args: &ConfigArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!("tollgate: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(url: Option<String>, args: &ConfigArgs) -> ExitCode {
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let Some(config) = load_or_report(args) else {
+                return ExitCode::from(2);
+            };
+            let mut addr = config.bind;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}{}", crate::http::routes::HEALTH)
+        }
+    };
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .no_proxy()
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("tollgate: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => {
+            println!("tollgate: healthy ({url})");
+            ExitCode::SUCCESS
+        }
+        Ok(response) => {
+            eprintln!("tollgate: unhealthy: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("tollgate: unhealthy: {url}: {error}");
             ExitCode::FAILURE
         }
     }

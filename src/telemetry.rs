@@ -1,6 +1,7 @@
 //! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default: Tollgate at info). Request
 //! spans carry the method and the matched route, never a query string or a body.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
@@ -10,5 +11,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files and CI logs.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

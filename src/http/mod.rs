@@ -102,6 +102,7 @@ pub fn router(app: AppState) -> Router {
     };
 
     routes
+        .route(routes::HEALTH, get(health))
         .fallback(not_found)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -122,6 +123,20 @@ pub fn router(app: AppState) -> Router {
             }),
         )
         .with_state(app)
+}
+
+/// 200 when the server can reach its database, 503 otherwise.
+async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, r#"{"status":"ok"}"#),
+        Err(error) => {
+            tracing::warn!(%error, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unavailable","reason":"the database does not answer"}"#,
+            )
+        }
+    }
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -27,6 +27,9 @@ pub struct Config {
     /// The MCP servers tokens may be issued for. Empty: any absolute URI (a dev default).
     pub resources: Vec<ResourceConfig>,
     pub registration: RegistrationConfig,
+    /// Failed client authentications allowed per client per minute before further attempts
+    /// are refused with 429 (0: no limit).
+    pub client_auth_failures_per_minute: u32,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             users: Vec::new(),
             resources: Vec::new(),
             registration: RegistrationConfig::default(),
+            client_auth_failures_per_minute: 10,
         }
     }
 }
@@ -61,7 +65,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 9] = [
+    pub const KEYS: [&'static str; 10] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -71,6 +75,7 @@ impl Config {
         "users",
         "resources",
         "registration",
+        "client_auth_failures_per_minute",
     ];
 }
 

@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, User};
-use crate::http::rate_limit::RateLimiter;
+use crate::http::rate_limit::{FailureThrottle, RateLimiter};
 use crate::keys::KeyRing;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
@@ -29,6 +29,7 @@ pub struct App {
     pub oauth_metadata: Bytes,
     pub openid_metadata: Bytes,
     pub registration_limiter: RateLimiter,
+    pub client_auth_throttle: FailureThrottle,
 }
 
 impl App {
@@ -47,6 +48,8 @@ impl App {
         let openid_metadata = serialise(&Metadata::openid(&issuer, &features));
         let default_audience = resource::default_audience(&config.resources, issuer.as_str());
         let registration_limiter = RateLimiter::per_minute(config.registration.per_minute);
+        let client_auth_throttle =
+            FailureThrottle::per_minute(config.client_auth_failures_per_minute);
         App {
             users: config.all_users(),
             config,
@@ -58,6 +61,7 @@ impl App {
             oauth_metadata,
             openid_metadata,
             registration_limiter,
+            client_auth_throttle,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use crate::http::error::ApiError;
 use crate::oauth::client::AuthMethod;
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::digest_matches;
 use crate::state::App;
@@ -47,34 +47,53 @@ pub async fn authenticate(
         }
     }
     let registered = client.metadata.token_endpoint_auth_method;
-    match (
-        registered,
-        presented.secret,
-        client.secret_digest.as_deref(),
-    ) {
-        (AuthMethod::None, None, _) => Ok(client),
-        (AuthMethod::None, Some(_), _) => Err(OAuthError::invalid_client(
+    let Some(secret) = presented.secret else {
+        return if registered.is_confidential() {
+            Err(OAuthError::invalid_client(format!(
+                "this is a confidential client: authenticate with its secret using \
+                 {registered}, the method it registered"
+            ))
+            .into())
+        } else {
+            Ok(client)
+        };
+    };
+    if !registered.is_confidential() {
+        return Err(OAuthError::invalid_client(
             "this is a public client (token_endpoint_auth_method 'none'): send client_id \
              without a secret or Authorization header",
         )
-        .into()),
-        (_, None, _) => Err(OAuthError::invalid_client(format!(
-            "this is a confidential client: authenticate with its secret using {registered}, \
-             the method it registered"
+        .into());
+    }
+    if registered != presented.method {
+        return Err(OAuthError::invalid_client(format!(
+            "this client registered token_endpoint_auth_method '{registered}' but \
+             authenticated with '{}'",
+            presented.method
         ))
-        .into()),
-        (_, Some(_), _) if registered != presented.method => {
-            Err(OAuthError::invalid_client(format!(
-                "this client registered token_endpoint_auth_method '{registered}' but \
-                 authenticated with '{}'",
-                presented.method
-            ))
-            .into())
+        .into());
+    }
+    if let Some(retry_after) = app.client_auth_throttle.blocked(&client.client_id) {
+        return Err(ApiError::RateLimited {
+            retry_after,
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!(
+                    "too many failed authentications for this client; try again in \
+                     {retry_after} s (brute-force protection, OAuth 2.1 §2.4.1)"
+                ),
+            ),
+        });
+    }
+    match client.secret_digest.as_deref() {
+        Some(digest) if digest_matches(&secret, digest) => Ok(client),
+        _ => {
+            app.client_auth_throttle.record_failure(&client.client_id);
+            Err(
+                OAuthError::invalid_client("client authentication failed: wrong client secret")
+                    .into(),
+            )
         }
-        (_, Some(secret), Some(digest)) if digest_matches(&secret, digest) => Ok(client),
-        _ => Err(
-            OAuthError::invalid_client("client authentication failed: wrong client secret").into(),
-        ),
     }
 }
 

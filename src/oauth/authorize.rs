@@ -118,16 +118,7 @@ fn check_rest(
         policy.default_audience,
     )?;
     let scope = Scope::parse(params.get("scope")?)?;
-    if let Some(allowed) = resource::allowed_scopes(&resources, policy.resources) {
-        let unknown: Vec<&str> = scope.missing_from(&allowed).collect();
-        if !unknown.is_empty() {
-            return Err(OAuthError::invalid_scope(format!(
-                "scope {} is not offered by {}; available scopes: {allowed}",
-                unknown.join(" "),
-                resources.join(", ")
-            )));
-        }
-    }
+    resource::check_scope(&scope, &resources, policy.resources)?;
     if params.get("prompt")? == Some("none") {
         return Err(OAuthError::new(
             ErrorCode::InteractionRequired,

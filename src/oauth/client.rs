@@ -9,10 +9,12 @@ use std::fmt;
 
 pub const AUTHORIZATION_CODE: &str = "authorization_code";
 pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const CODE: &str = "code";
 
 /// The grant types a client may register, in the order they are advertised.
-pub const SUPPORTED_GRANT_TYPES: [&str; 2] = [AUTHORIZATION_CODE, REFRESH_TOKEN];
+pub const SUPPORTED_GRANT_TYPES: [&str; 3] =
+    [AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS];
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +170,16 @@ impl RegistrationRequest {
                  response type 'code' and the other way round (RFC 7591 §2.1)",
             ));
         }
+        // OAuth 2.1 §4.2: only a client that can authenticate may use client_credentials.
+        if grant_types.iter().any(|g| g == CLIENT_CREDENTIALS)
+            && !token_endpoint_auth_method.is_confidential()
+        {
+            return Err(OAuthError::invalid_client_metadata(
+                "the client_credentials grant needs a confidential client: register \
+                 token_endpoint_auth_method client_secret_basic or client_secret_post \
+                 (OAuth 2.1 §4.2)",
+            ));
+        }
         let redirect_uris = self.redirect_uris.unwrap_or_default();
         if has_code_grant && redirect_uris.is_empty() {
             return Err(OAuthError::invalid_redirect_uri(
@@ -289,6 +301,7 @@ mod tests {
             r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#,
             r#"{"redirect_uris":["https://c.example/cb"],"application_type":"desktop"}"#,
             r#"{"redirect_uris":["https://c.example/cb"],"logo_uri":"javascript:alert(1)"}"#,
+            r#"{"grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"none"}"#,
         ] {
             assert_eq!(
                 request(bad).validate().unwrap_err().code,
@@ -296,6 +309,17 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn machine_clients_need_no_redirect_uri() {
+        let metadata = request(
+            r#"{"grant_types":["client_credentials"],"response_types":[],
+            "token_endpoint_auth_method":"client_secret_post"}"#,
+        )
+        .validate()
+        .unwrap();
+        assert!(metadata.redirect_uris.is_empty());
     }
 
     #[test]

@@ -99,6 +99,27 @@ pub fn allowed_scopes(resources: &[String], configured: &[ResourceConfig]) -> Op
     Some(Scope::from_stored(&allowed.join(" ")))
 }
 
+/// Refuses scopes that no requested resource offers, when the resources have configured
+/// scopes (RFC 6749 §4.1.2.1 `invalid_scope`).
+pub fn check_scope(
+    scope: &Scope,
+    resources: &[String],
+    configured: &[ResourceConfig],
+) -> Result<(), OAuthError> {
+    let Some(allowed) = allowed_scopes(resources, configured) else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = scope.missing_from(&allowed).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(OAuthError::invalid_scope(format!(
+        "scope {} is not offered by {}; available scopes: {allowed}",
+        unknown.join(" "),
+        resources.join(", ")
+    )))
+}
+
 fn check_syntax(value: &str) -> Result<(), OAuthError> {
     if value.contains('#') {
         return Err(OAuthError::invalid_target(format!(

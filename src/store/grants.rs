@@ -17,6 +17,9 @@ pub struct NewGrant {
 pub(super) const INSERT_GRANT_SQL: &str = "INSERT INTO grants (id, client_id, subject, scope, \
                                            resources, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
+const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
+                                       issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+
 /// An authorization code with the grant it belongs to.
 #[derive(Debug, Clone)]
 pub struct CodeGrant {
@@ -205,8 +208,6 @@ impl Store {
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
-        const ACCESS_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
-                                  issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
         const REFRESH_SQL: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, \
                                    issued_at, expires_at) VALUES ($1, $2, $3, $4)";
         let spent = on_pool!(self, pool => {
@@ -218,7 +219,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if changed == 1 {
-                sqlx::query(ACCESS_SQL)
+                sqlx::query(INSERT_ACCESS_TOKEN_SQL)
                     .bind(&tokens.access.jti)
                     .bind(grant_id)
                     .bind(&tokens.access.client_id)
@@ -270,6 +271,25 @@ impl Store {
         on_pool!(self, pool => sqlx::query(SQL)
             .bind(grant_id)
             .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Records an access token issued outside a grant (client credentials, minted tokens).
+    pub async fn insert_access_token(
+        &self,
+        token: &NewAccessToken,
+        grant_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query(INSERT_ACCESS_TOKEN_SQL)
+            .bind(&token.jti)
+            .bind(grant_id)
+            .bind(&token.client_id)
+            .bind(now)
+            .bind(token.expires_at)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;

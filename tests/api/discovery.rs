@@ -46,7 +46,7 @@ async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],

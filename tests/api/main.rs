@@ -6,6 +6,7 @@
 mod helpers;
 
 mod authorize;
+mod client_credentials;
 mod concurrency;
 mod discovery;
 mod instances;

@@ -2,6 +2,7 @@
 //! hand over to the grant type's module.
 
 mod authorization_code;
+mod client_credentials;
 mod refresh_token;
 
 use super::client_auth;
@@ -9,7 +10,9 @@ use super::error::ApiError;
 use super::form::form_params;
 use crate::keys::Audience;
 use crate::oauth::access_token::{AccessTokenClaims, TYP};
-use crate::oauth::client::{AUTHORIZATION_CODE, REFRESH_TOKEN};
+use crate::oauth::client::{
+    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, SUPPORTED_GRANT_TYPES,
+};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::scope::Scope;
 use crate::secret::Secret;
@@ -40,17 +43,22 @@ pub async fn token(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let params = form_params(&headers, &body)?;
     let grant_type = params.require("grant_type")?;
+    let grant = match grant_type {
+        AUTHORIZATION_CODE => Grant::AuthorizationCode,
+        REFRESH_TOKEN => Grant::RefreshToken,
+        CLIENT_CREDENTIALS => Grant::ClientCredentials,
+        other => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type '{other}' is not supported; supported: {}",
+                    SUPPORTED_GRANT_TYPES.join(", ")
+                ),
+            )
+            .into());
+        }
+    };
     let client = client_auth::authenticate(&app, &headers, &params).await?;
-    if !matches!(grant_type, AUTHORIZATION_CODE | REFRESH_TOKEN) {
-        return Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!(
-                "grant_type '{grant_type}' is not supported; supported: authorization_code, \
-                 refresh_token"
-            ),
-        )
-        .into());
-    }
     if !client.metadata.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!(
             "this client did not register the {grant_type} grant; its grant_types are {:?}",
@@ -58,11 +66,18 @@ pub async fn token(
         ))
         .into());
     }
-    let response = match grant_type {
-        AUTHORIZATION_CODE => authorization_code::exchange(&app, &client, &params).await?,
-        _ => refresh_token::exchange(&app, &client, &params).await?,
+    let response = match grant {
+        Grant::AuthorizationCode => authorization_code::exchange(&app, &client, &params).await?,
+        Grant::RefreshToken => refresh_token::exchange(&app, &client, &params).await?,
+        Grant::ClientCredentials => client_credentials::exchange(&app, &client, &params).await?,
     };
     Ok(Json(response))
+}
+
+enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
 }
 
 /// What a grant type decided to issue.

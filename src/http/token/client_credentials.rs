@@ -1,0 +1,48 @@
+//! `grant_type=client_credentials` (OAuth 2.1 §4.2; the MCP client-credentials extension;
+//! checklist TK-20): a confidential client gets a token for itself, for the requested
+//! resource and scope, without a user and without a refresh token.
+
+use super::{TokenGrant, TokenResponse, mint};
+use crate::http::error::ApiError;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use crate::oauth::resource;
+use crate::oauth::scope::Scope;
+use crate::state::App;
+use crate::store::Client;
+
+pub async fn exchange(
+    app: &App,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, ApiError> {
+    if !client.metadata.token_endpoint_auth_method.is_confidential() {
+        return Err(OAuthError::unauthorized_client(
+            "client_credentials is for confidential clients only; a public client cannot \
+             prove who it is (OAuth 2.1 §4.2)",
+        )
+        .into());
+    }
+    let resources = resource::resolve_requested(
+        params.all("resource"),
+        &app.config.resources,
+        &app.default_audience,
+    )?;
+    let scope = Scope::parse(params.get("scope")?)?;
+    resource::check_scope(&scope, &resources, &app.config.resources)?;
+    let (response, issued) = mint(
+        app,
+        TokenGrant {
+            client_id: &client.client_id,
+            // RFC 9068 §2.2: without a resource owner, the subject is the client.
+            subject: &client.client_id,
+            scope: &scope,
+            audience: resources,
+            with_refresh_token: false,
+        },
+    )?;
+    app.store
+        .insert_access_token(&issued.access, None, app.now())
+        .await?;
+    Ok(response)
+}

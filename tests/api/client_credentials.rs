@@ -1,0 +1,173 @@
+//! The client credentials grant (TK-20) and brute-force protection of client secrets (SEC-2).
+
+use crate::helpers::{
+    Backend, RESOURCE, RegisteredClient, TestApp, assert_oauth_error, jwt_payload,
+};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn machine_client(app: &TestApp, method: &str) -> RegisteredClient {
+    app.register_ok(&json!({
+        "client_name": "CI job",
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+        "token_endpoint_auth_method": method
+    }))
+    .await
+}
+
+async fn client_credentials(
+    app: &TestApp,
+    client: &RegisteredClient,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "client_credentials")];
+    form.extend_from_slice(extra);
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(&client.client_id, client.client_secret.as_deref())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// TK-20: a confidential client gets a token for itself, for the resource and scope asked,
+/// with no refresh token.
+async fn tk_20_client_credentials_for_confidential_clients(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = machine_client(&app, "client_secret_basic").await;
+    let response = client_credentials(
+        &app,
+        &client,
+        &[("resource", RESOURCE), ("scope", "mcp:tools")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none());
+    assert_eq!(body["scope"], "mcp:tools");
+    let claims = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["sub"], client.client_id,
+        "RFC 9068 §2.2: the client is the subject"
+    );
+    assert_eq!(claims["client_id"], client.client_id);
+    assert_eq!(claims["aud"], RESOURCE);
+    // The token is recorded: introspection knows it.
+    let answer = app
+        .introspect(&client, body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(answer["active"], true);
+
+    // client_secret_post works the same.
+    let post = machine_client(&app, "client_secret_post").await;
+    let response = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &post.client_id),
+            ("client_secret", post.client_secret.as_deref().unwrap()),
+            ("resource", RESOURCE),
+        ])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// TK-20: public clients cannot use (or register) client_credentials.
+async fn tk_20_public_clients_cannot_use_client_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .register(&json!({
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "token_endpoint_auth_method": "none"
+        }))
+        .await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+    let public = app.public_client().await;
+    let response = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &public.client_id),
+        ])
+        .await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+    // A confidential client that did not register the grant.
+    let web = app.confidential_client("client_secret_basic").await;
+    let response = client_credentials(&app, &web, &[]).await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+}
+
+/// Resource and scope are checked as in the code flow.
+async fn client_credentials_honours_resource_and_scope_rules(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.resources = vec![tollgate::config::ResourceConfig {
+                url: RESOURCE.to_owned(),
+                scopes: vec!["mcp:tools".to_owned()],
+                default: true,
+            }]
+        })
+        .spawn()
+        .await;
+    let client = machine_client(&app, "client_secret_basic").await;
+    let response = client_credentials(
+        &app,
+        &client,
+        &[("resource", "http://127.0.0.1:8001/other")],
+    )
+    .await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_target").await;
+    let response = client_credentials(&app, &client, &[("resource", "not-absolute")]).await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_target").await;
+    let response = client_credentials(&app, &client, &[("scope", "mcp:admin")]).await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
+    // No resource: the default one.
+    let body: Value = client_credentials(&app, &client, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["aud"],
+        RESOURCE
+    );
+}
+
+/// SEC-2: after the budget of failed authentications, even the right secret is refused
+/// for a while, so secrets cannot be guessed quickly; other clients are unaffected.
+async fn sec_2_failed_client_authentication_is_throttled(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| c.client_auth_failures_per_minute = 5)
+        .spawn()
+        .await;
+    let client = machine_client(&app, "client_secret_basic").await;
+    let mut wrong = client.clone();
+    wrong.client_secret = Some("guess".to_owned());
+    for _ in 0..5 {
+        let response = client_credentials(&app, &wrong, &[]).await;
+        assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    }
+    let response = client_credentials(&app, &client, &[]).await;
+    assert!(response.headers().get("retry-after").is_some());
+    assert_oauth_error(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+    )
+    .await;
+    let other = machine_client(&app, "client_secret_basic").await;
+    assert_eq!(
+        client_credentials(&app, &other, &[]).await.status(),
+        StatusCode::OK
+    );
+}
+
+on_both_backends!(
+    tk_20_client_credentials_for_confidential_clients,
+    tk_20_public_clients_cannot_use_client_credentials,
+    client_credentials_honours_resource_and_scope_rules,
+    sec_2_failed_client_authentication_is_throttled,
+);

@@ -7,6 +7,7 @@
 CREATE TABLE clients (
     client_id      TEXT PRIMARY KEY,
     secret_digest  TEXT,             -- NULL for public clients
+    registration_token_digest TEXT,  -- RFC 7592 registration access token; NULL if none
     metadata       TEXT NOT NULL,
     created_at     BIGINT NOT NULL
 );

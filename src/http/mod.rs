@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_config;
 pub mod discovery;
 pub mod error;
 pub mod form;
@@ -35,7 +36,7 @@ pub fn router(app: AppState) -> Router {
     // CORS for any origin, since none of them use cookies (checklist MD-20).
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers(AllowHeaders::mirror_request())
         .max_age(Duration::from_secs(3600));
 
@@ -55,7 +56,14 @@ pub fn router(app: AppState) -> Router {
         .route(routes::REVOKE, post(revoke::revoke))
         .route(routes::INTROSPECT, post(introspect::introspect));
     if app.config.registration.open {
-        credentials = credentials.route(routes::REGISTER, post(register::register));
+        credentials = credentials
+            .route(routes::REGISTER, post(register::register))
+            .route(
+                routes::CLIENT_CONFIGURATION,
+                get(client_config::read)
+                    .put(client_config::update)
+                    .delete(client_config::delete),
+            );
     }
     let credentials = credentials.layer(no_store.clone());
 

@@ -1,11 +1,13 @@
 //! `POST /register`: open dynamic client registration (RFC 7591; checklist DCR-1..DCR-9).
+//! The response includes the RFC 7592 registration access token and configuration URI.
 
 use super::client_ip;
 use super::error::ApiError;
+use crate::http::routes;
 use crate::oauth::client::{ClientMetadata, RegistrationRequest};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::secret::Secret;
-use crate::state::AppState;
+use crate::state::{App, AppState};
 use crate::store::Client;
 use axum::Json;
 use axum::extract::{Request, State};
@@ -16,17 +18,56 @@ use serde::Serialize;
 /// Registration bodies are small; anything bigger is not client metadata.
 const MAX_BODY: usize = 64 * 1024;
 
+/// The client information response (RFC 7591 §3.2.1 with the RFC 7592 §3 members).
 #[derive(Serialize)]
-struct Registered<'a> {
-    client_id: &'a str,
+pub struct ClientInformation<'a> {
+    pub client_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret: Option<&'a str>,
-    client_id_issued_at: i64,
+    pub client_secret: Option<&'a str>,
+    pub client_id_issued_at: i64,
     /// RFC 7591 §3.2.1: required when a secret is issued; 0 means it never expires.
     #[serde(skip_serializing_if = "Option::is_none")]
-    client_secret_expires_at: Option<i64>,
+    pub client_secret_expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<&'a str>,
+    pub registration_client_uri: String,
     #[serde(flatten)]
-    metadata: &'a ClientMetadata,
+    pub metadata: &'a ClientMetadata,
+}
+
+impl<'a> ClientInformation<'a> {
+    /// What the configuration endpoint shows of a stored client: no credentials, they are
+    /// only shown once, at registration.
+    pub fn of(app: &App, client: &'a Client) -> Self {
+        ClientInformation {
+            client_id: &client.client_id,
+            client_secret: None,
+            client_id_issued_at: client.created_at,
+            client_secret_expires_at: client.secret_digest.as_ref().map(|_| 0),
+            registration_access_token: None,
+            registration_client_uri: registration_client_uri(app, &client.client_id),
+            metadata: &client.metadata,
+        }
+    }
+}
+
+/// Turns a JSON body into validated client metadata (RFC 7591 §2).
+pub fn parse_metadata(
+    parsed: serde_json::Result<RegistrationRequest>,
+) -> Result<ClientMetadata, OAuthError> {
+    parsed
+        .map_err(|e| {
+            OAuthError::invalid_client_metadata(format!(
+                "the body is not valid client metadata: {e} (RFC 7591 §2)"
+            ))
+        })?
+        .validate()
+}
+
+/// RFC 7592 §3: where a registered client manages its registration.
+pub fn registration_client_uri(app: &App, client_id: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
+    format!("{}/{encoded}", app.issuer.endpoint(routes::REGISTER))
 }
 
 pub async fn register(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
@@ -68,12 +109,7 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
                 "the registration request body is larger than {MAX_BODY} bytes"
             ))
         })?;
-    let registration: RegistrationRequest = serde_json::from_slice(&body).map_err(|e| {
-        OAuthError::invalid_client_metadata(format!(
-            "the body is not valid client metadata: {e} (RFC 7591 §2)"
-        ))
-    })?;
-    let metadata = registration.validate()?;
+    let metadata = parse_metadata(serde_json::from_slice(&body))?;
 
     // A UUID never starts with "https://", so it cannot be confused with a Client ID
     // Metadata Document URL (checklist CIMD-13).
@@ -82,21 +118,21 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
         .token_endpoint_auth_method
         .is_confidential()
         .then(Secret::generate);
+    let registration_token = Secret::generate();
     let client = Client {
         client_id,
         secret_digest: secret.as_ref().map(Secret::digest),
+        registration_token_digest: Some(registration_token.digest()),
         metadata,
         created_at: app.now(),
     };
     app.store.insert_client(&client).await?;
     tracing::info!(client_id = %client.client_id, "registered a client");
 
-    let body = Registered {
-        client_id: &client.client_id,
+    let body = ClientInformation {
         client_secret: secret.as_ref().map(Secret::expose),
-        client_id_issued_at: client.created_at,
-        client_secret_expires_at: secret.as_ref().map(|_| 0),
-        metadata: &client.metadata,
+        registration_access_token: Some(registration_token.expose()),
+        ..ClientInformation::of(&app, &client)
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -4,6 +4,8 @@
 pub const AUTHORIZE: &str = "/authorize";
 pub const TOKEN: &str = "/token";
 pub const REGISTER: &str = "/register";
+/// RFC 7592 client configuration endpoint; the `registration_client_uri` of each client.
+pub const CLIENT_CONFIGURATION: &str = "/register/{client_id}";
 pub const JWKS: &str = "/jwks.json";
 pub const REVOKE: &str = "/revoke";
 pub const INTROSPECT: &str = "/introspect";

@@ -7,6 +7,7 @@ mod helpers;
 
 mod authorize;
 mod client_credentials;
+mod client_management;
 mod concurrency;
 mod discovery;
 mod instances;

@@ -1,6 +1,8 @@
 //! The `tollgate` command line.
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, duration};
+use crate::keys::{KeyError, KeyRing};
 use crate::server::Server;
 use crate::store::Store;
 use clap::{Args, Parser, Subcommand};
@@ -10,6 +12,7 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +31,9 @@ enum Command {
     Serve(ConfigArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
+    /// Manage the signing keys in the database.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Exit 0 if the server configured here answers and reaches its database (for
     /// container health checks; needs no curl).
     Healthcheck {
@@ -37,6 +43,16 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new active signing key; the previous one stays in the JWKS for the grace
+    /// period, so tokens it signed keep verifying. Running servers switch within
+    /// `keys.reload_interval`.
+    Rotate(ConfigArgs),
+    /// List the keys with their state.
+    List(ConfigArgs),
 }
 
 /// Settings shared by the subcommands. Each flag overrides the environment variable of the
@@ -112,6 +128,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Keys(KeysCommand::Rotate(args)) => rotate_keys(&args).await,
+        Command::Keys(KeysCommand::List(args)) => list_keys(&args).await,
         Command::Healthcheck { url, config } => healthcheck(url, &config).await,
     }
 }
@@ -165,23 +183,112 @@ async fn migrate(args: &ConfigArgs) -> ExitCode {
     let Some(config) = load_or_report(args) else {
         return ExitCode::from(2);
     };
-    let result = async {
+    let Some(store) = open_store(&config).await else {
+        return ExitCode::FAILURE;
+    };
+    store.close().await;
+    println!(
+        "tollgate: the {} database is up to date",
+        store.backend_name()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Opens and migrates the configured database, reporting failures on stderr.
+async fn open_store(config: &Config) -> Option<Store> {
+    let opened = async {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        store.close().await;
-        Ok::<_, crate::store::StoreError>(store.backend_name())
+        Ok::<_, crate::store::StoreError>(store)
     }
     .await;
-    match result {
-        Ok(backend) => {
-            println!("tollgate: the {backend} database is up to date");
+    opened.map_err(|error| eprintln!("tollgate: {error}")).ok()
+}
+
+async fn rotate_keys(args: &ConfigArgs) -> ExitCode {
+    let Some(config) = load_or_report(args) else {
+        return ExitCode::from(2);
+    };
+    let Some(store) = open_store(&config).await else {
+        return ExitCode::FAILURE;
+    };
+    let now = SystemClock.now();
+    let grace = config.key_grace_period();
+    let rotated = async {
+        let ring = KeyRing::load_or_create(&store, now, grace).await?;
+        let previous = ring.current().active.kid().to_owned();
+        Ok::<_, KeyError>((previous, ring.rotate(&store, now).await?))
+    }
+    .await;
+    store.close().await;
+    match rotated {
+        Ok((previous, Some(kid))) => {
+            println!("new active signing key: {kid}");
+            println!(
+                "previous key {previous} stays in the JWKS for {} after now",
+                duration::format(&grace)
+            );
+            println!(
+                "running servers switch within {}",
+                duration::format(&config.keys.reload_interval)
+            );
             ExitCode::SUCCESS
+        }
+        Ok((_, None)) => {
+            eprintln!(
+                "tollgate: another instance rotated the key at the same moment; run again to rotate once more"
+            );
+            ExitCode::FAILURE
         }
         Err(error) => {
             eprintln!("tollgate: {error}");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn list_keys(args: &ConfigArgs) -> ExitCode {
+    let Some(config) = load_or_report(args) else {
+        return ExitCode::from(2);
+    };
+    let Some(store) = open_store(&config).await else {
+        return ExitCode::FAILURE;
+    };
+    let keys = store.all_keys().await;
+    store.close().await;
+    let keys = match keys {
+        Ok(keys) => keys,
+        Err(error) => {
+            eprintln!("tollgate: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = SystemClock.now();
+    let grace = i64::try_from(config.key_grace_period().as_secs()).unwrap_or(i64::MAX);
+    let ago = |t: i64| duration::format(&Duration::from_secs(u64::try_from(now - t).unwrap_or(0)));
+    println!("{:<45} {:<10} DETAILS", "KID", "STATE");
+    for key in keys {
+        let (state, details) = match key.retired_at {
+            None if key.active => ("active", format!("created {} ago", ago(key.created_at))),
+            None => ("inactive", format!("created {} ago", ago(key.created_at))),
+            Some(retired) if retired + grace > now => (
+                "published",
+                format!(
+                    "retired {} ago, leaves the JWKS in {}",
+                    ago(retired),
+                    duration::format(&Duration::from_secs(
+                        u64::try_from(retired + grace - now).unwrap_or(0)
+                    ))
+                ),
+            ),
+            Some(retired) => (
+                "expired",
+                format!("retired {} ago, no longer published", ago(retired)),
+            ),
+        };
+        println!("{:<45} {state:<10} {details}", key.kid);
+    }
+    ExitCode::SUCCESS
 }
 
 async fn healthcheck(url: Option<String>, args: &ConfigArgs) -> ExitCode {

@@ -30,6 +30,7 @@ pub struct Config {
     /// Failed client authentications allowed per client per minute before further attempts
     /// are refused with 429 (0: no limit).
     pub client_auth_failures_per_minute: u32,
+    pub keys: KeysConfig,
 }
 
 impl Default for Config {
@@ -45,6 +46,7 @@ impl Default for Config {
             resources: Vec::new(),
             registration: RegistrationConfig::default(),
             client_auth_failures_per_minute: 10,
+            keys: KeysConfig::default(),
         }
     }
 }
@@ -65,7 +67,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; 11] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -76,7 +78,15 @@ impl Config {
         "resources",
         "registration",
         "client_auth_failures_per_minute",
+        "keys",
     ];
+
+    /// How long a retired signing key stays in the JWKS: the configured grace period, but
+    /// never less than the access token lifetime, so every token issued before a rotation
+    /// still verifies until it expires.
+    pub fn key_grace_period(&self) -> Duration {
+        self.keys.grace_period.max(self.access_token_ttl)
+    }
 }
 
 /// A user who can approve requests on the consent page.
@@ -186,6 +196,51 @@ impl Default for RegistrationConfig {
     }
 }
 
+/// Signing keys: rotation and how quickly running servers notice a new key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// How long a retired key stays published (at least the access token lifetime).
+    #[serde(with = "duration")]
+    pub grace_period: Duration,
+    /// How often a running server re-reads the keys from the database, to pick up a
+    /// rotation made by `tollgate keys rotate` or another instance.
+    #[serde(with = "duration")]
+    pub reload_interval: Duration,
+    /// Rotate automatically when the active key is this old (unset: only on command).
+    #[serde(with = "optional_duration", skip_serializing_if = "Option::is_none")]
+    pub rotate_every: Option<Duration>,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            grace_period: Duration::from_secs(24 * 3600),
+            reload_interval: Duration::from_secs(10),
+            rotate_every: None,
+        }
+    }
+}
+
+/// An optional duration in the same notation as [`duration`].
+mod optional_duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => super::duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapper(#[serde(with = "super::duration")] Duration);
+        Ok(Some(Wrapper::deserialize(d)?.0))
+    }
+}
+
 /// Durations as integer seconds or as a number with a unit: `90`, `90s`, `5m`, `12h`, `30d`.
 pub mod duration {
     use serde::{Deserialize, Deserializer, Serializer, de};
@@ -252,6 +307,16 @@ mod tests {
         );
         assert!(duration::parse("5 minutes").is_err());
         assert_eq!(duration::format(&Duration::from_secs(300)), "5m");
+    }
+
+    #[test]
+    fn key_grace_never_undercuts_the_token_lifetime() {
+        let mut config = Config::default();
+        config.keys.grace_period = Duration::from_secs(60);
+        config.access_token_ttl = Duration::from_secs(300);
+        assert_eq!(config.key_grace_period(), Duration::from_secs(300));
+        config.keys.grace_period = Duration::from_secs(3600);
+        assert_eq!(config.key_grace_period(), Duration::from_secs(3600));
     }
 
     #[test]

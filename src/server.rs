@@ -10,6 +10,7 @@ use crate::store::{Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +74,7 @@ impl Server {
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let keys = KeyRing::load_or_create(&store, clock.now()).await?;
+        let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
         let app = Arc::new(App::new(config, issuer, store, keys, clock));
         Ok(Server { listener, app })
     }
@@ -97,14 +98,47 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = crate::http::router(Arc::clone(&self.app));
+        let maintenance = tokio::spawn(maintain_keys(Arc::clone(&self.app)));
         let result = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        maintenance.abort();
         self.app.store.close().await;
         result
+    }
+}
+
+/// Keeps the key ring current: picks up rotations made by other instances or the CLI,
+/// drops keys whose grace period ended, and rotates when the active key is older than
+/// `keys.rotate_every`. Failures are logged and retried at the next tick.
+async fn maintain_keys(app: AppState) {
+    let config = &app.config;
+    let grace = config.key_grace_period();
+    let mut ticks =
+        tokio::time::interval(config.keys.reload_interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let now = app.now();
+        if let Some(every) = config.keys.rotate_every {
+            let age = now - app.keys.current().active_since;
+            if age >= i64::try_from(every.as_secs()).unwrap_or(i64::MAX) {
+                match app.keys.rotate(&app.store, now).await {
+                    Ok(Some(kid)) => {
+                        tracing::info!(%kid, "rotated the signing key (keys.rotate_every)")
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(%error, "automatic key rotation failed"),
+                }
+            }
+        }
+        if let Err(error) = app.keys.reload(&app.store, now, grace).await {
+            tracing::error!(%error, "reloading the signing keys failed");
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// The JWS algorithm of every token Tollgate signs.
 pub const SIGNING_ALG: &str = "RS256";
@@ -121,6 +122,8 @@ impl SigningKey {
 #[derive(Debug)]
 pub struct KeySet {
     pub active: SigningKey,
+    /// When the active key was made (unix seconds), for automatic rotation.
+    pub active_since: i64,
     pub published: Vec<PublicJwk>,
     /// The JWKS document, serialised once.
     pub jwks_json: Bytes,
@@ -130,6 +133,7 @@ pub struct KeySet {
 impl KeySet {
     fn from_stored(keys: &[StoredKey]) -> Result<Self, KeyError> {
         let mut active = None;
+        let mut active_since = 0;
         let mut published = Vec::with_capacity(keys.len());
         for stored in keys {
             let key = SigningKey::from_pem(&stored.private_key_pem).map_err(|e| match e {
@@ -142,6 +146,7 @@ impl KeySet {
             published.push(key.jwk.clone());
             if stored.active {
                 active = Some(key);
+                active_since = stored.created_at;
             }
         }
         let active = active.ok_or(KeyError::NoActiveKey)?;
@@ -160,6 +165,7 @@ impl KeySet {
             .into();
         Ok(KeySet {
             active,
+            active_since,
             published,
             jwks_json,
             decoding,
@@ -184,21 +190,66 @@ pub struct KeyRing {
 impl KeyRing {
     /// Loads the keys from the database, generating and storing the first key when there
     /// is none. Several instances starting at once on one database end up with the same key.
-    pub async fn load_or_create(store: &Store, now: i64) -> Result<Self, KeyError> {
-        let mut stored = store.published_keys(now).await?;
+    /// Retired keys are published for `grace` after their retirement.
+    pub async fn load_or_create(
+        store: &Store,
+        now: i64,
+        grace: Duration,
+    ) -> Result<Self, KeyError> {
+        let retired_since = now - seconds(grace);
+        let mut stored = store.published_keys(retired_since).await?;
         if !stored.iter().any(|k| k.active) {
-            let (key, pem) = tokio::task::spawn_blocking(SigningKey::generate)
-                .await
-                .map_err(|e| KeyError::Generate(e.to_string()))??;
+            let (key, pem) = generate_off_thread().await?;
             if store.insert_first_active_key(key.kid(), &pem, now).await? {
                 tracing::info!(kid = key.kid(), "generated the first signing key");
             }
-            stored = store.published_keys(now).await?;
+            stored = store.published_keys(retired_since).await?;
         }
         let set = KeySet::from_stored(&stored)?;
         Ok(KeyRing {
             current: RwLock::new(Arc::new(set)),
         })
+    }
+
+    /// Re-reads the keys, to pick up a rotation made elsewhere and to drop retired keys
+    /// whose grace period ended. Keeps the current set when nothing changed.
+    pub async fn reload(&self, store: &Store, now: i64, grace: Duration) -> Result<(), KeyError> {
+        let stored = store.published_keys(now - seconds(grace)).await?;
+        let current = self.current();
+        let unchanged = stored.len() == current.published.len()
+            && stored
+                .iter()
+                .zip(&current.published)
+                .all(|(s, p)| s.kid == p.kid)
+            && stored
+                .iter()
+                .any(|s| s.active && s.kid == current.active.kid());
+        if unchanged {
+            return Ok(());
+        }
+        let set = KeySet::from_stored(&stored)?;
+        tracing::info!(
+            active = set.active.kid(),
+            published = set.published.len(),
+            "signing keys changed"
+        );
+        match self.current.write() {
+            Ok(mut guard) => *guard = Arc::new(set),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(set),
+        }
+        Ok(())
+    }
+
+    /// Makes a new active key and retires the current one, which stays published for the
+    /// grace period. Returns the new key id, or `None` if another instance rotated first.
+    /// Call [`KeyRing::reload`] afterwards to start signing with it.
+    pub async fn rotate(&self, store: &Store, now: i64) -> Result<Option<String>, KeyError> {
+        let current = self.current();
+        let (key, pem) = generate_off_thread().await?;
+        let rotated = store
+            .rotate_signing_key(current.active.kid(), key.kid(), &pem, now)
+            .await?;
+        Ok(rotated.then(|| key.kid().to_owned()))
     }
 
     /// The current key set.
@@ -226,6 +277,17 @@ impl KeyRing {
         let set = self.current();
         jwt::verify(token, issuer, |kid| set.decoding_key(kid))
     }
+}
+
+/// RSA key generation takes tens to hundreds of milliseconds: never on an async worker.
+async fn generate_off_thread() -> Result<(SigningKey, String), KeyError> {
+    tokio::task::spawn_blocking(SigningKey::generate)
+        .await
+        .map_err(|e| KeyError::Generate(e.to_string()))?
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

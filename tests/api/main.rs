@@ -11,6 +11,7 @@ mod client_management;
 mod concurrency;
 mod discovery;
 mod instances;
+mod keys;
 mod registration;
 mod restart;
 mod revocation;

@@ -1,0 +1,127 @@
+//! Signing-key rotation: tokens signed before a rotation keep verifying for the grace
+//! period; retired keys leave the JWKS after it.
+
+use crate::helpers::{Backend, TestApp, eventually, jwt_header, tollgate};
+use crate::on_both_backends;
+use serde_json::Value;
+use std::time::Duration;
+
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn verifies(jwks: &Value, token: &str) -> bool {
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+    let kid = jwt_header(token)["kid"].as_str().unwrap().to_owned();
+    let Some(jwk) = jwks.find(&kid) else {
+        return false;
+    };
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, &key, &validation).is_ok()
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .config(|c| {
+            c.keys.reload_interval = Duration::from_millis(20);
+            c.keys.grace_period = Duration::from_secs(600);
+        })
+        .spawn()
+        .await
+}
+
+/// `tollgate keys rotate`: the running server picks up the new key, a token minted before
+/// the rotation still verifies against the JWKS, new tokens use the new key, and after the
+/// grace period the retired key leaves the JWKS.
+async fn rotation_keeps_old_tokens_valid_for_the_grace_period(backend: Backend) {
+    let app = spawn(backend).await;
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let client = app.public_client().await;
+    let before = app.tokens(&client.client_id).await;
+    let old_token = before["access_token"].as_str().unwrap().to_owned();
+    let old_kid = jwt_header(&old_token)["kid"].as_str().unwrap().to_owned();
+
+    let output = tollgate(&["keys", "rotate", "--database-url", app.database_url()]);
+    assert!(output.contains("new active signing key"), "{output}");
+    eventually(
+        "the server publishes two keys",
+        Duration::from_secs(10),
+        || async { kids(&app.jwks().await).len() == 2 },
+    )
+    .await;
+    let jwks = app.jwks().await;
+    assert!(kids(&jwks).contains(&old_kid));
+    assert!(
+        verifies(&jwks, &old_token),
+        "a token from before the rotation verifies"
+    );
+    assert_eq!(
+        app.introspect(&resource_server, &old_token).await["active"],
+        true
+    );
+
+    let after = app.tokens(&client.client_id).await;
+    let new_token = after["access_token"].as_str().unwrap();
+    let new_kid = jwt_header(new_token)["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new_kid, old_kid, "new tokens are signed with the new key");
+    assert!(verifies(&jwks, new_token));
+
+    let listing = tollgate(&["keys", "list", "--database-url", app.database_url()]);
+    assert!(
+        listing.contains(&format!("{new_kid}")) && listing.contains("active"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(&old_kid) && listing.contains("published"),
+        "{listing}"
+    );
+
+    // Past the grace period the old key is gone, and so is trust in its tokens. (The
+    // command stamped the retirement with the real clock, a moment after the server's
+    // manual clock started, hence the margin.)
+    app.clock.advance(700);
+    eventually(
+        "the retired key leaves the JWKS",
+        Duration::from_secs(10),
+        || async { kids(&app.jwks().await) == [new_kid.clone()] },
+    )
+    .await;
+    assert!(!verifies(&app.jwks().await, &old_token));
+}
+
+/// `keys.rotate_every`: the server rotates by itself when the active key is old enough.
+async fn automatic_rotation(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.keys.reload_interval = Duration::from_millis(20);
+            c.keys.rotate_every = Some(Duration::from_secs(3600));
+        })
+        .spawn()
+        .await;
+    let first = kids(&app.jwks().await);
+    assert_eq!(first.len(), 1);
+    app.clock.advance(3601);
+    eventually("a second key appears", Duration::from_secs(10), || async {
+        kids(&app.jwks().await).len() == 2
+    })
+    .await;
+    let client = app.public_client().await;
+    let token = app.tokens(&client.client_id).await;
+    let kid = jwt_header(token["access_token"].as_str().unwrap())["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(kid, first[0]);
+}
+
+on_both_backends!(
+    rotation_keeps_old_tokens_valid_for_the_grace_period,
+    automatic_rotation,
+);

@@ -75,7 +75,7 @@ async fn rotation_keeps_old_tokens_valid_for_the_grace_period(backend: Backend) 
 
     let listing = tollgate(&["keys", "list", "--database-url", app.database_url()]);
     assert!(
-        listing.contains(&format!("{new_kid}")) && listing.contains("active"),
+        listing.contains(&new_kid) && listing.contains("active"),
         "{listing}"
     );
     assert!(

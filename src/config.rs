@@ -31,6 +31,8 @@ pub struct Config {
     /// are refused with 429 (0: no limit).
     pub client_auth_failures_per_minute: u32,
     pub keys: KeysConfig,
+    /// Client ID Metadata Documents: URL client ids (MCP's recommended registration).
+    pub cimd: CimdConfig,
 }
 
 impl Default for Config {
@@ -47,6 +49,7 @@ impl Default for Config {
             registration: RegistrationConfig::default(),
             client_auth_failures_per_minute: 10,
             keys: KeysConfig::default(),
+            cimd: CimdConfig::default(),
         }
     }
 }
@@ -67,7 +70,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 11] = [
+    pub const KEYS: [&'static str; 12] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -79,6 +82,7 @@ impl Config {
         "registration",
         "client_auth_failures_per_minute",
         "keys",
+        "cimd",
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but
@@ -192,6 +196,35 @@ impl Default for RegistrationConfig {
         RegistrationConfig {
             open: true,
             per_minute: 60,
+        }
+    }
+}
+
+/// Client ID Metadata Documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CimdConfig {
+    /// Accept `https` URL client ids and fetch their metadata documents.
+    pub enabled: bool,
+    /// Local development without the internet: also accept `http` document URLs on
+    /// loopback hosts and let fetches reach loopback addresses. Refused unless the issuer
+    /// itself is on loopback.
+    pub allow_http_loopback: bool,
+    /// The whole fetch, connection to last byte.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// The longest a fetched document is reused, whatever its cache headers say.
+    #[serde(with = "duration")]
+    pub max_cache: Duration,
+}
+
+impl Default for CimdConfig {
+    fn default() -> Self {
+        CimdConfig {
+            enabled: true,
+            allow_http_loopback: false,
+            timeout: Duration::from_secs(5),
+            max_cache: Duration::from_secs(3600),
         }
     }
 }

@@ -14,8 +14,10 @@
 //!   vocabulary, the metadata document.
 //! - [`store`] is the only place with SQL, one [`store::Store`] over SQLite or PostgreSQL.
 //! - [`keys`] holds the RSA signing keys, the JWKS and JWT signing.
+//! - [`cimd`] fetches Client ID Metadata Documents safely.
 //! - [`state::App`] is what every handler gets: configuration, store, keys, clock.
 
+pub mod cimd;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Starting and stopping a server. The listener is bound first, so port 0 works and the
 //! issuer can be derived from the real address before anything else is built.
 
+use crate::cimd::DocumentFetcher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::{KeyError, KeyRing};
@@ -71,11 +72,26 @@ impl Server {
             None => Issuer::parse(&default_issuer(addr), false)?,
         };
         check_resources(&config)?;
+        if config.cimd.allow_http_loopback && !issuer.is_loopback() {
+            return Err(StartError::Config(format!(
+                "cimd.allow_http_loopback lets metadata document fetches reach loopback \
+                 addresses, which is only safe when the issuer itself is on loopback, and \
+                 '{issuer}' is not"
+            )));
+        }
+        let cimd = if config.cimd.enabled {
+            Some(
+                DocumentFetcher::new(&config.cimd)
+                    .map_err(|e| StartError::Config(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
-        let app = Arc::new(App::new(config, issuer, store, keys, clock));
+        let app = Arc::new(App::new(config, issuer, store, keys, clock, cimd));
         Ok(Server { listener, app })
     }
 

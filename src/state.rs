@@ -1,14 +1,17 @@
 //! Everything a request handler needs, in one value passed through axum's `State`. Nothing
 //! is global, so several servers can run in one process (the test fixture relies on it).
 
+use crate::cimd::DocumentFetcher;
 use crate::clock::Clock;
 use crate::config::{Config, User};
 use crate::http::rate_limit::{FailureThrottle, RateLimiter};
 use crate::keys::KeyRing;
+use crate::oauth::cimd;
+use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
-use crate::store::Store;
+use crate::store::{Client, Store, StoreError};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -30,6 +33,24 @@ pub struct App {
     pub openid_metadata: Bytes,
     pub registration_limiter: RateLimiter,
     pub client_auth_throttle: FailureThrottle,
+    /// Fetches Client ID Metadata Documents; `None` when they are switched off.
+    pub cimd: Option<DocumentFetcher>,
+}
+
+/// Why a `client_id` does not lead to a usable client.
+#[derive(Debug)]
+pub enum ClientError {
+    /// No such client.
+    Unknown,
+    /// Its metadata document could not be fetched or is invalid; the error says why.
+    Document(OAuthError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ClientError {
+    fn from(error: StoreError) -> Self {
+        ClientError::Store(error)
+    }
 }
 
 impl App {
@@ -39,9 +60,11 @@ impl App {
         store: Store,
         keys: KeyRing,
         clock: Arc<dyn Clock>,
+        cimd: Option<DocumentFetcher>,
     ) -> Self {
         let features = Features {
             registration_open: config.registration.open,
+            client_id_metadata_documents: cimd.is_some(),
             scopes: configured_scopes(&config),
         };
         let oauth_metadata = serialise(&Metadata::oauth(&issuer, &features));
@@ -62,7 +85,42 @@ impl App {
             openid_metadata,
             registration_limiter,
             client_auth_throttle,
+            cimd,
         }
+    }
+
+    /// Whether `client_id` is the URL of a Client ID Metadata Document.
+    pub fn is_document_client(&self, client_id: &str) -> bool {
+        self.cimd.is_some()
+            && cimd::is_document_url(client_id, self.config.cimd.allow_http_loopback)
+    }
+
+    /// The client a `client_id` names: a registered one from the store, or, for a URL, the
+    /// one its metadata document describes.
+    pub async fn client(&self, client_id: &str) -> Result<Client, ClientError> {
+        if let Some(fetcher) = &self.cimd {
+            if self.is_document_client(client_id) {
+                let (metadata, fetched) = fetcher
+                    .metadata(client_id, self.clock.as_ref())
+                    .await
+                    .map_err(ClientError::Document)?;
+                let client = Client {
+                    client_id: client_id.to_owned(),
+                    secret_digest: None,
+                    registration_token_digest: None,
+                    metadata,
+                    created_at: self.now(),
+                };
+                if fetched {
+                    self.store.upsert_document_client(&client).await?;
+                }
+                return Ok(client);
+            }
+        }
+        self.store
+            .client(client_id)
+            .await?
+            .ok_or(ClientError::Unknown)
     }
 
     pub fn now(&self) -> i64 {

@@ -8,7 +8,7 @@ use crate::oauth::client::AuthMethod;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::digest_matches;
-use crate::state::App;
+use crate::state::{App, ClientError};
 use crate::store::Client;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -31,12 +31,17 @@ pub async fn authenticate(
     params: &Params,
 ) -> Result<Client, ApiError> {
     let presented = presented(headers, params)?;
-    let Some(client) = app.store.client(&presented.client_id).await? else {
-        return Err(OAuthError::invalid_client(format!(
-            "no client with client_id '{}' is registered here",
-            presented.client_id
-        ))
-        .into());
+    let client = match app.client(&presented.client_id).await {
+        Ok(client) => client,
+        Err(ClientError::Unknown) => {
+            return Err(OAuthError::invalid_client(format!(
+                "no client with client_id '{}' is registered here",
+                presented.client_id
+            ))
+            .into());
+        }
+        Err(ClientError::Document(error)) => return Err(error.into()),
+        Err(ClientError::Store(error)) => return Err(error.into()),
     };
     if let Some(body_id) = presented.body_client_id {
         if body_id != presented.client_id {

@@ -29,6 +29,9 @@ pub struct Metadata {
     pub grant_types_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
+    /// CIMD §5: URL client ids are accepted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub client_id_metadata_document_supported: bool,
     /// RFC 9207: every authorization response carries `iss`.
     pub authorization_response_iss_parameter_supported: bool,
     /// OpenID Connect Discovery §3 requires these three in `openid-configuration`.
@@ -42,6 +45,7 @@ pub struct Metadata {
 #[derive(Debug, Clone, Default)]
 pub struct Features {
     pub registration_open: bool,
+    pub client_id_metadata_documents: bool,
     pub scopes: Vec<String>,
 }
 
@@ -71,6 +75,7 @@ impl Metadata {
             grant_types_supported: SUPPORTED_GRANT_TYPES.to_vec(),
             token_endpoint_auth_methods_supported: auth_methods,
             code_challenge_methods_supported: vec![S256],
+            client_id_metadata_document_supported: features.client_id_metadata_documents,
             authorization_response_iss_parameter_supported: true,
             subject_types_supported: None,
             id_token_signing_alg_values_supported: None,

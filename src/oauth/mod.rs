@@ -3,6 +3,7 @@
 
 pub mod access_token;
 pub mod authorize;
+pub mod cimd;
 pub mod client;
 pub mod error;
 pub mod issuer;

@@ -96,4 +96,22 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Stores (or refreshes) the client behind a Client ID Metadata Document, so that its
+    /// grants can refer to it like to any other client.
+    pub async fn upsert_document_client(&self, client: &Client) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO clients (client_id, secret_digest, \
+                           registration_token_digest, metadata, created_at) \
+                           VALUES ($1, NULL, NULL, $2, $3) \
+                           ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata";
+        let metadata = to_json("clients.metadata", &client.metadata)?;
+        on_pool!(self, pool => sqlx::query(SQL)
+            .bind(&client.client_id)
+            .bind(&metadata)
+            .bind(client.created_at)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
 }

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod authorize;
+mod cimd;
 mod client_credentials;
 mod client_management;
 mod concurrency;

@@ -8,7 +8,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
-use crate::state::{App, AppState};
+use crate::state::{App, AppState, ClientError};
 use crate::store::AuthorizationRequest;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -39,12 +39,17 @@ async fn show_consent(
                 "client_id is missing from the authorization request (OAuth 2.1 §4.1.1)",
             ))
         })?;
-    let Some(client) = app.store.client(client_id).await? else {
-        return Err(PageError::bad_request(OAuthError::invalid_client(format!(
-            "no client with client_id '{client_id}' is registered here; register it first \
-             (POST {}) or use the client_id the registration returned",
-            app.issuer.endpoint(routes::REGISTER)
-        ))));
+    let client = match app.client(client_id).await {
+        Ok(client) => client,
+        Err(ClientError::Unknown) => {
+            return Err(PageError::bad_request(OAuthError::invalid_client(format!(
+                "no client with client_id '{client_id}' is registered here; register it first \
+                 (POST {}) or use the client_id the registration returned",
+                app.issuer.endpoint(routes::REGISTER)
+            ))));
+        }
+        Err(ClientError::Document(error)) => return Err(PageError::bad_request(error)),
+        Err(ClientError::Store(error)) => return Err(error.into()),
     };
     let policy = Policy {
         resources: &app.config.resources,
@@ -94,6 +99,10 @@ async fn show_consent(
             .as_deref()
             .unwrap_or(&client.client_id),
         client_id: &client.client_id,
+        // CIMD §6.4: for a metadata document client, who published it.
+        client_host: app
+            .is_document_client(&client.client_id)
+            .then(|| redirect_uri::display_host(&client.client_id)),
         redirect_uri: &pending.redirect_uri,
         redirect_host: redirect_uri::display_host(&pending.redirect_uri),
         loopback_redirect: redirect_uri::is_loopback(&pending.redirect_uri),

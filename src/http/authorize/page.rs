@@ -14,6 +14,8 @@ pub struct ConsentPage<'a> {
     pub action: String,
     pub client_name: &'a str,
     pub client_id: &'a str,
+    /// The host that published the client's metadata document, for URL client ids.
+    pub client_host: Option<String>,
     pub redirect_uri: &'a str,
     pub redirect_host: String,
     pub loopback_redirect: bool,

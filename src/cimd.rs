@@ -1,0 +1,206 @@
+//! Fetching Client ID Metadata Documents safely (the rules are in `oauth::cimd`).
+//!
+//! A metadata document URL is chosen by whoever starts an authorization request, so the
+//! fetch is an SSRF risk (CIMD -01 §6.5). Hence: the address is checked after DNS resolution
+//! (a name cannot smuggle in a private address) and for IP literals before connecting; no
+//! redirects are followed; only `200` counts; the body is cut off at 5 KB; the whole fetch
+//! has a short timeout. Valid documents are cached as their `Cache-Control` allows, up to a
+//! bound; failures and invalid documents are never cached, so a fix takes effect at once.
+
+use crate::clock::Clock;
+use crate::config::CimdConfig;
+use crate::oauth::cimd::{MAX_DOCUMENT_BYTES, cache_lifetime, may_connect, parse_document};
+use crate::oauth::client::ClientMetadata;
+use crate::oauth::error::OAuthError;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use url::{Host, Url};
+
+/// Reuse a document without cache headers for this long.
+const DEFAULT_CACHE: Duration = Duration::from_secs(300);
+
+pub struct DocumentFetcher {
+    http: reqwest::Client,
+    allow_loopback: bool,
+    max_cache: Duration,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+struct Cached {
+    metadata: ClientMetadata,
+    expires_at: i64,
+}
+
+impl std::fmt::Debug for DocumentFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentFetcher")
+            .field("allow_loopback", &self.allow_loopback)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves names with the system resolver and refuses any that resolve to an address a
+/// fetch may not reach.
+struct GuardedResolver {
+    allow_loopback: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_loopback = self.allow_loopback;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if let Some(bad) = addrs.iter().find(|a| !may_connect(a.ip(), allow_loopback)) {
+                return Err(format!(
+                    "{host} resolves to {}, a private, loopback or otherwise special-use \
+                     address that Tollgate does not fetch from (SSRF protection, CIMD §6.5)",
+                    bad.ip()
+                )
+                .into());
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl DocumentFetcher {
+    pub fn new(config: &CimdConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .no_proxy()
+            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_loopback: config.allow_http_loopback,
+            }))
+            .build()?;
+        Ok(DocumentFetcher {
+            http,
+            allow_loopback: config.allow_http_loopback,
+            max_cache: config.max_cache,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The metadata behind a document URL, from the cache or freshly fetched. The `bool`
+    /// says whether it was fetched (so the caller can store the new version).
+    pub async fn metadata(
+        &self,
+        url: &str,
+        clock: &dyn Clock,
+    ) -> Result<(ClientMetadata, bool), OAuthError> {
+        let now = clock.now();
+        if let Some(cached) = self.lock().get(url) {
+            if cached.expires_at > now {
+                return Ok((cached.metadata.clone(), false));
+            }
+        }
+        let (metadata, lifetime) = self.fetch(url).await?;
+        let mut cache = self.lock();
+        if lifetime.is_zero() {
+            cache.remove(url);
+        } else {
+            let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+            cache.insert(
+                url.to_owned(),
+                Cached {
+                    metadata: metadata.clone(),
+                    expires_at: now.saturating_add(seconds),
+                },
+            );
+        }
+        Ok((metadata, true))
+    }
+
+    async fn fetch(&self, url: &str) -> Result<(ClientMetadata, Duration), OAuthError> {
+        let failed = |why: String| {
+            OAuthError::invalid_client(format!(
+                "the client metadata document at {url} could not be used: {why}"
+            ))
+        };
+        let parsed = Url::parse(url).map_err(|e| failed(e.to_string()))?;
+        // IP literals never reach the resolver, so they are checked here.
+        let literal = match parsed.host() {
+            Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(ip) = literal.filter(|ip| !may_connect(*ip, self.allow_loopback)) {
+            return Err(failed(format!(
+                "{ip} is a private, loopback or otherwise special-use address that Tollgate \
+                 does not fetch from (SSRF protection, CIMD §6.5)"
+            )));
+        }
+        let mut response = self
+            .http
+            .get(parsed)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| failed(error_chain(&e)))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(failed(format!(
+                "it answered {}; only 200 counts and redirects are not followed (CIMD §4)",
+                response.status()
+            )));
+        }
+        let lifetime = cache_lifetime(
+            response
+                .headers()
+                .get(reqwest::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            DEFAULT_CACHE,
+            self.max_cache,
+        );
+        let too_big = || {
+            failed(format!(
+                "it is larger than {MAX_DOCUMENT_BYTES} bytes (CIMD §6.6)"
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| failed(error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let metadata = parse_document(url, &body)?;
+        Ok((metadata, lifetime))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An error and its causes on one line: reqwest's own message rarely says what happened.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

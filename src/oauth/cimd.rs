@@ -1,0 +1,265 @@
+//! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP
+//! 2025-11-25 "Client ID Metadata Documents"; checklist CIMD-1..CIMD-14): a `client_id`
+//! that is a URL names a JSON document, published by the client, that holds its metadata.
+//! These are the rules; fetching them safely is `crate::cimd`.
+
+use super::client::{AuthMethod, ClientMetadata, RegistrationRequest};
+use super::error::OAuthError;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+use url::{Host, Url};
+
+/// CIMD -01 §6.6: documents are small; anything bigger is refused.
+pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
+
+/// Whether `client_id` names a metadata document: an `https` URL with a path (CIMD §3), or,
+/// when local development is allowed, an `http` URL on a loopback host.
+pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
+    let Ok(url) = Url::parse(client_id) else {
+        return false;
+    };
+    let has_path = url.path() != "/" && !url.path().is_empty();
+    match url.scheme() {
+        "https" => has_path,
+        "http" => allow_http_loopback && has_path && host_is_loopback(&url),
+        _ => false,
+    }
+}
+
+fn host_is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Validates a fetched document for `client_id` and returns the client's metadata.
+pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+    let invalid = |why: String| {
+        OAuthError::invalid_client(format!(
+            "the client metadata document at {client_id} is not valid: {why}"
+        ))
+    };
+    let document: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("not JSON ({e})")))?;
+    let object = document
+        .as_object()
+        .ok_or_else(|| invalid("it is not a JSON object".to_owned()))?;
+    // CIMD §4.1: simple string comparison, no normalisation.
+    match object.get("client_id").and_then(|v| v.as_str()) {
+        Some(id) if id == client_id => {}
+        Some(id) => {
+            return Err(invalid(format!(
+                "its client_id is '{id}', but it must be exactly the document's URL"
+            )));
+        }
+        None => return Err(invalid("client_id is missing".to_owned())),
+    }
+    // MCP 2025-11-25: client_id, client_name and redirect_uris are required.
+    for required in ["client_name", "redirect_uris"] {
+        if object.get(required).is_none() {
+            return Err(invalid(format!("{required} is missing")));
+        }
+    }
+    // CIMD §4.1: no shared secrets for a client anyone can claim to be.
+    if object.contains_key("client_secret") || object.contains_key("client_secret_expires_at") {
+        return Err(invalid(
+            "it contains a client secret, which a metadata document must never do".to_owned(),
+        ));
+    }
+    let mut request: RegistrationRequest =
+        serde_json::from_value(document.clone()).map_err(|e| invalid(e.to_string()))?;
+    // The document's default is `none`, not RFC 7591's client_secret_basic.
+    request
+        .token_endpoint_auth_method
+        .get_or_insert_with(|| AuthMethod::None.as_str().to_owned());
+    let metadata = request
+        .validate()
+        .map_err(|e| invalid(e.description.into_owned()))?;
+    if metadata.token_endpoint_auth_method != AuthMethod::None {
+        return Err(invalid(format!(
+            "token_endpoint_auth_method '{}' uses a shared secret, which a metadata document \
+             client cannot have (CIMD §4.1); use 'none'",
+            metadata.token_endpoint_auth_method
+        )));
+    }
+    Ok(metadata)
+}
+
+/// How long a fetched document may be reused, from its `Cache-Control` header, capped at
+/// `max`: `no-store`/`no-cache` mean not at all; `max-age` is honoured; without either,
+/// `default`.
+pub fn cache_lifetime(cache_control: Option<&str>, default: Duration, max: Duration) -> Duration {
+    let Some(value) = cache_control else {
+        return default.min(max);
+    };
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" || lower == "private" {
+            return Duration::ZERO;
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            max_age = seconds.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    max_age.map_or(default, Duration::from_secs).min(max)
+}
+
+/// Whether a fetch may connect to `ip`. Only globally routable unicast addresses qualify
+/// (CIMD -01 §6.5: no private, loopback, link-local or other special-use addresses), except
+/// loopback when local development is allowed.
+pub fn may_connect(ip: IpAddr, allow_loopback: bool) -> bool {
+    match ip {
+        IpAddr::V4(v4) => may_connect_v4(v4, allow_loopback),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return may_connect_v4(v4, allow_loopback);
+            }
+            may_connect_v6(v6, allow_loopback)
+        }
+    }
+}
+
+fn may_connect_v4(ip: Ipv4Addr, allow_loopback: bool) -> bool {
+    if ip.is_loopback() {
+        return allow_loopback;
+    }
+    let [a, b, c, _] = ip.octets();
+    let special = ip.is_unspecified()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0                               // "this network"
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0)       // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b))  // benchmarking
+        || a >= 240; // reserved
+    !special
+}
+
+fn may_connect_v6(ip: Ipv6Addr, allow_loopback: bool) -> bool {
+    if ip.is_loopback() {
+        return allow_loopback;
+    }
+    let segments = ip.segments();
+    let special = ip.is_unspecified()
+        || ip.is_multicast()
+        || (segments[0] & 0xfe00) == 0xfc00     // unique local
+        || (segments[0] & 0xffc0) == 0xfe80     // link-local
+        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+        || (segments[0] == 0x0064 && segments[1] == 0xff9b) // NAT64, may reach private v4
+        || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // discard-only
+        || (segments[0] == 0x2002); // 6to4, may embed private v4
+    !special
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+
+    const URL: &str = "https://app.example.com/oauth/client-metadata.json";
+
+    fn doc(extra: &str) -> Vec<u8> {
+        format!(
+            r#"{{"client_id":"{URL}","client_name":"Example MCP Client",
+            "redirect_uris":["http://127.0.0.1:3000/callback","http://localhost:3000/callback"]{extra}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn document_urls_are_https_with_a_path() {
+        assert!(is_document_url(URL, false));
+        assert!(!is_document_url("https://app.example.com", false));
+        assert!(!is_document_url("https://app.example.com/", false));
+        assert!(!is_document_url("http://127.0.0.1:3000/c.json", false));
+        assert!(is_document_url("http://127.0.0.1:3000/c.json", true));
+        assert!(!is_document_url("http://example.com/c.json", true));
+        assert!(!is_document_url("5f4c2a3e-uuid", true));
+    }
+
+    #[test]
+    fn the_mcp_example_document_is_valid() {
+        let metadata = parse_document(URL, &doc("")).unwrap();
+        assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
+        assert_eq!(metadata.client_name.as_deref(), Some("Example MCP Client"));
+    }
+
+    #[test]
+    fn invalid_documents_are_refused() {
+        for (body, why) in [
+            (b"<html>".to_vec(), "not JSON"),
+            (b"[]".to_vec(), "not a JSON object"),
+            (br#"{"client_id":"https://other.example/c.json","client_name":"x","redirect_uris":["https://a/cb"]}"#.to_vec(), "exactly"),
+            (format!(r#"{{"client_id":"{URL}","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x"}}"#).into_bytes(), "redirect_uris"),
+            (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secret"),
+            (doc(r#","client_secret":"s""#), "client secret"),
+            (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
+        ] {
+            let err = parse_document(URL, &body).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidClient);
+            assert!(err.description.contains(why), "{why}: {}", err.description);
+        }
+    }
+
+    #[test]
+    fn cache_lifetimes() {
+        let (default, max) = (Duration::from_secs(300), Duration::from_secs(3600));
+        assert_eq!(cache_lifetime(None, default, max), default);
+        assert_eq!(
+            cache_lifetime(Some("max-age=60"), default, max),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            cache_lifetime(Some("public, max-age=86400"), default, max),
+            max
+        );
+        assert_eq!(
+            cache_lifetime(Some("no-store"), default, max),
+            Duration::ZERO
+        );
+        assert_eq!(
+            cache_lifetime(Some("max-age=60, no-cache"), default, max),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn only_global_addresses_may_be_fetched() {
+        for blocked in [
+            "10.0.0.5",
+            "172.16.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+        ] {
+            assert!(!may_connect(blocked.parse().unwrap(), false), "{blocked}");
+        }
+        for allowed in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"] {
+            assert!(may_connect(allowed.parse().unwrap(), false), "{allowed}");
+        }
+        assert!(may_connect("127.0.0.1".parse().unwrap(), true));
+        assert!(
+            !may_connect("10.0.0.5".parse().unwrap(), true),
+            "only loopback is relaxed"
+        );
+    }
+}

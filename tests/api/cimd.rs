@@ -1,0 +1,408 @@
+//! Client ID Metadata Documents (CIMD-1..CIMD-14, MD-11), against a local document server.
+
+use crate::helpers::{Backend, Callback, TestApp, VERIFIER, assert_oauth_error};
+use crate::on_both_backends;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use reqwest::StatusCode as Status;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the document server answers for one path.
+#[derive(Clone)]
+struct Answer {
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    delay: Duration,
+}
+
+#[derive(Default)]
+struct Documents {
+    answers: HashMap<String, Answer>,
+    hits: HashMap<String, usize>,
+}
+
+/// A document server on 127.0.0.1:0, standing in for the client's website.
+struct DocumentServer {
+    base: String,
+    state: Arc<Mutex<Documents>>,
+}
+
+impl DocumentServer {
+    async fn start() -> DocumentServer {
+        let state = Arc::new(Mutex::new(Documents::default()));
+        let router = Router::new()
+            .route("/{*path}", axum::routing::get(serve))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        DocumentServer { base, state }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    fn answer(&self, path: &str, answer: Answer) {
+        self.state
+            .lock()
+            .unwrap()
+            .answers
+            .insert(path.to_owned(), answer);
+    }
+
+    /// Serves a valid document for `path` with `cache_control`.
+    fn publish(&self, path: &str, cache_control: &str) {
+        self.answer(path, ok(document(&self.url(path), ""), cache_control));
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+async fn serve(
+    State(state): State<Arc<Mutex<Documents>>>,
+    Path(path): Path<String>,
+) -> impl IntoResponse {
+    let answer = {
+        let mut state = state.lock().unwrap();
+        *state.hits.entry(path.clone()).or_default() += 1;
+        state.answers.get(&path).cloned()
+    };
+    let Some(answer) = answer else {
+        return (StatusCode::NOT_FOUND, HeaderMap::new(), String::new());
+    };
+    tokio::time::sleep(answer.delay).await;
+    let mut headers = HeaderMap::new();
+    for (name, value) in answer.headers {
+        headers.insert(name, HeaderValue::from_str(&value).unwrap());
+    }
+    (answer.status, headers, answer.body)
+}
+
+/// The MCP specification's example document, for `url`, with extra members.
+fn document(url: &str, extra: &str) -> String {
+    format!(
+        r#"{{"client_id":"{url}","client_name":"Example MCP Client",
+        "client_uri":"https://app.example.com",
+        "redirect_uris":["http://localhost/callback","http://127.0.0.1:3000/callback"],
+        "grant_types":["authorization_code","refresh_token"],"response_types":["code"],
+        "token_endpoint_auth_method":"none"{extra}}}"#
+    )
+}
+
+fn ok(body: String, cache_control: &str) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", cache_control.to_owned()),
+        ],
+        body,
+        delay: Duration::ZERO,
+    }
+}
+
+/// A server that accepts loopback `http` document URLs (the local development setting).
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .config(|c| {
+            c.cimd.allow_http_loopback = true;
+            c.cimd.timeout = Duration::from_millis(700);
+        })
+        .spawn()
+        .await
+}
+
+const CALLBACK: &str = "http://localhost:51353/callback";
+
+/// The authorization request for a document client, answered with the error page or the
+/// consent page.
+async fn authorize(app: &TestApp, client_id: &str) -> reqwest::Response {
+    app.get_authorize(&app.authorize_params(client_id, &[("redirect_uri", CALLBACK)]))
+        .await
+}
+
+/// Asserts the HTML error page (never a redirect) and that it says `why`.
+async fn assert_refused(response: reqwest::Response, why: &str) {
+    assert_eq!(response.status(), Status::BAD_REQUEST);
+    assert!(response.headers().get("location").is_none());
+    let page = response.text().await.unwrap();
+    assert!(page.contains(why), "the page should say '{why}':\n{page}");
+}
+
+/// CIMD-1, CIMD-3, CIMD-11, CIMD-14, MD-11: the whole flow with a URL client id.
+async fn cimd_1_a_document_client_completes_the_flow(backend: Backend) {
+    let app = spawn(backend).await;
+    assert_eq!(
+        app.metadata().await["client_id_metadata_document_supported"],
+        true
+    );
+    let docs = DocumentServer::start().await;
+    docs.publish("clients/example.json", "max-age=60");
+    let client_id = docs.url("clients/example.json");
+
+    let form = app
+        .consent_form(&app.authorize_params(&client_id, &[("redirect_uri", CALLBACK)]))
+        .await;
+    assert!(form.html.contains("Example MCP Client"));
+    assert!(
+        form.html
+            .contains("published by <strong>127.0.0.1</strong>"),
+        "CIMD-11 client host"
+    );
+    assert!(
+        form.html.contains("<strong>localhost</strong>"),
+        "the redirect host"
+    );
+    let decision = app.decide(&form, "approve", "dev").await;
+    let code = Callback::from_response(&decision).one("code");
+    // CIMD-14: the token endpoint accepts the URL client id with no secret.
+    let response = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client_id),
+            ("redirect_uri", CALLBACK),
+        ])
+        .await;
+    assert_eq!(response.status(), Status::OK);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let refreshed = app
+        .refresh(&client_id, tokens["refresh_token"].as_str().unwrap(), &[])
+        .await;
+    assert_eq!(refreshed.status(), Status::OK);
+    assert_eq!(
+        docs.hits("clients/example.json"),
+        1,
+        "cached for its max-age"
+    );
+}
+
+/// CIMD-2, CIMD-4, CIMD-5: documents that do not qualify.
+async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    let cases = [
+        (
+            "wrong-id.json",
+            document("https://elsewhere.example/c.json", ""),
+            "must be exactly the document",
+        ),
+        ("no-name.json", String::new(), "client_name is missing"),
+        ("secret.json", String::new(), "shared secret"),
+        ("not-json.json", "<html>".to_owned(), "not JSON"),
+    ];
+    for (path, body, why) in cases {
+        let url = docs.url(path);
+        let body = match path {
+            "no-name.json" => {
+                format!(r#"{{"client_id":"{url}","redirect_uris":["http://localhost/callback"]}}"#)
+            }
+            "secret.json" => document(&url, "").replace(r#""none""#, r#""client_secret_basic""#),
+            _ => body,
+        };
+        docs.answer(path, ok(body, "no-store"));
+        assert_refused(authorize(&app, &url).await, why).await;
+    }
+    // CIMD-3: the redirect URI must be in the document (the loopback port may vary).
+    docs.publish("good.json", "no-store");
+    let url = docs.url("good.json");
+    let response = app
+        .get_authorize(
+            &app.authorize_params(&url, &[("redirect_uri", "http://localhost:51353/other")]),
+        )
+        .await;
+    assert_refused(response, "is not registered for this client").await;
+    // CIMD-5 at the token endpoint: a document client cannot present a secret.
+    let response = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", &url),
+            ("client_secret", "s"),
+        ])
+        .await;
+    assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
+}
+
+/// CIMD-7, CIMD-8: only 200 counts; redirects are not followed.
+async fn cimd_7_8_only_200_counts_and_redirects_are_not_followed(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("target.json", "no-store");
+    let redirect = Answer {
+        status: StatusCode::FOUND,
+        headers: vec![("location", docs.url("target.json"))],
+        body: String::new(),
+        delay: Duration::ZERO,
+    };
+    docs.answer("moved.json", redirect);
+    assert_refused(
+        authorize(&app, &docs.url("moved.json")).await,
+        "answered 302",
+    )
+    .await;
+    assert_eq!(docs.hits("target.json"), 0, "the redirect was not followed");
+    let mut created = ok(document(&docs.url("created.json"), ""), "no-store");
+    created.status = StatusCode::CREATED;
+    docs.answer("created.json", created);
+    assert_refused(
+        authorize(&app, &docs.url("created.json")).await,
+        "answered 201",
+    )
+    .await;
+    assert_refused(
+        authorize(&app, &docs.url("missing.json")).await,
+        "answered 404",
+    )
+    .await;
+}
+
+/// CIMD-10 and the timeout: big or slow documents are refused.
+async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    let padding = format!(r#","padding":"{}""#, "x".repeat(6 * 1024));
+    docs.answer(
+        "big.json",
+        ok(document(&docs.url("big.json"), &padding), "no-store"),
+    );
+    assert_refused(
+        authorize(&app, &docs.url("big.json")).await,
+        "larger than 5120 bytes",
+    )
+    .await;
+    let mut slow = ok(document(&docs.url("slow.json"), ""), "no-store");
+    slow.delay = Duration::from_secs(3);
+    docs.answer("slow.json", slow);
+    assert_refused(authorize(&app, &docs.url("slow.json")).await, "timed out").await;
+}
+
+/// CIMD-6: cache headers are honoured with a bound; errors and invalid documents are never
+/// cached, so a fix works at once.
+async fn cimd_6_caching(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+
+    docs.publish("cached.json", "max-age=60");
+    let url = docs.url("cached.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("cached.json"), 1);
+    app.clock.advance(61);
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("cached.json"), 2, "fetched again after max-age");
+
+    docs.publish("uncached.json", "no-store");
+    let url = docs.url("uncached.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("uncached.json"), 2);
+
+    // An invalid document, then the fixed one: the fix is seen at once.
+    let url = docs.url("fixed.json");
+    docs.answer(
+        "fixed.json",
+        ok(r#"{"client_id":"nope"}"#.to_owned(), "max-age=3600"),
+    );
+    assert_refused(authorize(&app, &url).await, "must be exactly").await;
+    docs.publish("fixed.json", "max-age=3600");
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+}
+
+/// CIMD-9: without the local development setting, no fetch reaches a private or loopback
+/// address, whether named by an IP literal or by a host name that resolves to one.
+async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "no-store");
+    let port = docs.base.rsplit(':').next().unwrap().to_owned();
+    for url in [
+        format!("https://127.0.0.1:{port}/doc.json"),
+        format!("https://localhost:{port}/doc.json"),
+        "https://10.0.0.5/c.json".to_owned(),
+        "https://[::1]/c.json".to_owned(),
+        "https://169.254.169.254/latest/meta-data".to_owned(),
+    ] {
+        assert_refused(authorize(&app, &url).await, "does not fetch from").await;
+    }
+    assert_eq!(docs.hits("doc.json"), 0, "no connection was made");
+    // Plain http is not a document URL at all without the setting.
+    assert_refused(authorize(&app, &docs.url("doc.json")).await, "no client").await;
+    // The setting relaxes loopback only.
+    let dev = spawn(backend).await;
+    assert_refused(
+        authorize(&dev, "https://10.0.0.5/c.json").await,
+        "does not fetch from",
+    )
+    .await;
+}
+
+/// The local development setting is refused when the issuer is not on loopback.
+async fn http_loopback_documents_need_a_loopback_issuer(backend: Backend) {
+    let db = crate::helpers::TestDb::new(backend).await;
+    let config = tollgate::Config {
+        issuer: Some("https://auth.example.com".to_owned()),
+        database_url: db.url.clone(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        cimd: tollgate::config::CimdConfig {
+            allow_http_loopback: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let error = tollgate::Server::bind(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("allow_http_loopback"), "{error}");
+}
+
+/// Switched off: not advertised, and URL client ids are unknown clients.
+async fn cimd_can_be_switched_off(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.cimd.enabled = false;
+            c.cimd.allow_http_loopback = true;
+        })
+        .spawn()
+        .await;
+    assert!(
+        app.metadata()
+            .await
+            .get("client_id_metadata_document_supported")
+            .is_none()
+    );
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "no-store");
+    assert_refused(authorize(&app, &docs.url("doc.json")).await, "no client").await;
+    assert_eq!(docs.hits("doc.json"), 0);
+}
+
+on_both_backends!(
+    cimd_1_a_document_client_completes_the_flow,
+    cimd_2_4_5_invalid_documents_are_refused,
+    cimd_7_8_only_200_counts_and_redirects_are_not_followed,
+    cimd_10_big_or_slow_documents_are_refused,
+    cimd_6_caching,
+    cimd_9_no_fetches_to_special_use_addresses,
+    http_loopback_documents_need_a_loopback_issuer,
+    cimd_can_be_switched_off,
+);

@@ -1,1 +1,36 @@
-fn main() {}
+//! An MCP server protected by Tollgate. Configuration, all optional:
+//!
+//! - `MCP_BIND`: the address to listen on; `127.0.0.1:8000`.
+//! - `MCP_PUBLIC_URL`: the canonical URL of the MCP endpoint, as clients use it;
+//!   `http://127.0.0.1:8000/mcp`. It is the `resource` of the protected resource metadata and
+//!   the `aud` every access token must carry. Its path is where the endpoint is served.
+//! - `TOLLGATE_ISSUER`: Tollgate's issuer identifier; `http://127.0.0.1:9000`. It is put byte
+//!   for byte into `authorization_servers` and required as the tokens' `iss`.
+//! - `TOLLGATE_JWKS_URL`: where to fetch Tollgate's keys; `{TOLLGATE_ISSUER}/jwks.json`. Set
+//!   it when this server reaches Tollgate by another name than browsers do (in
+//!   docker-compose, `http://tollgate:9000/jwks.json`).
+
+use std::net::SocketAddr;
+use tollgate_example_mcp_server::{Settings, run};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let bind: SocketAddr = var("MCP_BIND", "127.0.0.1:8000")
+        .parse()
+        .map_err(|e| format!("MCP_BIND: {e}"))?;
+    let issuer = var("TOLLGATE_ISSUER", "http://127.0.0.1:9000");
+    let settings = Settings {
+        public_url: var("MCP_PUBLIC_URL", "http://127.0.0.1:8000/mcp"),
+        jwks_url: var("TOLLGATE_JWKS_URL", &format!("{issuer}/jwks.json")),
+        issuer,
+    };
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    println!(
+        "mcp server listening on {} with resource {}",
+        listener.local_addr()?,
+        settings.public_url
+    );
+    run(listener, settings).await?;
+    Ok(())
+}

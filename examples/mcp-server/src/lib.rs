@@ -1,0 +1,335 @@
+//! A small MCP server that is an OAuth 2.1 resource server of Tollgate, the way the MCP
+//! authorization specification (2025-06-18, 2025-11-25) asks: it publishes RFC 9728 metadata
+//! naming Tollgate, accepts only RFC 9068 access tokens issued *for this server*, answers 401
+//! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a tool call
+//! whose scope the token lacks. MCP is rmcp's Streamable HTTP transport; OAuth is one axum
+//! middleware in front of it.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Router, routing::get};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use rmcp::handler::server::{tool::Extension, wrapper::Parameters};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{ErrorData, Json, schemars, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::{net::TcpListener, sync::Mutex};
+use tower_http::cors::{AllowHeaders, CorsLayer};
+
+/// The scope every tool needs, and the one `admin_stats` needs.
+pub const SCOPE_TOOLS: &str = "mcp:tools";
+pub const SCOPE_ADMIN: &str = "mcp:admin";
+
+/// The largest request body read to check a tool's scope (rmcp's own limit).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+/// An unknown `kid` refetches the JWKS at most this often, so made-up key ids cannot make
+/// this server hammer Tollgate.
+const JWKS_REFETCH_AFTER: Duration = Duration::from_secs(10);
+/// Requests wait for a JWKS fetch; a hung Tollgate must not hang them for ever.
+const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The canonical URL of this MCP server: the `resource` of its metadata and the `aud` its
+    /// tokens must carry (RFC 8707, RFC 9068 §4).
+    pub public_url: String,
+    /// Tollgate's issuer identifier, byte for byte as in its tokens' `iss`.
+    pub issuer: String,
+    /// Where this server fetches Tollgate's keys (it may differ from `{issuer}/jwks.json`
+    /// when this server reaches Tollgate by another name than browsers do).
+    pub jwks_url: String,
+}
+
+/// Serves the MCP server on `listener` until the process ends.
+pub async fn run(listener: TcpListener, settings: Settings) -> std::io::Result<()> {
+    let url = reqwest::Url::parse(&settings.public_url)
+        .map_err(|e| std::io::Error::other(format!("MCP_PUBLIC_URL: {e}")))?;
+    axum::serve(listener, router(settings, &url)).await
+}
+
+fn router(settings: Settings, url: &reqwest::Url) -> Router {
+    // RFC 9728 §3.1: the metadata URL is the well-known prefix followed by the resource's path,
+    // without a terminating slash.
+    let path = url.path().trim_end_matches('/');
+    let metadata_path = format!("/.well-known/oauth-protected-resource{path}");
+    let metadata = axum::Json(serde_json::json!({
+        "resource": settings.public_url,
+        "authorization_servers": [settings.issuer],
+        "scopes_supported": [SCOPE_TOOLS, SCOPE_ADMIN],
+        // The Authorization header only (RFC 6750 §2.1): MCP forbids tokens in query strings.
+        "bearer_methods_supported": ["header"],
+    }));
+    let auth = Arc::new(Auth {
+        metadata_url: format!("{}{metadata_path}", url.origin().ascii_serialization()),
+        settings,
+        http: reqwest::Client::new(),
+        keys: Mutex::default(),
+    });
+
+    let tools = Tools {
+        started: Instant::now(),
+    };
+    // rmcp refuses Host headers it does not know (DNS rebinding); add the public host.
+    let hosts = ["localhost", "127.0.0.1", "::1"].map(String::from);
+    let hosts = hosts.into_iter().chain(url.host_str().map(String::from));
+    let mcp = StreamableHttpService::new(
+        move || Ok(tools.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_allowed_hosts(hosts),
+    );
+
+    let mut router = Router::new()
+        .route_service(if path.is_empty() { "/" } else { path }, mcp)
+        .layer(middleware::from_fn_with_state(auth, authenticate))
+        // The metadata is public: it is how a client finds the authorization server.
+        .route(&metadata_path, get(metadata.clone()));
+    if !path.is_empty() {
+        // Also at the root, for clients that only try the path-less well-known URL.
+        router = router.route("/.well-known/oauth-protected-resource", get(metadata));
+    }
+    // Browser-based MCP clients fetch the metadata and call the server cross-origin. The
+    // token is a header, never a cookie, so any origin may. A `*` would not allow the
+    // Authorization header (Fetch standard), so the requested headers are mirrored.
+    router.layer(CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request()))
+}
+
+/// The claims of a verified access token that the tools use; `iss`, `aud` and `exp` are
+/// checked by `jsonwebtoken` before this is built.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Claims {
+    pub sub: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub scope: String,
+}
+
+impl Claims {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|granted| granted == scope)
+    }
+}
+
+struct Auth {
+    settings: Settings,
+    metadata_url: String,
+    http: reqwest::Client,
+    keys: Mutex<Keys>,
+}
+
+#[derive(Default)]
+struct Keys {
+    by_kid: HashMap<String, DecodingKey>,
+    fetched: Option<Instant>,
+}
+
+/// Checks the access token of every MCP request, and the scope of every tool call, before
+/// rmcp sees the request; the verified claims go into the request's extensions.
+async fn authenticate(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    let Some(token) = bearer_token(request.headers()) else {
+        // RFC 6750 §3.1: a request without credentials gets no error code.
+        return auth.challenge(StatusCode::UNAUTHORIZED, SCOPE_TOOLS, None);
+    };
+    let claims = match auth.verify(token).await {
+        Ok(claims) => claims,
+        Err(why) => {
+            let error = Some(("invalid_token", why.as_str()));
+            return auth.challenge(StatusCode::UNAUTHORIZED, SCOPE_TOOLS, error);
+        }
+    };
+    let (mut parts, body) = request.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    if let Some(tool) = called_tool(&body) {
+        let scope = required_scope(&tool);
+        if !claims.has_scope(scope) {
+            // MCP "Scope Challenge Handling": 403 naming the scopes to ask for (step-up
+            // authorization). The granted ones are included too, so that a client that
+            // replaces its scope with the challenge's (2025-11-25) keeps what it had, and one
+            // that takes the union (2026-07-28) gets the same set.
+            let why = format!("the tool {tool} needs the scope {scope}");
+            let error = Some(("insufficient_scope", why.as_str()));
+            let wanted = format!("{} {scope}", claims.scope).trim().to_owned();
+            return auth.challenge(StatusCode::FORBIDDEN, &wanted, error);
+        }
+    }
+    parts.extensions.insert(claims);
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// The scope a tool needs; unknown tools need the base scope (rmcp then says they are unknown).
+fn required_scope(tool: &str) -> &'static str {
+    match tool {
+        "admin_stats" => SCOPE_ADMIN,
+        _ => SCOPE_TOOLS,
+    }
+}
+
+/// The tool named by a JSON-RPC `tools/call` request. Streamable HTTP carries one JSON-RPC
+/// message per POST (batches were removed in 2025-06-18 and rmcp refuses them).
+fn called_tool(body: &[u8]) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if message["method"] != "tools/call" {
+        return None;
+    }
+    message["params"]["name"].as_str().map(str::to_owned)
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; the scheme is
+/// case-insensitive). MCP forbids tokens in the query string.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl Auth {
+    /// A `WWW-Authenticate` challenge, shaped as in the MCP specification's examples. Every
+    /// one names the metadata (RFC 9728 §5.1) and the scope to ask for (MCP 2025-11-25); a
+    /// refused token also gets an error code and says why (RFC 6750 §3).
+    fn challenge(&self, status: StatusCode, scope: &str, error: Option<(&str, &str)>) -> Response {
+        let metadata = self.metadata_url.as_str();
+        let params = match error {
+            None => vec![("resource_metadata", metadata), ("scope", scope)],
+            Some((code, why)) => vec![
+                ("error", code),
+                ("scope", scope),
+                ("resource_metadata", metadata),
+                ("error_description", why),
+            ],
+        };
+        let quoted = params.iter().map(|(name, value)| {
+            // A quoted-string in a header holds printable ASCII without '"' and '\\'.
+            let value: String = value
+                .chars()
+                .filter(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\'))
+                .collect();
+            format!(r#"{name}="{value}""#)
+        });
+        let value = format!("Bearer {}", quoted.collect::<Vec<_>>().join(", "));
+        (status, [(header::WWW_AUTHENTICATE, value)]).into_response()
+    }
+
+    async fn verify(&self, token: &str) -> Result<Claims, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "the token is not a JWT")?;
+        // RFC 9068 §4: an access token is typed, so that an ID token or another JWT signed
+        // by the same keys cannot be passed off as one.
+        if !matches!(header.typ.as_deref(), Some("at+jwt" | "application/at+jwt")) {
+            return Err("the token is not a JWT access token (typ is not at+jwt)".into());
+        }
+        let kid = header.kid.ok_or("the token names no signing key (kid)")?;
+        let key = self.key(&kid).await?;
+        // RS256 only, whatever the token's header claims (no alg confusion, no "none").
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.settings.issuer]);
+        // RFC 8707 / MCP: the token must have been issued for this server, or a server
+        // that got a token for itself could replay it here.
+        validation.set_audience(&[&self.settings.public_url]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation);
+        data.map(|data| data.claims).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => "the token has expired".into(),
+            ErrorKind::InvalidAudience => format!(
+                "the token's audience is not {} (ask for it with resource={0})",
+                self.settings.public_url
+            ),
+            ErrorKind::InvalidIssuer => {
+                format!("the token was not issued by {}", self.settings.issuer)
+            }
+            ErrorKind::InvalidSignature => "the token's signature is wrong".into(),
+            _ => format!("the token is not valid: {e}"),
+        })
+    }
+
+    /// The key named `kid`, from the cached JWKS or, for a key not seen yet (Tollgate
+    /// rotated its keys), from a fresh one.
+    async fn key(&self, kid: &str) -> Result<DecodingKey, String> {
+        let mut keys = self.keys.lock().await;
+        let stale = keys
+            .fetched
+            .is_none_or(|at| at.elapsed() > JWKS_REFETCH_AFTER);
+        if !keys.by_kid.contains_key(kid) && stale {
+            keys.fetched = Some(Instant::now());
+            let jwks: JwkSet = async {
+                let request = self.http.get(&self.settings.jwks_url).timeout(JWKS_TIMEOUT);
+                let response = request.send().await?;
+                response.error_for_status()?.json().await
+            }
+            .await
+            .map_err(|e| format!("cannot fetch the signing keys: {e}"))?;
+            keys.by_kid = (jwks.keys.iter())
+                .filter_map(|jwk| {
+                    Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?))
+                })
+                .collect();
+        }
+        let unknown = || "the token's signing key is not one of Tollgate's".to_owned();
+        keys.by_kid.get(kid).cloned().ok_or_else(unknown)
+    }
+}
+
+/// The MCP tools. rmcp hands each call the HTTP request's `Parts`, where the middleware put
+/// the verified claims.
+#[derive(Clone)]
+struct Tools {
+    started: Instant,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct AddArgs {
+    a: i64,
+    b: i64,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Stats {
+    uptime_seconds: u64,
+}
+
+fn claims(parts: &Parts) -> Result<&Claims, ErrorData> {
+    (parts.extensions.get::<Claims>())
+        .ok_or_else(|| ErrorData::internal_error("no verified token", None))
+}
+
+#[tool_router(server_handler)]
+impl Tools {
+    #[tool(description = "Who the access token belongs to: its sub, client_id and scope")]
+    fn whoami(&self, Extension(parts): Extension<Parts>) -> Result<Json<Claims>, ErrorData> {
+        claims(&parts).cloned().map(Json)
+    }
+
+    #[tool(description = "Adds two integers")]
+    fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> Result<String, ErrorData> {
+        let sum = a
+            .checked_add(b)
+            .ok_or_else(|| ErrorData::invalid_params("the sum overflows", None))?;
+        Ok(sum.to_string())
+    }
+
+    #[tool(description = "Server statistics (needs the mcp:admin scope)")]
+    fn admin_stats(&self, Extension(parts): Extension<Parts>) -> Result<Json<Stats>, ErrorData> {
+        // The middleware answered 403 already; checking here too keeps the tool safe if it is
+        // ever reached another way.
+        if !claims(&parts)?.has_scope(SCOPE_ADMIN) {
+            return Err(ErrorData::invalid_request(
+                "admin_stats needs the mcp:admin scope",
+                None,
+            ));
+        }
+        Ok(Json(Stats {
+            uptime_seconds: self.started.elapsed().as_secs(),
+        }))
+    }
+}

@@ -1,0 +1,465 @@
+//! Proves the example from the outside: a real Tollgate and the example server on 127.0.0.1,
+//! access tokens from a real authorization-code flow, and MCP spoken over Streamable HTTP.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tollgate_example_mcp_server::{Settings, run};
+
+/// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const CALLBACK: &str = "http://127.0.0.1:53682/callback";
+const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// Tollgate and the example server, each on its own port.
+struct Stack {
+    issuer: String,
+    /// The example's canonical URL, `http://127.0.0.1:PORT/mcp`.
+    resource: String,
+    /// Keeps cookies (the consent form needs its cookie) and follows no redirects.
+    http: reqwest::Client,
+    _db: tempfile::TempDir,
+}
+
+impl Stack {
+    async fn start() -> Stack {
+        Stack::start_with(|_| {}).await
+    }
+
+    /// Starts the stack with changed settings for the example server.
+    async fn start_with(change: impl FnOnce(&mut Settings)) -> Stack {
+        let db = tempfile::tempdir().unwrap();
+        let config = tollgate::Config {
+            database_url: format!("sqlite://{}", db.path().join("tollgate.db").display()),
+            ..tollgate::Config::default()
+        };
+        let launch = tollgate::Launch {
+            listener: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            clock: None,
+        };
+        let tollgate = tollgate::Server::start(config, launch).await.unwrap();
+        let issuer = tollgate.issuer().to_owned();
+        tokio::spawn(tollgate.run_until(std::future::pending()));
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let mut settings = Settings {
+            public_url: resource.clone(),
+            issuer: issuer.clone(),
+            jwks_url: format!("{issuer}/jwks.json"),
+        };
+        change(&mut settings);
+        tokio::spawn(run(listener, settings));
+
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .no_proxy()
+            .build()
+            .unwrap();
+        Stack {
+            issuer,
+            resource,
+            http,
+            _db: db,
+        }
+    }
+
+    fn metadata_url(&self) -> String {
+        self.resource
+            .replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
+    }
+
+    /// An access token for `resource` and `scope`, from the authorization-code flow of a
+    /// freshly registered public client, approved as `dev`. Returns it with the client id.
+    async fn token(&self, resource: &str, scope: &str) -> (String, String) {
+        let registration = self
+            .http
+            .post(format!("{}/register", self.issuer))
+            .json(&json!({
+                "client_name": "Example test client",
+                "redirect_uris": [CALLBACK],
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registration.status(), StatusCode::CREATED);
+        let client: Value = registration.json().await.unwrap();
+        let client_id = client["client_id"].as_str().unwrap().to_owned();
+
+        let consent = self
+            .http
+            .get(format!("{}/authorize", self.issuer))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", &client_id),
+                ("redirect_uri", CALLBACK),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("state", "st1"),
+                ("resource", resource),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(consent.status(), StatusCode::OK, "a consent page");
+        let html = consent.text().await.unwrap();
+        let decision = self
+            .http
+            .post(format!("{}/authorize", self.issuer))
+            .form(&[
+                ("request_id", hidden_field(&html, "request_id").as_str()),
+                ("csrf_token", &hidden_field(&html, "csrf_token")),
+                ("user", "dev"),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decision.status(), StatusCode::SEE_OTHER);
+        let location = decision.headers()["location"].to_str().unwrap();
+        let callback = url::Url::parse(location).unwrap();
+        let code = callback
+            .query_pairs()
+            .find(|(name, _)| name == "code")
+            .map(|(_, code)| code.into_owned())
+            .unwrap_or_else(|| panic!("no code in {location}"));
+
+        let response = self
+            .http
+            .post(format!("{}/token", self.issuer))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", VERIFIER),
+                ("client_id", &client_id),
+                ("redirect_uri", CALLBACK),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let tokens: Value = response.json().await.unwrap();
+        (
+            tokens["access_token"].as_str().unwrap().to_owned(),
+            client_id,
+        )
+    }
+
+    /// An MCP client of the example server using `token`.
+    fn mcp(&self, token: &str) -> Mcp {
+        Mcp {
+            http: self.http.clone(),
+            url: self.resource.clone(),
+            token: token.to_owned(),
+            session: None,
+            next_id: 1,
+        }
+    }
+}
+
+/// `<input type="hidden" name="NAME" value="VALUE">` of a page.
+fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+/// A JSON-RPC client over Streamable HTTP.
+struct Mcp {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    session: Option<String>,
+    next_id: u64,
+}
+
+impl Mcp {
+    async fn post(&self, message: &Value) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("accept", "application/json, text/event-stream")
+            .json(message);
+        if let Some(session) = &self.session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", PROTOCOL_VERSION);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Sends a request and returns the HTTP response, which the caller checks.
+    async fn send(&mut self, method: &str, params: Value) -> (u64, reqwest::Response) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        (id, self.post(&message).await)
+    }
+
+    /// Sends a request that must succeed and returns its JSON-RPC `result`.
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        let (id, response) = self.send(method, params).await;
+        assert_eq!(response.status(), StatusCode::OK, "{method}");
+        if let Some(session) = response.headers().get("mcp-session-id") {
+            self.session = Some(session.to_str().unwrap().to_owned());
+        }
+        let reply = reply(response, id).await;
+        assert!(reply["error"].is_null(), "{method} failed: {reply}");
+        reply["result"].clone()
+    }
+
+    /// The initialization handshake; returns the `initialize` result.
+    async fn initialize(&mut self) -> Value {
+        let params = json!({
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "example-test", "version": "1.0"}
+        });
+        let result = self.request("initialize", params).await;
+        assert!(self.session.is_some(), "no Mcp-Session-Id");
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        assert_eq!(self.post(&initialized).await.status(), StatusCode::ACCEPTED);
+        result
+    }
+
+    async fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        let result =
+            (self.request("tools/call", json!({"name": tool, "arguments": arguments}))).await;
+        assert_ne!(result["isError"], true, "{tool}: {result}");
+        result
+    }
+}
+
+/// The JSON-RPC response with `id`, from a JSON body or from an SSE stream (read only until
+/// the response arrives: a stream may stay open).
+async fn reply(mut response: reqwest::Response, id: u64) -> Value {
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    if content_type.starts_with("application/json") {
+        return response.json().await.unwrap();
+    }
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let mut text = String::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        // Events end with a blank line; their `data:` lines hold the message.
+        for event in text.replace("\r\n", "\n").split("\n\n") {
+            let data: Vec<&str> = (event.lines())
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            if let Ok(message) = serde_json::from_str::<Value>(&data.join("\n"))
+                && message["id"] == id
+            {
+                return message;
+            }
+        }
+    }
+    panic!("the stream ended without a response to {id}: {text}");
+}
+
+fn www_authenticate(response: &reqwest::Response) -> String {
+    let challenge = response.headers().get("www-authenticate");
+    challenge
+        .expect("a WWW-Authenticate header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn initialize_message() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "example-test", "version": "1.0"}
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_client_is_sent_to_the_metadata_and_on_to_tollgate() {
+    let stack = Stack::start().await;
+    let response = (stack.http.post(&stack.resource))
+        .header("origin", "https://inspector.example")
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize_message())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        www_authenticate(&response),
+        format!(
+            r#"Bearer resource_metadata="{}", scope="mcp:tools""#,
+            stack.metadata_url()
+        )
+    );
+    let exposed = &response.headers()["access-control-expose-headers"];
+    assert_eq!(exposed, "*", "a browser client may read WWW-Authenticate");
+
+    let expected = json!({
+        "resource": stack.resource,
+        "authorization_servers": [stack.issuer],
+        "scopes_supported": ["mcp:tools", "mcp:admin"],
+        "bearer_methods_supported": ["header"]
+    });
+    let root = stack.metadata_url().replace("/mcp", "");
+    for url in [stack.metadata_url(), root] {
+        let response = (stack.http.get(&url))
+            .header("origin", "https://inspector.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "*",
+            "browsers may read {url}"
+        );
+        assert_eq!(response.json::<Value>().await.unwrap(), expected, "{url}");
+    }
+
+    // A browser may send the token to the MCP endpoint from another origin.
+    let preflight = (stack
+        .http
+        .request(reqwest::Method::OPTIONS, &stack.resource))
+    .header("origin", "https://inspector.example")
+    .header("access-control-request-method", "POST")
+    .header(
+        "access-control-request-headers",
+        "authorization,content-type",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK);
+    let allowed = &preflight.headers()["access-control-allow-headers"];
+    assert_eq!(
+        allowed, "authorization,content-type",
+        "`*` does not cover Authorization"
+    );
+
+    // The authorization server it names is the Tollgate that issues the tokens.
+    let tollgate = (stack.http)
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            stack.issuer
+        ))
+        .send()
+        .await
+        .unwrap();
+    let tollgate: Value = tollgate.json().await.unwrap();
+    assert_eq!(tollgate["issuer"], stack.issuer);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_another_resource_or_not_a_token_is_refused() {
+    let stack = Stack::start().await;
+    let (other, _) = stack
+        .token("http://127.0.0.1:1/other-mcp", "mcp:tools")
+        .await;
+    let metadata = stack.metadata_url();
+    let expectations = [
+        (
+            other.as_str(),
+            format!(
+                "the token's audience is not {0} (ask for it with resource={0})",
+                stack.resource
+            ),
+        ),
+        ("not-a-jwt", "the token is not a JWT".to_owned()),
+    ];
+    for (token, why) in expectations {
+        let response = stack.mcp(token).post(&initialize_message()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+        assert_eq!(
+            www_authenticate(&response),
+            format!(
+                r#"Bearer error="invalid_token", scope="mcp:tools", resource_metadata="{metadata}", error_description="{why}""#
+            )
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_this_server_can_use_the_tools() {
+    let stack = Stack::start().await;
+    let (token, client_id) = stack.token(&stack.resource, "mcp:tools").await;
+    let mut mcp = stack.mcp(&token);
+    let init = mcp.initialize().await;
+    assert_eq!(init["protocolVersion"], PROTOCOL_VERSION);
+    assert!(init["capabilities"]["tools"].is_object(), "{init}");
+
+    let tools = mcp.request("tools/list", json!({})).await;
+    let mut names: Vec<&str> = (tools["tools"].as_array().unwrap().iter())
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["add", "admin_stats", "whoami"]);
+
+    let whoami = mcp.call("whoami", json!({})).await;
+    assert_eq!(
+        whoami["structuredContent"],
+        json!({"sub": "dev", "client_id": client_id, "scope": "mcp:tools"})
+    );
+    let sum = mcp.call("add", json!({"a": 2, "b": 40})).await;
+    assert_eq!(sum["content"][0]["text"], "42", "{sum}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_stats_needs_the_admin_scope() {
+    let stack = Stack::start().await;
+    let (tools_only, _) = stack.token(&stack.resource, "mcp:tools").await;
+    let mut mcp = stack.mcp(&tools_only);
+    mcp.initialize().await;
+    let (_, response) = mcp.send("tools/call", json!({"name": "admin_stats"})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        www_authenticate(&response),
+        format!(
+            r#"Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="{}", error_description="the tool admin_stats needs the scope mcp:admin""#,
+            stack.metadata_url()
+        )
+    );
+
+    // Step-up: a token with the admin scope too.
+    let (admin, _) = (stack.token(&stack.resource, "mcp:tools mcp:admin")).await;
+    let mut mcp = stack.mcp(&admin);
+    mcp.initialize().await;
+    let stats = mcp.call("admin_stats", json!({})).await;
+    assert!(
+        stats["structuredContent"]["uptime_seconds"].is_u64(),
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_must_match_byte_for_byte() {
+    // The classic mistake: the issuer configured with a trailing slash.
+    let stack = Stack::start_with(|settings| settings.issuer.push('/')).await;
+    let (token, _) = stack.token(&stack.resource, "mcp:tools").await;
+    let response = stack.mcp(&token).post(&initialize_message()).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = www_authenticate(&response);
+    let why = format!("the token was not issued by {}/", stack.issuer);
+    assert!(
+        challenge.contains(&format!(r#"error_description="{why}""#)),
+        "{challenge}"
+    );
+}

@@ -25,10 +25,12 @@ pub mod http;
 pub mod keys;
 pub mod oauth;
 pub mod secret;
+pub mod seed;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod users;
 
 pub use config::Config;
 pub use server::{Launch, Server, StartError};

@@ -34,6 +34,19 @@ impl Secret {
     }
 }
 
+/// Secrets never leave in clear through serialisation (`tollgate print-config`).
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([redacted])")
@@ -51,6 +64,43 @@ pub fn digest_matches(presented: &str, stored_digest: &str) -> bool {
         .as_bytes()
         .ct_eq(stored_digest.as_bytes())
         .into()
+}
+
+/// Hashes a secret a person chose (a password, a client secret from a configuration file)
+/// with argon2id and its recommended parameters; returns the PHC string. Slow on purpose
+/// (milliseconds): call it off the async workers.
+pub fn hash_chosen_secret(secret: &str) -> Result<String, String> {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(secret.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Verifies a chosen secret against its argon2 PHC string. Slow on purpose, like hashing.
+pub fn verify_chosen_secret(secret: &str, phc: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    argon2::Argon2::default()
+        .verify_password(secret.as_bytes(), phc)
+        .is_ok()
+}
+
+/// Whether a stored secret is an argon2 PHC string (a chosen secret) rather than the
+/// SHA-256 digest of a generated one.
+pub fn is_argon2_hash(stored: &str) -> bool {
+    stored.starts_with("$argon2")
+}
+
+/// Checks a presented secret against its stored form: generated secrets by SHA-256 in
+/// constant time (fast, DESIGN.md), chosen ones by argon2 on a blocking thread.
+pub async fn verify_stored_secret(presented: &str, stored: &str) -> bool {
+    if !is_argon2_hash(stored) {
+        return digest_matches(presented, stored);
+    }
+    let (presented, stored) = (presented.to_owned(), stored.to_owned());
+    tokio::task::spawn_blocking(move || verify_chosen_secret(&presented, &stored))
+        .await
+        .unwrap_or(false)
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
@@ -88,6 +138,14 @@ mod tests {
     fn debug_output_is_redacted() {
         let secret = Secret::new("hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn chosen_secrets_use_argon2() {
+        let hash = hash_chosen_secret("correct horse").unwrap();
+        assert!(is_argon2_hash(&hash) && hash.starts_with("$argon2id$"));
+        assert!(verify_chosen_secret("correct horse", &hash));
+        assert!(!verify_chosen_secret("wrong horse", &hash));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::keys::{KeyError, KeyRing};
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
+use crate::seed::{self, Applied, SeedError};
 use crate::state::{App, AppState};
 use crate::store::{Store, StoreError};
 use std::future::Future;
@@ -29,6 +30,8 @@ pub enum StartError {
     Keys(#[from] KeyError),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("cannot apply the configured clients: {0}")]
+    Seed(#[from] SeedError),
 }
 
 /// A bound, ready server: the database is migrated and the keys are loaded.
@@ -71,13 +74,10 @@ impl Server {
             Some(issuer) => Issuer::parse(issuer, config.allow_insecure_issuer)?,
             None => Issuer::parse(&default_issuer(addr), false)?,
         };
-        check_resources(&config)?;
-        if config.cimd.allow_http_loopback && !issuer.is_loopback() {
-            return Err(StartError::Config(format!(
-                "cimd.allow_http_loopback lets metadata document fetches reach loopback \
-                 addresses, which is only safe when the issuer itself is on loopback, and \
-                 '{issuer}' is not"
-            )));
+        let problems = config.validate();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(StartError::Config(list.join("; ")));
         }
         let cimd = if config.cimd.enabled {
             Some(
@@ -91,6 +91,14 @@ impl Server {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
+        let applied = seed::apply(&store, &config, clock.now()).await?;
+        if applied != Applied::default() {
+            tracing::info!(
+                written = applied.written,
+                removed = applied.removed,
+                "applied the clients of the configuration"
+            );
+        }
         let app = Arc::new(App::new(config, issuer, store, keys, clock, cimd));
         Ok(Server { listener, app })
     }
@@ -115,6 +123,8 @@ impl Server {
     ) -> std::io::Result<()> {
         let router = crate::http::router(Arc::clone(&self.app));
         let maintenance = tokio::spawn(maintain_keys(Arc::clone(&self.app)));
+        let app = Arc::clone(&self.app);
+        tokio::spawn(async move { app.users.hash_clear_passwords().await });
         let result = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -167,21 +177,4 @@ fn default_issuer(addr: SocketAddr) -> String {
         ip => ip.to_string(),
     };
     format!("http://{host}:{}", addr.port())
-}
-
-fn check_resources(config: &Config) -> Result<(), StartError> {
-    for resource in &config.resources {
-        if url::Url::parse(&resource.url).is_err() || resource.url.contains('#') {
-            return Err(StartError::Config(format!(
-                "resource '{}' must be an absolute URL without a fragment (RFC 8707 §2)",
-                resource.url
-            )));
-        }
-    }
-    if config.resources.iter().filter(|r| r.default).count() > 1 {
-        return Err(StartError::Config(
-            "at most one resource can be the default".to_owned(),
-        ));
-    }
-    Ok(())
 }

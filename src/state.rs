@@ -11,7 +11,8 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
-use crate::store::{Client, Store, StoreError};
+use crate::store::{Client, ClientPolicy, ClientSource, Store, StoreError};
+use crate::users::Users;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ pub struct App {
     pub keys: KeyRing,
     pub clock: Arc<dyn Clock>,
     /// `dev` plus the configured users.
-    pub users: Vec<User>,
+    pub users: Users,
     /// The audience of tokens requested without a `resource`.
     pub default_audience: String,
     /// The metadata documents, serialised once (they never change while running).
@@ -55,13 +56,22 @@ impl From<StoreError> for ClientError {
 
 impl App {
     pub fn new(
-        config: Config,
+        mut config: Config,
         issuer: Issuer,
         store: Store,
         keys: KeyRing,
         clock: Arc<dyn Clock>,
         cimd: Option<DocumentFetcher>,
     ) -> Self {
+        let users = Users::new(config.all_users());
+        // Secrets given in clear stay only where they are needed: passwords in `users`
+        // (hashed soon after start), client secrets in the database (hashed by `seed`).
+        for user in &mut config.users {
+            user.password = None;
+        }
+        for client in &mut config.clients {
+            client.secret = None;
+        }
         let features = Features {
             registration_open: config.registration.open,
             client_id_metadata_documents: cimd.is_some(),
@@ -74,7 +84,7 @@ impl App {
         let client_auth_throttle =
             FailureThrottle::per_minute(config.client_auth_failures_per_minute);
         App {
-            users: config.all_users(),
+            users,
             config,
             issuer,
             store,
@@ -110,9 +120,14 @@ impl App {
                     registration_token_digest: None,
                     metadata,
                     created_at: self.now(),
+                    source: ClientSource::Document,
+                    policy: ClientPolicy::default(),
                 };
-                if fetched {
-                    self.store.upsert_document_client(&client).await?;
+                // Grants refer to their client, so the document's client is stored too.
+                if fetched && !self.store.upsert_owned_client(&client).await? {
+                    return Err(ClientError::Document(OAuthError::invalid_client(
+                        "this client id is taken by a client registered another way",
+                    )));
                 }
                 return Ok(client);
             }
@@ -128,7 +143,7 @@ impl App {
     }
 
     pub fn user(&self, subject: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.subject == subject)
+        self.users.get(subject)
     }
 }
 

@@ -9,7 +9,12 @@ CREATE TABLE clients (
     secret_digest  TEXT,             -- NULL for public clients
     registration_token_digest TEXT,  -- RFC 7592 registration access token; NULL if none
     metadata       TEXT NOT NULL,
-    created_at     INTEGER NOT NULL
+    created_at     INTEGER NOT NULL,
+    -- Who made it: 'dynamic' (RFC 7591), 'seed' (the configuration file, which owns it),
+    -- 'cli' (tollgate clients add) or 'document' (a Client ID Metadata Document).
+    source         TEXT NOT NULL,
+    -- Tollgate's own policy for it as JSON (allowed scopes, consent mode); NULL: defaults.
+    policy         TEXT
 );
 
 -- RSA signing keys. At most one is active (the partial unique index makes a second active

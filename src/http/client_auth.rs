@@ -7,7 +7,7 @@ use crate::http::error::ApiError;
 use crate::oauth::client::AuthMethod;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
-use crate::secret::digest_matches;
+use crate::secret::verify_stored_secret;
 use crate::state::{App, ClientError};
 use crate::store::Client;
 use axum::http::{HeaderMap, header};
@@ -90,9 +90,13 @@ pub async fn authenticate(
             ),
         });
     }
-    match client.secret_digest.as_deref() {
-        Some(digest) if digest_matches(&secret, digest) => Ok(client),
-        _ => {
+    let verified = match client.secret_digest.as_deref() {
+        Some(stored) => verify_stored_secret(&secret, stored).await,
+        None => false,
+    };
+    match verified {
+        true => Ok(client),
+        false => {
             app.client_auth_throttle.record_failure(&client.client_id);
             Err(
                 OAuthError::invalid_client("client authentication failed: wrong client secret")

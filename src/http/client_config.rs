@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::register::{ClientInformation, parse_metadata};
 use crate::oauth::client::RegistrationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::secret::digest_matches;
+use crate::secret::{digest_matches, verify_stored_secret};
 use crate::state::{App, AppState};
 use crate::store::Client;
 use axum::Json;
@@ -57,7 +57,7 @@ pub async fn update(
     }
     if let Some(secret) = document.get("client_secret") {
         let matches = match (secret.as_str(), client.secret_digest.as_deref()) {
-            (Some(secret), Some(digest)) => digest_matches(secret, digest),
+            (Some(secret), Some(stored)) => verify_stored_secret(secret, stored).await,
             _ => false,
         };
         if !matches {

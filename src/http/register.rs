@@ -8,7 +8,7 @@ use crate::oauth::client::{ClientMetadata, RegistrationRequest};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::secret::Secret;
 use crate::state::{App, AppState};
-use crate::store::Client;
+use crate::store::{Client, ClientPolicy, ClientSource};
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -125,6 +125,8 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
         registration_token_digest: Some(registration_token.digest()),
         metadata,
         created_at: app.now(),
+        source: ClientSource::Dynamic,
+        policy: ClientPolicy::default(),
     };
     app.store.insert_client(&client).await?;
     tracing::info!(client_id = %client.client_id, "registered a client");

@@ -9,7 +9,7 @@ use super::params::Params;
 use super::pkce::CodeChallenge;
 use super::redirect_uri;
 use super::resource;
-use super::scope::Scope;
+use super::scope::{self, Scope};
 use crate::config::ResourceConfig;
 
 /// Why an authorization request failed, and where the user may be told.
@@ -34,12 +34,18 @@ pub struct ValidRequest {
     pub scope: Scope,
     /// The token audience: the requested resources, or the default one.
     pub resources: Vec<String>,
+    /// `prompt=none`: the client wants an answer without any interaction (OIDC Core §3.1.2.1).
+    pub prompt_none: bool,
+    /// Who the client thinks the user is; Tollgate honours it when it names a user.
+    pub login_hint: Option<String>,
 }
 
 /// What the server's configuration says about resources and scopes.
 pub struct Policy<'a> {
     pub resources: &'a [ResourceConfig],
     pub default_audience: &'a str,
+    /// The scopes this client may ask for; empty: any.
+    pub client_scopes: &'a [String],
 }
 
 /// Checks the request after the client was found by its `client_id`.
@@ -70,6 +76,8 @@ pub fn validate(
             code_challenge,
             scope,
             resources,
+            prompt_none: params.get("prompt").ok().flatten() == Some("none"),
+            login_hint: params.get("login_hint").ok().flatten().map(str::to_owned),
         }),
         Err(error) => Err(Rejection::Redirect {
             redirect_uri,
@@ -119,13 +127,10 @@ fn check_rest(
     )?;
     let scope = Scope::parse(params.get("scope")?)?;
     resource::check_scope(&scope, &resources, policy.resources)?;
-    if params.get("prompt")? == Some("none") {
-        return Err(OAuthError::new(
-            ErrorCode::InteractionRequired,
-            "prompt=none was requested, but this request needs the user to approve it on the \
-             consent page",
-        ));
-    }
+    scope::check_client_allows(&scope, policy.client_scopes)?;
+    // Checked here so that a repeated parameter is an error like any other.
+    params.get("prompt")?;
+    params.get("login_hint")?;
     Ok((code_challenge, scope, resources))
 }
 
@@ -157,6 +162,7 @@ mod tests {
         let policy = Policy {
             resources: &[],
             default_audience: "http://as",
+            client_scopes: &[],
         };
         validate(&params, &client(), &policy)
     }
@@ -182,6 +188,7 @@ mod tests {
         let policy = Policy {
             resources: &[],
             default_audience: "x",
+            client_scopes: &[],
         };
         assert!(matches!(
             validate(&params, &client(), &policy),
@@ -200,9 +207,6 @@ mod tests {
             ErrorCode::InvalidTarget
         );
         assert_eq!(redirected_code(run("scope=%22x")), ErrorCode::InvalidScope);
-        assert_eq!(
-            redirected_code(run("prompt=none")),
-            ErrorCode::InteractionRequired
-        );
+        assert!(run("prompt=none").unwrap().prompt_none);
     }
 }

@@ -82,6 +82,26 @@ impl Scope {
     }
 }
 
+/// Refuses scopes outside a client's allowed list (empty: any); `offline_access` is always
+/// allowed, it only asks for a refresh token.
+pub fn check_client_allows(scope: &Scope, allowed: &[String]) -> Result<(), OAuthError> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let refused: Vec<&str> = scope
+        .iter()
+        .filter(|t| *t != OFFLINE_ACCESS && !allowed.iter().any(|a| a == t))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(OAuthError::invalid_scope(format!(
+        "this client may not ask for {}; it is allowed: {}",
+        refused.join(" "),
+        allowed.join(" ")
+    )))
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.join(" "))
@@ -102,6 +122,17 @@ mod tests {
     fn rejects_characters_outside_the_rfc_grammar() {
         assert!(Scope::parse(Some("good \"bad\"")).is_err());
         assert!(Scope::parse(Some("caf\u{e9}")).is_err());
+    }
+
+    #[test]
+    fn a_client_allow_list_limits_scopes() {
+        let allowed = vec!["mcp:tools".to_owned()];
+        let ok = Scope::parse(Some("mcp:tools offline_access")).unwrap();
+        assert_eq!(check_client_allows(&ok, &allowed), Ok(()));
+        let bad = Scope::parse(Some("mcp:tools mcp:admin")).unwrap();
+        let err = check_client_allows(&bad, &allowed).unwrap_err();
+        assert!(err.description.contains("mcp:admin"));
+        assert_eq!(check_client_allows(&bad, &[]), Ok(()));
     }
 
     #[test]

@@ -1,17 +1,73 @@
 //! Registered clients.
 
 use super::{Store, StoreError, from_json, on_pool, to_json};
+use crate::config::ConsentMode;
 use crate::oauth::client::ClientMetadata;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone)]
 pub struct Client {
     pub client_id: String,
-    /// Digest of the client secret (see `crate::secret`); `None` for public clients.
+    /// The stored form of the client secret (see `crate::secret`); `None` for public clients.
     pub secret_digest: Option<String>,
     /// Digest of the RFC 7592 registration access token, for dynamically registered clients.
     pub registration_token_digest: Option<String>,
     pub metadata: ClientMetadata,
     pub created_at: i64,
+    pub source: ClientSource,
+    pub policy: ClientPolicy,
+}
+
+/// Who made a client, which decides who may change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientSource {
+    /// RFC 7591 dynamic registration.
+    Dynamic,
+    /// The configuration file, which owns it: applying the file updates or removes it.
+    Seed,
+    /// `tollgate clients add`.
+    Cli,
+    /// A Client ID Metadata Document.
+    Document,
+}
+
+impl ClientSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientSource::Dynamic => "dynamic",
+            ClientSource::Seed => "seed",
+            ClientSource::Cli => "cli",
+            ClientSource::Document => "document",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        [
+            ClientSource::Dynamic,
+            ClientSource::Seed,
+            ClientSource::Cli,
+            ClientSource::Document,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| StoreError::Corrupt(format!("clients.source: '{text}'")))
+    }
+}
+
+/// Tollgate's own rules for a client, beyond its RFC 7591 metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientPolicy {
+    /// The scopes it may ask for; empty means any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_scopes: Vec<String>,
+    /// Overrides the server's consent mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentMode>,
+    /// Who `auto` consent approves as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -21,6 +77,8 @@ struct ClientRow {
     registration_token_digest: Option<String>,
     metadata: String,
     created_at: i64,
+    source: String,
+    policy: Option<String>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -29,6 +87,11 @@ impl TryFrom<ClientRow> for Client {
     fn try_from(row: ClientRow) -> Result<Self, StoreError> {
         Ok(Client {
             metadata: from_json("clients.metadata", &row.metadata)?,
+            policy: match row.policy {
+                Some(policy) => from_json("clients.policy", &policy)?,
+                None => ClientPolicy::default(),
+            },
+            source: ClientSource::parse(&row.source)?,
             client_id: row.client_id,
             secret_digest: row.secret_digest,
             registration_token_digest: row.registration_token_digest,
@@ -37,18 +100,38 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
+/// The columns of `ClientRow`, for `concat!` into the queries below.
+macro_rules! client_columns {
+    () => {
+        "client_id, secret_digest, registration_token_digest, metadata, created_at, source, \
+         policy"
+    };
+}
+
+impl Client {
+    fn policy_json(&self) -> Result<Option<String>, StoreError> {
+        if self.policy == ClientPolicy::default() {
+            return Ok(None);
+        }
+        to_json("clients.policy", &self.policy).map(Some)
+    }
+}
+
 impl Store {
     pub async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO clients (client_id, secret_digest, \
-                           registration_token_digest, metadata, created_at) \
-                           VALUES ($1, $2, $3, $4, $5)";
+                           registration_token_digest, metadata, created_at, source, policy) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let metadata = to_json("clients.metadata", &client.metadata)?;
+        let policy = client.policy_json()?;
         on_pool!(self, pool => sqlx::query(SQL)
             .bind(&client.client_id)
             .bind(&client.secret_digest)
             .bind(&client.registration_token_digest)
             .bind(&metadata)
             .bind(client.created_at)
+            .bind(client.source.as_str())
+            .bind(&policy)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
@@ -56,13 +139,56 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        const SQL: &str = "SELECT client_id, secret_digest, registration_token_digest, \
-                           metadata, created_at FROM clients WHERE client_id = $1";
+        const SQL: &str = concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE client_id = $1"
+        );
         let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(client_id)
             .fetch_optional(pool)
             .await)?;
         row.map(Client::try_from).transpose()
+    }
+
+    /// Clients made by `source`, oldest first.
+    pub async fn clients_from(&self, source: ClientSource) -> Result<Vec<Client>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE source = $1 ORDER BY created_at, client_id"
+        );
+        let rows: Vec<ClientRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(source.as_str())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+
+    /// Writes a client that `client.source` owns (the configuration file, or a metadata
+    /// document): inserts it, or updates it if that source made it. Returns false, changing
+    /// nothing, when a client of another source has the id.
+    pub async fn upsert_owned_client(&self, client: &Client) -> Result<bool, StoreError> {
+        const SQL: &str = "INSERT INTO clients (client_id, secret_digest, \
+                           registration_token_digest, metadata, created_at, source, policy) \
+                           VALUES ($1, $2, NULL, $3, $4, $5, $6) \
+                           ON CONFLICT (client_id) DO UPDATE SET \
+                           secret_digest = excluded.secret_digest, \
+                           metadata = excluded.metadata, policy = excluded.policy \
+                           WHERE clients.source = excluded.source";
+        let metadata = to_json("clients.metadata", &client.metadata)?;
+        let policy = client.policy_json()?;
+        let changed = on_pool!(self, pool => sqlx::query(SQL)
+            .bind(&client.client_id)
+            .bind(&client.secret_digest)
+            .bind(&metadata)
+            .bind(client.created_at)
+            .bind(client.source.as_str())
+            .bind(&policy)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(changed == 1)
     }
 
     /// Replaces a client's metadata (RFC 7592 §2.2).
@@ -84,34 +210,34 @@ impl Store {
 
     /// Deletes a client with everything issued to it: its grants go by cascade (and with
     /// them codes, refresh tokens and their access tokens), its grant-less access tokens
-    /// explicitly.
-    pub async fn delete_client(&self, client_id: &str) -> Result<(), StoreError> {
+    /// explicitly. Returns whether it existed.
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         const TOKENS_SQL: &str = "DELETE FROM access_tokens WHERE client_id = $1";
         const CLIENT_SQL: &str = "DELETE FROM clients WHERE client_id = $1";
-        on_pool!(self, pool => {
+        let deleted = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(TOKENS_SQL).bind(client_id).execute(&mut *tx).await?;
-            sqlx::query(CLIENT_SQL).bind(client_id).execute(&mut *tx).await?;
+            let deleted = sqlx::query(CLIENT_SQL)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             tx.commit().await?;
+            deleted
         });
-        Ok(())
+        Ok(deleted == 1)
     }
 
-    /// Stores (or refreshes) the client behind a Client ID Metadata Document, so that its
-    /// grants can refer to it like to any other client.
-    pub async fn upsert_document_client(&self, client: &Client) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO clients (client_id, secret_digest, \
-                           registration_token_digest, metadata, created_at) \
-                           VALUES ($1, NULL, NULL, $2, $3) \
-                           ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata";
-        let metadata = to_json("clients.metadata", &client.metadata)?;
-        on_pool!(self, pool => sqlx::query(SQL)
-            .bind(&client.client_id)
-            .bind(&metadata)
-            .bind(client.created_at)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
-        Ok(())
+    /// Every client, oldest first (for `tollgate clients list`).
+    pub async fn all_clients(&self) -> Result<Vec<Client>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY created_at, client_id"
+        );
+        let rows: Vec<ClientRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Client::try_from).collect()
     }
 }

@@ -14,7 +14,7 @@ mod grants;
 mod keys;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
-pub use clients::Client;
+pub use clients::{Client, ClientPolicy, ClientSource};
 pub use grants::{
     AccessTokenRecord, CodeGrant, IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken,
     RefreshGrant, Spent,

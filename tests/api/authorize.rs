@@ -392,8 +392,8 @@ async fn consent_user_chooser_sets_the_subject(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
             c.users = vec![tollgate::config::User {
-                subject: "alice".to_owned(),
                 name: Some("Alice Example".to_owned()),
+                ..tollgate::config::User::named("alice")
             }]
         })
         .spawn()

@@ -1,15 +1,18 @@
 //! `GET /authorize`: validate the request, then show the consent page.
 
 use super::page::{ConsentPage, render};
-use super::{PageError, REQUEST_TTL_SECS, browser, redirect_error, render_error};
+use super::{
+    Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, redirect_error, render_error,
+};
+use crate::config::{ConsentMode, DEFAULT_USER};
 use crate::http::routes;
-use crate::oauth::authorize::{self, Policy, Rejection};
-use crate::oauth::error::OAuthError;
+use crate::oauth::authorize::{self, Policy, Rejection, ValidRequest};
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
 use crate::state::{App, AppState, ClientError};
-use crate::store::AuthorizationRequest;
+use crate::store::{AuthorizationRequest, Client};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -54,6 +57,7 @@ async fn show_consent(
     let policy = Policy {
         resources: &app.config.resources,
         default_audience: &app.default_audience,
+        client_scopes: &client.policy.allowed_scopes,
     };
     let request = match authorize::validate(params, &client.metadata, &policy) {
         Ok(request) => request,
@@ -74,8 +78,61 @@ async fn show_consent(
         }
     };
 
+    let mode = client.policy.consent.unwrap_or(app.config.consent.mode);
+    let refuse = |error: OAuthError| {
+        Ok(redirect_error(
+            &app.issuer,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &error,
+            StatusCode::FOUND,
+        ))
+    };
+    match mode {
+        ConsentMode::Deny => refuse(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "denied without asking: this server's consent mode for the client is 'deny'",
+        )),
+        ConsentMode::Auto => {
+            // login_hint picks the user when it names one (OIDC Core §3.1.2.1), else the
+            // client's configured user, else the server's.
+            let subject = request
+                .login_hint
+                .as_deref()
+                .filter(|hint| app.user(hint).is_some())
+                .or(client.policy.user.as_deref())
+                .or(app.config.consent.user.as_deref())
+                .unwrap_or(DEFAULT_USER);
+            let approval = Approval {
+                client_id: &client.client_id,
+                subject,
+                redirect_uri: &request.redirect_uri,
+                state: request.state.as_deref(),
+                code_challenge: request.code_challenge.as_str(),
+                scope: &request.scope.to_string(),
+                resources: &request.resources,
+            };
+            issue_code(app, approval, StatusCode::FOUND).await
+        }
+        ConsentMode::Prompt if request.prompt_none => refuse(OAuthError::new(
+            ErrorCode::InteractionRequired,
+            "prompt=none was requested, but this request needs the user to approve it on the \
+             consent page (consent mode 'prompt')",
+        )),
+        ConsentMode::Prompt => consent_page(app, headers, &client, request).await,
+    }
+}
+
+/// Stores the pending request and shows the consent page.
+async fn consent_page(
+    app: &App,
+    headers: &HeaderMap,
+    client: &Client,
+    request: ValidRequest,
+) -> Result<Response, PageError> {
     let csrf_token = Secret::generate();
     let (browser, set_cookie) = browser::read_or_create(headers, &app.issuer);
+    let scopes = request.scope.clone();
     let pending = AuthorizationRequest {
         id: uuid::Uuid::new_v4().to_string(),
         csrf_digest: csrf_token.digest(),
@@ -85,7 +142,7 @@ async fn show_consent(
         state: request.state,
         code_challenge: request.code_challenge.as_str().to_owned(),
         scope: request.scope.to_string(),
-        resources: request.resources,
+        resources: request.resources.clone(),
         expires_at: app.now() + REQUEST_TTL_SECS,
     };
     app.store.insert_authorization_request(&pending).await?;
@@ -106,13 +163,22 @@ async fn show_consent(
         redirect_uri: &pending.redirect_uri,
         redirect_host: redirect_uri::display_host(&pending.redirect_uri),
         loopback_redirect: redirect_uri::is_loopback(&pending.redirect_uri),
-        scopes: request.scope.iter().collect(),
+        scopes: scopes.iter().collect(),
         resources: &pending.resources,
         users: app
             .users
-            .iter()
+            .all()
             .map(|u| (u.subject.as_str(), u.display_name()))
             .collect(),
+        selected_user: request
+            .login_hint
+            .as_deref()
+            .filter(|hint| app.user(hint).is_some())
+            .unwrap_or(DEFAULT_USER),
+        ask_password: app
+            .users
+            .all()
+            .any(|u| app.users.needs_password(&u.subject)),
         request_id: &pending.id,
         csrf_token: csrf_token.expose(),
     };

@@ -13,7 +13,9 @@ use crate::http::error::log_internal;
 use crate::keys::KeyError;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
-use crate::store::StoreError;
+use crate::secret::Secret;
+use crate::state::App;
+use crate::store::{NewCode, NewGrant, StoreError};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use url::Url;
@@ -111,6 +113,50 @@ pub fn redirect_to_client(
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     (status, headers).into_response()
+}
+
+/// An approved request, from the consent form or from `auto` consent.
+pub(super) struct Approval<'a> {
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    pub redirect_uri: &'a str,
+    pub state: Option<&'a str>,
+    pub code_challenge: &'a str,
+    pub scope: &'a str,
+    pub resources: &'a [String],
+}
+
+/// Records the grant and its authorization code and redirects to the client with the code.
+pub(super) async fn issue_code(
+    app: &App,
+    approval: Approval<'_>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let now = app.now();
+    let code = Secret::generate();
+    let grant = NewGrant {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: approval.client_id.to_owned(),
+        subject: approval.subject.to_owned(),
+        scope: approval.scope.to_owned(),
+        resources: approval.resources.to_vec(),
+        created_at: now,
+    };
+    let new_code = NewCode {
+        code_digest: code.digest(),
+        redirect_uri: approval.redirect_uri.to_owned(),
+        code_challenge: approval.code_challenge.to_owned(),
+        expires_at: now + CODE_TTL_SECS,
+    };
+    app.store.insert_grant_with_code(&grant, &new_code).await?;
+    tracing::info!(client_id = %grant.client_id, subject = %grant.subject, "authorized");
+    Ok(redirect_to_client(
+        &app.issuer,
+        approval.redirect_uri,
+        &[("code", code.expose())],
+        approval.state,
+        status,
+    ))
 }
 
 /// Sends an OAuth error back to a verified redirect URI.

@@ -23,6 +23,10 @@ pub struct ConsentPage<'a> {
     pub resources: &'a [String],
     /// (subject, display name) of every user who may approve.
     pub users: Vec<(&'a str, &'a str)>,
+    /// The user chosen when the page opens (`login_hint`, else `dev`).
+    pub selected_user: &'a str,
+    /// Whether any user has a password, so the page needs a password field.
+    pub ask_password: bool,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
 }

@@ -1,11 +1,10 @@
 //! `POST /authorize`: the user's decision on the consent page.
 
-use super::{CODE_TTL_SECS, PageError, browser, redirect_error, redirect_to_client, render_error};
+use super::{Approval, PageError, browser, issue_code, redirect_error, render_error};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
-use crate::secret::{Secret, token_digest};
+use crate::secret::token_digest;
 use crate::state::{App, AppState};
-use crate::store::{AuthorizationRequest, NewCode, NewGrant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -47,6 +46,7 @@ async fn record_decision(
                     format!("'{subject}' is not a user of this server"),
                 )));
             }
+            check_password(app, subject, form).await?;
             Decision::Approve { subject }
         }
         "deny" => Decision::Deny,
@@ -88,40 +88,52 @@ async fn record_decision(
                 StatusCode::SEE_OTHER,
             ))
         }
-        Decision::Approve { subject } => approve(app, request, subject, now).await,
+        Decision::Approve { subject } => {
+            let approval = Approval {
+                client_id: &request.client_id,
+                subject,
+                redirect_uri: &request.redirect_uri,
+                state: request.state.as_deref(),
+                code_challenge: &request.code_challenge,
+                scope: &request.scope,
+                resources: &request.resources,
+            };
+            issue_code(app, approval, StatusCode::SEE_OTHER).await
+        }
     }
 }
 
-async fn approve(
-    app: &App,
-    request: AuthorizationRequest,
-    subject: &str,
-    now: i64,
-) -> Result<Response, PageError> {
-    let code = Secret::generate();
-    let grant = NewGrant {
-        id: uuid::Uuid::new_v4().to_string(),
-        client_id: request.client_id,
-        subject: subject.to_owned(),
-        scope: request.scope,
-        resources: request.resources,
-        created_at: now,
-    };
-    let new_code = NewCode {
-        code_digest: code.digest(),
-        redirect_uri: request.redirect_uri,
-        code_challenge: request.code_challenge,
-        expires_at: now + CODE_TTL_SECS,
-    };
-    app.store.insert_grant_with_code(&grant, &new_code).await?;
-    tracing::info!(client_id = %grant.client_id, subject, "the user approved a request");
-    Ok(redirect_to_client(
-        &app.issuer,
-        &new_code.redirect_uri,
-        &[("code", code.expose())],
-        request.state.as_deref(),
-        StatusCode::SEE_OTHER,
-    ))
+/// A user with a password must give it; wrong guesses are throttled like client secrets.
+/// Checked before the form is used up, so the user can go back and try again.
+async fn check_password(app: &App, subject: &str, form: &Params) -> Result<(), PageError> {
+    if !app.users.needs_password(subject) {
+        return Ok(());
+    }
+    let throttle_key = format!("user:{subject}");
+    if let Some(retry_after) = app.client_auth_throttle.blocked(&throttle_key) {
+        return Err(PageError::Shown {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!("too many wrong passwords for '{subject}'; try again in {retry_after} s"),
+            ),
+        });
+    }
+    let password = form
+        .get("password")
+        .map_err(PageError::bad_request)?
+        .unwrap_or_default();
+    if app.users.verify_password(subject, password).await {
+        return Ok(());
+    }
+    app.client_auth_throttle.record_failure(&throttle_key);
+    Err(PageError::Shown {
+        status: StatusCode::FORBIDDEN,
+        error: OAuthError::new(
+            ErrorCode::AccessDenied,
+            format!("wrong password for '{subject}'; go back and try again"),
+        ),
+    })
 }
 
 /// Explains why a consent form could not be used.

@@ -75,6 +75,7 @@ pub async fn exchange(
             subject: &grant.subject,
             scope: &scope,
             audience,
+            subject_is_user: true,
             with_refresh_token: client.metadata.allows_grant(REFRESH_TOKEN),
         },
     )?;

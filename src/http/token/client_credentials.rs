@@ -7,7 +7,7 @@ use crate::http::error::ApiError;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{self, Scope};
 use crate::state::App;
 use crate::store::Client;
 
@@ -30,6 +30,7 @@ pub async fn exchange(
     )?;
     let scope = Scope::parse(params.get("scope")?)?;
     resource::check_scope(&scope, &resources, &app.config.resources)?;
+    scope::check_client_allows(&scope, &client.policy.allowed_scopes)?;
     let (response, issued) = mint(
         app,
         TokenGrant {
@@ -38,6 +39,7 @@ pub async fn exchange(
             subject: &client.client_id,
             scope: &scope,
             audience: resources,
+            subject_is_user: false,
             with_refresh_token: false,
         },
     )?;

@@ -87,6 +87,9 @@ struct TokenGrant<'a> {
     scope: &'a Scope,
     audience: Vec<String>,
     with_refresh_token: bool,
+    /// Whether `subject` is a user (whose configured extra claims go into the token), as
+    /// opposed to a client acting for itself.
+    subject_is_user: bool,
 }
 
 /// Signs the access token and makes the refresh token for a grant, returning the response
@@ -106,6 +109,11 @@ fn mint(app: &App, grant: TokenGrant<'_>) -> Result<(TokenResponse, IssuedTokens
         jti: uuid::Uuid::new_v4().to_string(),
         client_id: grant.client_id.to_owned(),
         scope: (!access_scope.is_empty()).then(|| access_scope.to_string()),
+        extra: grant
+            .subject_is_user
+            .then(|| app.user(grant.subject).map(|u| u.claims.clone()))
+            .flatten()
+            .unwrap_or_default(),
     };
     let access_token = app.keys.sign(TYP, &claims)?;
     let refresh = grant.with_refresh_token.then(Secret::generate);

@@ -68,6 +68,7 @@ pub async fn exchange(
             subject: &grant.subject,
             scope: &scope,
             audience,
+            subject_is_user: true,
             with_refresh_token: true,
         },
     )?;

@@ -1,6 +1,12 @@
 //! Configuration: built-in defaults, then a TOML file (`--config`), then `TOLLGATE_*`
 //! environment variables, then command-line flags, each layer overriding the one before.
 
+pub mod duration;
+pub mod seed;
+pub mod validate;
+
+pub use seed::{ClientSeed, ConsentConfig, ConsentMode, User};
+
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,9 +29,14 @@ pub struct Config {
     #[serde(with = "duration")]
     pub refresh_token_ttl: Duration,
     /// Users who can approve on the consent page, in addition to `dev`.
+    #[serde(deserialize_with = "seed::string_or_table_list")]
     pub users: Vec<User>,
+    /// Clients with fixed ids and secrets, written to the database at start-up.
+    pub clients: Vec<ClientSeed>,
     /// The MCP servers tokens may be issued for. Empty: any absolute URI (a dev default).
+    #[serde(deserialize_with = "seed::string_or_table_list")]
     pub resources: Vec<ResourceConfig>,
+    pub consent: ConsentConfig,
     pub registration: RegistrationConfig,
     /// Failed client authentications allowed per client per minute before further attempts
     /// are refused with 429 (0: no limit).
@@ -45,7 +56,9 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(5 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             users: Vec::new(),
+            clients: Vec::new(),
             resources: Vec::new(),
+            consent: ConsentConfig::default(),
             registration: RegistrationConfig::default(),
             client_auth_failures_per_minute: 10,
             keys: KeysConfig::default(),
@@ -57,10 +70,7 @@ impl Default for Config {
 impl Config {
     /// Every user who can sign in: `dev` first, then the configured ones.
     pub fn all_users(&self) -> Vec<User> {
-        let mut users = vec![User {
-            subject: DEFAULT_USER.to_owned(),
-            name: None,
-        }];
+        let mut users = vec![User::named(DEFAULT_USER)];
         for user in &self.users {
             if !users.iter().any(|u| u.subject == user.subject) {
                 users.push(user.clone());
@@ -70,7 +80,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 12] = [
+    pub const KEYS: [&'static str; 14] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -78,7 +88,9 @@ impl Config {
         "access_token_ttl",
         "refresh_token_ttl",
         "users",
+        "clients",
         "resources",
+        "consent",
         "registration",
         "client_auth_failures_per_minute",
         "keys",
@@ -93,50 +105,10 @@ impl Config {
     }
 }
 
-/// A user who can approve requests on the consent page.
+/// An MCP server (OAuth resource server) tokens may be issued for. Written as just its URL
+/// or as a table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "UserSpec")]
-pub struct User {
-    /// The `sub` claim of this user's tokens.
-    pub subject: String,
-    /// A display name for the consent page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-impl User {
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.subject)
-    }
-}
-
-/// A user can be written as just a name (`--user alice`) or as a table.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum UserSpec {
-    Name(String),
-    Full {
-        subject: String,
-        #[serde(default)]
-        name: Option<String>,
-    },
-}
-
-impl From<UserSpec> for User {
-    fn from(spec: UserSpec) -> Self {
-        match spec {
-            UserSpec::Name(subject) => User {
-                subject,
-                name: None,
-            },
-            UserSpec::Full { subject, name } => User { subject, name },
-        }
-    }
-}
-
-/// An MCP server (OAuth resource server) tokens may be issued for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "ResourceSpec")]
+#[serde(deny_unknown_fields)]
 pub struct ResourceConfig {
     /// Its canonical URL, the `aud` of its tokens.
     pub url: String,
@@ -148,36 +120,12 @@ pub struct ResourceConfig {
     pub default: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ResourceSpec {
-    Url(String),
-    Full {
-        url: String,
-        #[serde(default)]
-        scopes: Vec<String>,
-        #[serde(default)]
-        default: bool,
-    },
-}
-
-impl From<ResourceSpec> for ResourceConfig {
-    fn from(spec: ResourceSpec) -> Self {
-        match spec {
-            ResourceSpec::Url(url) => ResourceConfig {
-                url,
-                scopes: Vec::new(),
-                default: false,
-            },
-            ResourceSpec::Full {
-                url,
-                scopes,
-                default,
-            } => ResourceConfig {
-                url,
-                scopes,
-                default,
-            },
+impl From<String> for ResourceConfig {
+    fn from(url: String) -> Self {
+        ResourceConfig {
+            url,
+            scopes: Vec::new(),
+            default: false,
         }
     }
 }
@@ -241,7 +189,7 @@ pub struct KeysConfig {
     #[serde(with = "duration")]
     pub reload_interval: Duration,
     /// Rotate automatically when the active key is this old (unset: only on command).
-    #[serde(with = "optional_duration", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "duration::optional", skip_serializing_if = "Option::is_none")]
     pub rotate_every: Option<Duration>,
 }
 
@@ -251,77 +199,6 @@ impl Default for KeysConfig {
             grace_period: Duration::from_secs(24 * 3600),
             reload_interval: Duration::from_secs(10),
             rotate_every: None,
-        }
-    }
-}
-
-/// An optional duration in the same notation as [`duration`].
-mod optional_duration {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => super::duration::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        #[derive(Deserialize)]
-        struct Wrapper(#[serde(with = "super::duration")] Duration);
-        Ok(Some(Wrapper::deserialize(d)?.0))
-    }
-}
-
-/// Durations as integer seconds or as a number with a unit: `90`, `90s`, `5m`, `12h`, `30d`.
-pub mod duration {
-    use serde::{Deserialize, Deserializer, Serializer, de};
-    use std::time::Duration;
-
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("'{text}' is not a duration such as 90s, 5m, 12h or 30d"))?;
-        let seconds = match unit {
-            "" | "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(format!("'{text}' has an unknown unit; use s, m, h or d")),
-        };
-        Ok(Duration::from_secs(number.saturating_mul(seconds)))
-    }
-
-    pub fn format(duration: &Duration) -> String {
-        let secs = duration.as_secs();
-        match secs {
-            s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-            s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
-            s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
-            s => format!("{s}s"),
-        }
-    }
-
-    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format(duration))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Seconds(u64),
-            Text(String),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(text) => parse(&text).map_err(de::Error::custom),
         }
     }
 }
@@ -355,10 +232,7 @@ mod tests {
     #[test]
     fn dev_is_always_a_user() {
         let config = Config {
-            users: vec![User {
-                subject: "alice".into(),
-                name: None,
-            }],
+            users: vec![User::named("alice")],
             ..Config::default()
         };
         let subjects: Vec<_> = config.all_users().into_iter().map(|u| u.subject).collect();

@@ -1,0 +1,174 @@
+//! What a configuration file declares beyond server settings: users, pre-registered
+//! clients, resources and the consent policy. Users live in memory; declared clients are
+//! written to the database at start-up (`crate::seed`).
+
+use crate::secret::Secret;
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// Claims Tollgate sets itself; a user's extra claims may not replace them.
+pub const RESERVED_CLAIMS: [&str; 9] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+];
+
+/// A user who can approve requests on the consent page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// The `sub` claim of this user's tokens.
+    pub subject: String,
+    /// A display name for the consent page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A password the consent page asks for; Tollgate keeps only its argon2 hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The password as an argon2 PHC string, instead of `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// Extra claims put into this user's access tokens.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+impl User {
+    pub fn named(subject: impl Into<String>) -> Self {
+        User {
+            subject: subject.into(),
+            name: None,
+            password: None,
+            password_hash: None,
+            claims: serde_json::Map::new(),
+        }
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.subject)
+    }
+
+    pub fn has_password(&self) -> bool {
+        self.password.is_some() || self.password_hash.is_some()
+    }
+}
+
+impl From<String> for User {
+    fn from(subject: String) -> Self {
+        User::named(subject)
+    }
+}
+
+/// How the authorization endpoint gets a decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentMode {
+    /// Show the consent page (the default).
+    #[default]
+    Prompt,
+    /// Approve at once, as the configured user: headless flows for CI.
+    Auto,
+    /// Deny at once: for testing a client's error path.
+    Deny,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// The mode of clients that do not set their own.
+    pub mode: ConsentMode,
+    /// Who `auto` approves as, unless `login_hint` names a user (default: `dev`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// A client declared in the configuration file, with a fixed `client_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSeed {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The client secret; without one (and without `secret_hash`) the client is public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Secret>,
+    /// The secret as an argon2 PHC string (`tollgate hash-secret`), instead of `secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_hash: Option<String>,
+    /// `client_secret_basic` (default for confidential clients) or `client_secret_post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// Default: authorization_code and refresh_token, plus client_credentials for a
+    /// confidential client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types: Vec<String>,
+    /// The scopes it may ask for; empty means any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Overrides `consent.mode` for this client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentMode>,
+    /// Who `auto` approves as for this client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl ClientSeed {
+    pub fn is_confidential(&self) -> bool {
+        self.secret.is_some() || self.secret_hash.is_some()
+    }
+}
+
+/// Deserialises a list whose items are either a bare string or a table, such as users
+/// (`["alice"]` or `[{ subject = "alice", ... }]`). Tables keep their own field errors,
+/// which an untagged enum would hide.
+pub fn string_or_table_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String> + DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    struct Item<T: From<String> + DeserializeOwned>(
+        #[serde(deserialize_with = "string_or_table")] T,
+    );
+    Ok(Vec::<Item<T>>::deserialize(deserializer)?
+        .into_iter()
+        .map(|item| item.0)
+        .collect())
+}
+
+fn string_or_table<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String> + DeserializeOwned,
+{
+    struct StringOrTable<T>(PhantomData<T>);
+
+    impl<'de, T: From<String> + DeserializeOwned> Visitor<'de> for StringOrTable<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a table")
+        }
+
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<T, E> {
+            Ok(T::from(value.to_owned()))
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_any(StringOrTable(PhantomData))
+}

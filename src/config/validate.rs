@@ -1,0 +1,367 @@
+//! Checks a configuration for everything that would make the server misbehave, and reports
+//! each problem with the path of the setting (`clients[1].redirect_uris[0]`), so that
+//! `tollgate check-config` can point at its line.
+
+use super::seed::RESERVED_CLAIMS;
+use super::{Config, DEFAULT_USER};
+use crate::oauth::client::{RegistrationRequest, SUPPORTED_GRANT_TYPES};
+use crate::oauth::issuer::Issuer;
+use crate::oauth::redirect_uri;
+use crate::oauth::scope::Scope;
+use std::fmt;
+
+/// One problem: where (a path of keys and indexes) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: Vec<PathPart>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart {
+    Key(&'static str),
+    Index(usize),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", path_text(&self.path), self.message)
+    }
+}
+
+pub fn path_text(path: &[PathPart]) -> String {
+    let mut text = String::new();
+    for part in path {
+        match part {
+            PathPart::Key(key) if text.is_empty() => text.push_str(key),
+            PathPart::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            PathPart::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    text
+}
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: &[PathPart], message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.to_vec(),
+            message: message.into(),
+        });
+    }
+}
+
+use PathPart::{Index, Key};
+
+impl Config {
+    /// Every problem in this configuration; empty when it is fine.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Problems(Vec::new());
+        let issuer = match &self.issuer {
+            Some(issuer) => match Issuer::parse(issuer, self.allow_insecure_issuer) {
+                Ok(issuer) => Some(issuer),
+                Err(e) => {
+                    problems.add(&[Key("issuer")], e.to_string());
+                    None
+                }
+            },
+            None => None,
+        };
+        if self.cimd.allow_http_loopback && issuer.as_ref().is_some_and(|i| !i.is_loopback()) {
+            problems.add(
+                &[Key("cimd"), Key("allow_http_loopback")],
+                "only allowed when the issuer is on loopback (it lets document fetches reach \
+                 loopback addresses)",
+            );
+        }
+        self.check_resources(&mut problems);
+        self.check_users(&mut problems);
+        self.check_clients(&mut problems);
+        if let Some(user) = &self.consent.user {
+            if !self.knows_user(user) {
+                problems.add(&[Key("consent"), Key("user")], unknown_user(user));
+            }
+        }
+        problems.0
+    }
+
+    fn knows_user(&self, subject: &str) -> bool {
+        subject == DEFAULT_USER || self.users.iter().any(|u| u.subject == subject)
+    }
+
+    fn check_resources(&self, problems: &mut Problems) {
+        for (i, resource) in self.resources.iter().enumerate() {
+            if url::Url::parse(&resource.url).is_err() || resource.url.contains('#') {
+                problems.add(
+                    &[Key("resources"), Index(i), Key("url")],
+                    format!(
+                        "'{}' must be an absolute URL without a fragment (RFC 8707 §2)",
+                        resource.url
+                    ),
+                );
+            }
+            for (j, scope) in resource.scopes.iter().enumerate() {
+                let at = [Key("resources"), Index(i), Key("scopes"), Index(j)];
+                check_scope_token(problems, &at, scope);
+            }
+        }
+        if self.resources.iter().filter(|r| r.default).count() > 1 {
+            problems.add(
+                &[Key("resources")],
+                "at most one resource can be the default",
+            );
+        }
+    }
+
+    fn check_users(&self, problems: &mut Problems) {
+        for (i, user) in self.users.iter().enumerate() {
+            let at = |key| [Key("users"), Index(i), Key(key)];
+            if user.subject.trim().is_empty() {
+                problems.add(&at("subject"), "a user needs a non-empty subject");
+            }
+            if self.users[..i].iter().any(|u| u.subject == user.subject) {
+                problems.add(
+                    &at("subject"),
+                    format!("user '{}' is declared twice", user.subject),
+                );
+            }
+            if user.password.is_some() && user.password_hash.is_some() {
+                problems.add(&at("password"), "give password or password_hash, not both");
+            }
+            if let Some(hash) = &user.password_hash {
+                if !crate::secret::is_argon2_hash(hash) {
+                    problems.add(
+                        &at("password_hash"),
+                        "not an argon2 PHC string ($argon2id$...); `tollgate hash-secret` makes one",
+                    );
+                }
+            }
+            for claim in user.claims.keys() {
+                if RESERVED_CLAIMS.contains(&claim.as_str()) {
+                    problems.add(
+                        &at("claims"),
+                        format!("'{claim}' is set by Tollgate and cannot be an extra claim"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_clients(&self, problems: &mut Problems) {
+        for (i, client) in self.clients.iter().enumerate() {
+            let at = |key| [Key("clients"), Index(i), Key(key)];
+            if client.client_id.trim().is_empty() {
+                problems.add(&at("client_id"), "a client needs a non-empty client_id");
+            }
+            if client.client_id.starts_with("https://") || client.client_id.starts_with("http://") {
+                problems.add(
+                    &at("client_id"),
+                    "URL client ids are Client ID Metadata Documents; choose a plain name",
+                );
+            }
+            if self.clients[..i]
+                .iter()
+                .any(|c| c.client_id == client.client_id)
+            {
+                problems.add(
+                    &at("client_id"),
+                    format!("client '{}' is declared twice", client.client_id),
+                );
+            }
+            if client.secret.is_some() && client.secret_hash.is_some() {
+                problems.add(&at("secret"), "give secret or secret_hash, not both");
+            }
+            if let Some(hash) = &client.secret_hash {
+                if !crate::secret::is_argon2_hash(hash) {
+                    problems.add(
+                        &at("secret_hash"),
+                        "not an argon2 PHC string ($argon2id$...); `tollgate hash-secret` makes one",
+                    );
+                }
+            }
+            if let Some(method) = &client.auth_method {
+                let allowed = ["client_secret_basic", "client_secret_post"];
+                if !client.is_confidential() || !allowed.contains(&method.as_str()) {
+                    problems.add(
+                        &at("auth_method"),
+                        format!(
+                            "'{method}' is not possible here: a client with a secret uses \
+                             client_secret_basic or client_secret_post; a client without one \
+                             is public"
+                        ),
+                    );
+                }
+            }
+            for (j, uri) in client.redirect_uris.iter().enumerate() {
+                if let Err(e) = redirect_uri::validate_for_registration(uri) {
+                    problems.add(
+                        &[Key("clients"), Index(i), Key("redirect_uris"), Index(j)],
+                        e.description,
+                    );
+                }
+            }
+            for (j, grant) in client.grant_types.iter().enumerate() {
+                if !SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
+                    problems.add(
+                        &[Key("clients"), Index(i), Key("grant_types"), Index(j)],
+                        format!(
+                            "'{grant}' is not supported; supported: {}",
+                            SUPPORTED_GRANT_TYPES.join(", ")
+                        ),
+                    );
+                }
+            }
+            if client
+                .redirect_uris
+                .iter()
+                .all(|u| redirect_uri::validate_for_registration(u).is_ok())
+                && client
+                    .grant_types
+                    .iter()
+                    .all(|g| SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
+            {
+                if let Err(e) = client.registration_request().validate() {
+                    problems.add(&at("grant_types"), e.description);
+                }
+            }
+            for (j, scope) in client.scopes.iter().enumerate() {
+                check_scope_token(
+                    problems,
+                    &[Key("clients"), Index(i), Key("scopes"), Index(j)],
+                    scope,
+                );
+            }
+            if let Some(user) = &client.user {
+                if !self.knows_user(user) {
+                    problems.add(&at("user"), unknown_user(user));
+                }
+            }
+        }
+    }
+}
+
+fn unknown_user(subject: &str) -> String {
+    format!("no user '{subject}' is declared (declare it under [[users]], or use 'dev')")
+}
+
+fn check_scope_token(problems: &mut Problems, at: &[PathPart], scope: &str) {
+    match Scope::parse(Some(scope)) {
+        Ok(parsed) if parsed.iter().count() == 1 => {}
+        Ok(_) => problems.add(at, format!("'{scope}' is not a single scope token")),
+        Err(e) => problems.add(at, e.description),
+    }
+}
+
+impl super::ClientSeed {
+    /// This client as RFC 7591 metadata, with the defaults for a declared client.
+    pub fn registration_request(&self) -> RegistrationRequest {
+        let confidential = self.is_confidential();
+        let grant_types = if self.grant_types.is_empty() {
+            let mut defaults = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+            if confidential {
+                defaults.push("client_credentials".to_owned());
+            }
+            defaults
+        } else {
+            self.grant_types.clone()
+        };
+        let needs_code = grant_types.iter().any(|g| g == "authorization_code");
+        RegistrationRequest {
+            redirect_uris: Some(self.redirect_uris.clone()),
+            token_endpoint_auth_method: Some(if confidential {
+                self.auth_method
+                    .clone()
+                    .unwrap_or_else(|| "client_secret_basic".to_owned())
+            } else {
+                "none".to_owned()
+            }),
+            grant_types: Some(grant_types),
+            response_types: Some(if needs_code {
+                vec!["code".to_owned()]
+            } else {
+                vec![]
+            }),
+            client_name: self.name.clone(),
+            scope: (!self.scopes.is_empty()).then(|| self.scopes.join(" ")),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ClientSeed, User};
+
+    fn client(id: &str) -> ClientSeed {
+        ClientSeed {
+            client_id: id.to_owned(),
+            name: None,
+            secret: None,
+            secret_hash: None,
+            auth_method: None,
+            redirect_uris: vec!["http://127.0.0.1/cb".to_owned()],
+            grant_types: vec![],
+            scopes: vec![],
+            consent: None,
+            user: None,
+        }
+    }
+
+    #[test]
+    fn a_good_configuration_has_no_problems() {
+        let config = Config {
+            users: vec![User::named("alice")],
+            clients: vec![client("ci")],
+            ..Config::default()
+        };
+        assert_eq!(config.validate(), vec![]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let mut bad_client = client("ci");
+        bad_client.redirect_uris = vec!["http://evil.example/cb".to_owned()];
+        bad_client.user = Some("nobody".to_owned());
+        let mut twice = client("ci");
+        twice.grant_types = vec!["implicit".to_owned()];
+        let mut user = User::named("alice");
+        user.claims.insert("sub".to_owned(), serde_json::json!("x"));
+        let config = Config {
+            issuer: Some("http://example.com/".to_owned()),
+            users: vec![user],
+            clients: vec![bad_client, twice],
+            ..Config::default()
+        };
+        let paths: Vec<String> = config
+            .validate()
+            .iter()
+            .map(|p| path_text(&p.path))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "issuer",
+                "users[0].claims",
+                "clients[0].redirect_uris[0]",
+                "clients[0].user",
+                "clients[1].client_id",
+                "clients[1].grant_types[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn declared_clients_get_sensible_grant_defaults() {
+        let mut confidential = client("machine");
+        confidential.secret = Some(crate::secret::Secret::new("s"));
+        let metadata = confidential.registration_request().validate().unwrap();
+        assert!(metadata.allows_grant("client_credentials"));
+        let metadata = client("public").registration_request().validate().unwrap();
+        assert!(!metadata.allows_grant("client_credentials"));
+    }
+}

@@ -170,7 +170,7 @@ async fn maintain_keys(app: AppState) {
 
 /// Without a configured issuer, the server is its own issuer at the address it bound. A
 /// wildcard bind address is not something a client can reach, so it becomes 127.0.0.1.
-fn default_issuer(addr: SocketAddr) -> String {
+pub fn default_issuer(addr: SocketAddr) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),

@@ -1,14 +1,18 @@
 //! Configuration: built-in defaults, then a TOML file (`--config`), then `TOLLGATE_*`
 //! environment variables, then command-line flags, each layer overriding the one before.
 
+pub mod check;
 pub mod duration;
 pub mod seed;
 pub mod validate;
 
 pub use seed::{ClientSeed, ConsentConfig, ConsentMode, User};
 
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 /// The subject of the user who is always there, so a fresh server can complete a flow.
@@ -68,6 +72,30 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Layers built-in defaults < the TOML `file` < `TOLLGATE_*` environment variables <
+    /// `flags` (any serialisable value with the keys of the settings it overrides). Lists
+    /// given as flags (users, resources) add to those of the file and the environment.
+    pub fn load(
+        file: Option<&Path>,
+        flags: &impl Serialize,
+    ) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Nested settings use a double underscore: TOLLGATE_CONSENT__MODE=auto. Other
+        // TOLLGATE_* variables (TOLLGATE_CONFIG, test settings) are not settings.
+        let env = Env::prefixed("TOLLGATE_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            Config::KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
+        });
+        figment
+            .merge(env)
+            .admerge(Serialized::defaults(flags))
+            .extract()
+            .map_err(Box::new)
+    }
+
     /// Every user who can sign in: `dev` first, then the configured ones.
     pub fn all_users(&self) -> Vec<User> {
         let mut users = vec![User::named(DEFAULT_USER)];

@@ -215,15 +215,22 @@ impl Config {
                     );
                 }
             }
-            if client
+            let parts_valid = client
                 .redirect_uris
                 .iter()
                 .all(|u| redirect_uri::validate_for_registration(u).is_ok())
                 && client
                     .grant_types
                     .iter()
-                    .all(|g| SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
-            {
+                    .all(|g| SUPPORTED_GRANT_TYPES.contains(&g.as_str()));
+            if !client.is_confidential() && client.redirect_uris.is_empty() {
+                problems.add(
+                    &at("redirect_uris"),
+                    "a public client (no secret) can only use the code flow, which needs \
+                     redirect_uris",
+                );
+            } else if parts_valid {
+                // The combination (RFC 7591 consistency rules), once each part is valid.
                 if let Err(e) = client.registration_request().validate() {
                     problems.add(&at("grant_types"), e.description);
                 }
@@ -260,8 +267,13 @@ impl super::ClientSeed {
     /// This client as RFC 7591 metadata, with the defaults for a declared client.
     pub fn registration_request(&self) -> RegistrationRequest {
         let confidential = self.is_confidential();
+        // Defaults: the code flow with refresh when there is somewhere to redirect to, and
+        // client credentials for a client with a secret.
         let grant_types = if self.grant_types.is_empty() {
-            let mut defaults = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+            let mut defaults = Vec::new();
+            if !self.redirect_uris.is_empty() {
+                defaults.extend(["authorization_code".to_owned(), "refresh_token".to_owned()]);
+            }
             if confidential {
                 defaults.push("client_credentials".to_owned());
             }
@@ -363,5 +375,10 @@ mod tests {
         assert!(metadata.allows_grant("client_credentials"));
         let metadata = client("public").registration_request().validate().unwrap();
         assert!(!metadata.allows_grant("client_credentials"));
+        let mut machine = client("machine");
+        machine.redirect_uris.clear();
+        machine.secret = Some(crate::secret::Secret::new("s"));
+        let metadata = machine.registration_request().validate().unwrap();
+        assert_eq!(metadata.grant_types, ["client_credentials"]);
     }
 }

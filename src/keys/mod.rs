@@ -116,6 +116,11 @@ impl SigningKey {
     pub fn kid(&self) -> &str {
         &self.jwk.kid
     }
+
+    /// Signs a JWT with this key (header `alg`, `typ` and `kid`).
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        jwt::sign(self, typ, claims)
+    }
 }
 
 /// The keys in use at one moment: the active signing key and every published public key.
@@ -264,7 +269,7 @@ impl KeyRing {
 
     /// Signs a JWT with the active key.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
-        jwt::sign(&self.current().active, typ, claims)
+        self.current().active.sign(typ, claims)
     }
 
     /// Verifies a JWT this server signed (signature with a published key, and `iss`) and

@@ -36,7 +36,8 @@ pub(super) struct TokenArgs {
     /// The `client_id` claim.
     #[arg(long, default_value = "tollgate-cli")]
     client_id: String,
-    /// Make a token that expired a minute ago.
+    /// Make a token that expired ten minutes ago (beyond the clock-skew leeway that
+    /// validators usually allow, often 60 s).
     #[arg(long)]
     expired: bool,
     /// Make a token for another audience than asked.
@@ -84,7 +85,7 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
     let ttl =
         i64::try_from(args.ttl.unwrap_or(config.access_token_ttl).as_secs()).unwrap_or(i64::MAX);
     let (iat, exp) = if args.expired {
-        (now - ttl - 60, now - 60)
+        (now - 600 - ttl, now - 600)
     } else {
         (now, now.saturating_add(ttl))
     };

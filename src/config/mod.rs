@@ -96,6 +96,12 @@ impl Config {
             .map_err(Box::new)
     }
 
+    /// The configuration of a file (with the environment's overrides), as
+    /// `tollgate serve --config FILE` would read it.
+    pub fn from_file(path: &Path) -> Result<Config, Box<figment::Error>> {
+        Config::load(Some(path), &serde_json::Map::new())
+    }
+
     /// Every user who can sign in: `dev` first, then the configured ones.
     pub fn all_users(&self) -> Vec<User> {
         let mut users = vec![User::named(DEFAULT_USER)];

@@ -160,6 +160,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// Starts from a configuration file, as `tollgate serve --config FILE` would (the test
+    /// still chooses the database and the address, so the file's are replaced).
+    pub fn config_file(mut self, path: &std::path::Path) -> Self {
+        self.config = Config::from_file(path).unwrap();
+        self.config.issuer = None;
+        self
+    }
+
     /// Gives the issuer a path, such as "/t1".
     pub fn issuer_path(mut self, path: &str) -> Self {
         self.issuer_path = path.to_owned();
@@ -627,15 +635,28 @@ where
 
 /// Runs the `tollgate` binary and returns its stdout; it must succeed.
 pub fn tollgate(args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = run_tollgate(args, &[]);
     assert!(
         output.status.success(),
         "tollgate {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs the `tollgate` binary with extra environment variables (and none of the caller's
+/// TOLLGATE_* settings).
+pub fn run_tollgate(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TOLLGATE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
 }

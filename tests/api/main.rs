@@ -7,6 +7,7 @@ mod helpers;
 
 mod authorize;
 mod cimd;
+mod cli;
 mod client_credentials;
 mod client_management;
 mod concurrency;
@@ -17,4 +18,5 @@ mod registration;
 mod restart;
 mod revocation;
 mod robustness;
+mod seed;
 mod token;

@@ -1,0 +1,241 @@
+//! The command line for CI: layered configuration, check-config, token minting, clients.
+
+use crate::helpers::{Backend, RESOURCE, TestApp, jwt_header, jwt_payload, run_tollgate, tollgate};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn example_file() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tollgate.example.toml")
+        .display()
+        .to_string()
+}
+
+/// Flags override the environment, which overrides the file; secrets are redacted.
+#[test]
+fn configuration_layers_and_redaction() {
+    let file = example_file();
+    let from_file = tollgate(&["print-config", "--config", &file]);
+    assert!(
+        from_file.contains(r#"issuer = "http://127.0.0.1:9000""#),
+        "{from_file}"
+    );
+    assert!(!from_file.contains("change-me-in-ci") && !from_file.contains("wonderland"));
+    assert!(from_file.contains(r#"secret = "[redacted]""#));
+
+    let env = [
+        ("TOLLGATE_ISSUER", "http://localhost:9100"),
+        ("TOLLGATE_CONSENT__MODE", "auto"),
+    ];
+    let output = run_tollgate(&["print-config", "--config", &file], &env);
+    let from_env = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        from_env.contains(r#"issuer = "http://localhost:9100""#),
+        "{from_env}"
+    );
+    assert!(from_env.contains(r#"mode = "auto""#), "{from_env}");
+
+    let output = run_tollgate(
+        &[
+            "print-config",
+            "--config",
+            &file,
+            "--issuer",
+            "http://127.0.0.1:9200",
+            "--user",
+            "carol",
+        ],
+        &env,
+    );
+    let from_flags = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        from_flags.contains(r#"issuer = "http://127.0.0.1:9200""#),
+        "{from_flags}"
+    );
+    // --user adds to the file's users.
+    assert!(
+        from_flags.contains(r#"subject = "alice""#) && from_flags.contains(r#"subject = "carol""#)
+    );
+
+    let output = run_tollgate(&["print-config"], &[("TOLLGATE_BIND", "nonsense")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("BIND"));
+}
+
+/// check-config accepts the example and lists every problem of a bad file with its line.
+#[test]
+fn check_config_reports_problems_with_lines() {
+    let ok = tollgate(&["check-config", &example_file()]);
+    assert!(ok.ends_with(": ok\n"), "{ok}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "issuer = \"http://127.0.0.1:9000/\"\n\n[[clients]]\nclient_id = \"x\"\nredirect_uris = [\"http://evil.example/cb\"]\nconsent = \"sometimes\"\n",
+    )
+    .unwrap();
+    let output = run_tollgate(&["check-config", bad.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = String::from_utf8(output.stdout).unwrap();
+    let path = bad.display().to_string();
+    assert!(report.contains(&format!("{path}:6: clients")), "{report}");
+    // The type error hides the rest of that client, but not the issuer's problem... which
+    // is a problem of meaning, checked once every type is right: fix the type and see it.
+    std::fs::write(
+        &bad,
+        "issuer = \"http://127.0.0.1:9000/\"\n\n[[clients]]\nclient_id = \"x\"\nredirect_uris = [\"http://evil.example/cb\"]\n",
+    )
+    .unwrap();
+    let output = run_tollgate(&["check-config", bad.to_str().unwrap()], &[]);
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(report.contains(&format!("{path}:1: issuer")), "{report}");
+    assert!(
+        report.contains(&format!("{path}:5: clients[0].redirect_uris[0]")),
+        "{report}"
+    );
+}
+
+fn verify(jwks: &Value, token: &str, audience: &str) -> Result<Value, jsonwebtoken::errors::Error> {
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+    let kid = jwt_header(token)["kid"].as_str().unwrap().to_owned();
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|data| data.claims)
+}
+
+/// `tollgate token`: the running server's JWKS verifies it and introspection knows it;
+/// the "wrong on purpose" options produce tokens a resource server must refuse.
+async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resource_server = app.confidential_client("client_secret_basic").await;
+    let mint = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "--database-url",
+            app.database_url(),
+            "--issuer",
+            &app.issuer,
+            "--sub",
+            "alice",
+            "--aud",
+            RESOURCE,
+            "--scope",
+            "mcp:tools",
+        ];
+        args.extend_from_slice(extra);
+        tollgate(&args).trim().to_owned()
+    };
+    let token = mint(&["--claim", "team=blue", "--claim", "level=3", "--ttl", "60s"]);
+    let claims = verify(&app.jwks().await, &token, RESOURCE).unwrap();
+    assert_eq!(claims["iss"], app.issuer);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["scope"], "mcp:tools");
+    assert_eq!(claims["team"], "blue");
+    assert_eq!(claims["level"], 3);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        60
+    );
+    assert_eq!(jwt_header(&token)["typ"], "at+jwt");
+    assert_eq!(
+        app.introspect(&resource_server, &token).await["active"],
+        true
+    );
+
+    let expired = mint(&["--expired"]);
+    assert!(
+        jwt_payload(&expired)["exp"].as_i64().unwrap()
+            < jwt_payload(&token)["iat"].as_i64().unwrap()
+    );
+    assert_eq!(
+        verify(&app.jwks().await, &expired, RESOURCE)
+            .unwrap_err()
+            .kind(),
+        &jsonwebtoken::errors::ErrorKind::ExpiredSignature
+    );
+    assert_eq!(
+        app.introspect(&resource_server, &expired).await["active"],
+        false
+    );
+
+    let wrong_audience = mint(&["--wrong-audience"]);
+    assert_eq!(
+        verify(&app.jwks().await, &wrong_audience, RESOURCE)
+            .unwrap_err()
+            .kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidAudience
+    );
+    let unknown_key = mint(&["--unknown-key"]);
+    assert!(verify(&app.jwks().await, &unknown_key, RESOURCE).is_err());
+    let wrong_issuer = mint(&["--wrong-issuer"]);
+    assert_ne!(jwt_payload(&wrong_issuer)["iss"], app.issuer);
+}
+
+/// `tollgate clients add|list|remove` against the server's database.
+async fn clients_command_manages_pre_registered_clients(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let added = tollgate(&[
+        "clients",
+        "add",
+        "--database-url",
+        app.database_url(),
+        "--client-id",
+        "job",
+        "--name",
+        "Nightly job",
+    ]);
+    let secret = added
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
+    let get_token = || {
+        app.http
+            .post(app.url("/token"))
+            .basic_auth("job", Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    assert_eq!(get_token().await.unwrap().status(), StatusCode::OK);
+    let listing = tollgate(&["clients", "list", "--database-url", app.database_url()]);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("job ") && l.contains("cli") && l.contains("Nightly job")),
+        "{listing}"
+    );
+    let duplicate = run_tollgate(
+        &[
+            "clients",
+            "add",
+            "--database-url",
+            app.database_url(),
+            "--client-id",
+            "job",
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("exists already"));
+    tollgate(&[
+        "clients",
+        "remove",
+        "job",
+        "--database-url",
+        app.database_url(),
+    ]);
+    assert_eq!(
+        get_token().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+on_both_backends!(
+    token_command_mints_tokens_the_server_verifies,
+    clients_command_manages_pre_registered_clients,
+);

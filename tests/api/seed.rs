@@ -1,0 +1,289 @@
+//! The configuration file as a seed: declared users and clients, headless consent,
+//! passwords, extra claims, idempotent application.
+
+use crate::helpers::{
+    Backend, CALLBACK, Callback, TestApp, TestDb, VERIFIER, assert_oauth_error, jwt_payload,
+};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn example_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tollgate.example.toml")
+}
+
+fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+    let path = dir.path().join("tollgate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The repository's example file is valid and does what its comments say.
+async fn the_example_file_works(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config_file(&example_file())
+        .spawn()
+        .await;
+    let metadata = app.metadata().await;
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["mcp:tools", "mcp:admin"])
+    );
+
+    // ci-pipeline: client_credentials with its chosen (argon2-hashed) secret, its scopes only.
+    let machine = |scope: &'static str| {
+        app.http
+            .post(app.url("/token"))
+            .basic_auth("ci-pipeline", Some("change-me-in-ci"))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+    };
+    let response = machine("mcp:tools").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let claims = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "ci-pipeline");
+    assert_eq!(
+        claims["aud"], "http://127.0.0.1:8000/mcp",
+        "the default resource"
+    );
+    let response = machine("mcp:admin").await.unwrap();
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
+
+    // headless-agent: auto consent as bob, no page.
+    let response = app
+        .get_authorize(&app.authorize_params("headless-agent", &[]))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::FOUND,
+        "no consent page in auto mode"
+    );
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.one("state"), "st1");
+    let body: Value = app
+        .redeem("headless-agent", &callback.one("code"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "bob"
+    );
+
+    // login_hint picks the user, and alice's extra claims go into her token.
+    let response = app
+        .get_authorize(&app.authorize_params("headless-agent", &[("login_hint", "alice")]))
+        .await;
+    let code = Callback::from_response(&response).one("code");
+    let body: Value = app
+        .redeem("headless-agent", &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["groups"], json!(["admins"]));
+
+    // always-denied: access_denied at once.
+    let response = app
+        .get_authorize(&app.authorize_params("always-denied", &[]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "access_denied"
+    );
+}
+
+/// Users with a password must give it on the consent page; a wrong one leaves the form
+/// usable for another try.
+async fn passwords_are_asked_on_the_consent_page(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config_file(&example_file())
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[("login_hint", "alice")]))
+        .await;
+    assert!(form.html.contains(r#"type="password""#));
+    assert!(
+        form.html.contains(r#"value="alice" checked"#),
+        "login_hint preselects alice"
+    );
+    let submit = |password: &'static str| {
+        app.http
+            .post(app.url("/authorize"))
+            .form(&[
+                ("request_id", form.request_id.as_str()),
+                ("csrf_token", form.csrf_token.as_str()),
+                ("user", "alice"),
+                ("password", password),
+                ("decision", "approve"),
+            ])
+            .send()
+    };
+    let wrong = submit("guess").await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    assert!(wrong.text().await.unwrap().contains("wrong password"));
+    let right = submit("wonderland").await.unwrap();
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    // Users without a password (bob) need none.
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    assert_eq!(
+        app.decide(&form, "approve", "bob").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// prompt=none succeeds only where no interaction is needed.
+async fn prompt_none_depends_on_the_consent_mode(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config_file(&example_file())
+        .spawn()
+        .await;
+    let response = app
+        .get_authorize(&app.authorize_params("headless-agent", &[("prompt", "none")]))
+        .await;
+    assert!(Callback::from_response(&response).get("code").is_some());
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("prompt", "none")]))
+        .await;
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "interaction_required"
+    );
+}
+
+/// Applying the file is idempotent; an edit updates and removes declared clients and
+/// leaves dynamically registered ones alone.
+async fn applying_the_file_is_idempotent(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(backend).await;
+    let first = r#"
+[[clients]]
+client_id = "kept"
+secret = "one"
+[[clients]]
+client_id = "dropped"
+redirect_uris = ["http://127.0.0.1:53682/callback"]
+"#;
+    let path = write(&dir, first);
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    let dynamic = app.public_client().await;
+    let tokens = app.tokens(&dynamic.client_id).await;
+    app.stop().await;
+
+    // Same file: nothing changes (the secret still works, the dynamic grant survives).
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    let listing =
+        crate::helpers::tollgate(&["clients", "list", "--database-url", app.database_url()]);
+    assert!(
+        listing.contains("kept") && listing.contains("dropped"),
+        "{listing}"
+    );
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("kept", Some("one"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    app.stop().await;
+
+    // Edited: a new secret, one client gone.
+    let path = write(
+        &dir,
+        "[[clients]]\nclient_id = \"kept\"\nsecret = \"two\"\n",
+    );
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db)
+        .spawn()
+        .await;
+    let old_secret = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("kept", Some("one"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(old_secret, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let new_secret = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("kept", Some("two"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new_secret.status(), StatusCode::OK);
+    let gone = app
+        .get_authorize(&app.authorize_params("dropped", &[]))
+        .await;
+    assert_eq!(gone.status(), StatusCode::BAD_REQUEST);
+    // The dynamically registered client and its grant are untouched.
+    let refreshed = app
+        .refresh(
+            &dynamic.client_id,
+            tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+/// A client's consent mode overrides the server's; the server's applies to dynamic clients.
+async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| c.consent.mode = tollgate::config::ConsentMode::Auto)
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let code = Callback::from_response(&response).one("code");
+    let response = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client.client_id),
+            ("redirect_uri", CALLBACK),
+        ])
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "dev"
+    );
+}
+
+on_both_backends!(
+    the_example_file_works,
+    passwords_are_asked_on_the_consent_page,
+    prompt_none_depends_on_the_consent_mode,
+    applying_the_file_is_idempotent,
+    the_global_consent_mode_applies_to_registered_clients,
+);

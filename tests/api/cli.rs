@@ -102,7 +102,7 @@ fn verify(jwks: &Value, token: &str, audience: &str) -> Result<Value, jsonwebtok
     let kid = jwt_header(token)["kid"].as_str().unwrap().to_owned();
     let jwk = jwks
         .find(&kid)
-        .ok_or_else(|| jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+        .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[audience]);

@@ -16,6 +16,7 @@
 //! - [`keys`] holds the RSA signing keys, the JWKS and JWT signing.
 //! - [`cimd`] fetches Client ID Metadata Documents safely.
 //! - [`state::App`] is what every handler gets: configuration, store, keys, clock.
+//! - `testing` (feature `testing`) starts an in-process server for other crates' tests.
 
 pub mod cimd;
 pub mod cli;
@@ -30,6 +31,8 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod users;
 
 pub use config::Config;

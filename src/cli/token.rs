@@ -7,7 +7,7 @@ use super::{ConfigArgs, Failure, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::seed::RESERVED_CLAIMS;
 use crate::config::{DEFAULT_USER, duration};
-use crate::keys::{Audience, KeyRing, SigningKey};
+use crate::keys::{KeyRing, SigningKey};
 use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::resource;
 use crate::server::default_issuer;
@@ -104,21 +104,19 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
         .map(|u| u.claims.clone())
         .unwrap_or_default();
     extra.extend(args.claims.iter().cloned());
-    let claims = AccessTokenClaims {
-        iss: if args.wrong_issuer {
-            "https://wrong-issuer.invalid".to_owned()
-        } else {
-            issuer
-        },
-        sub: args.sub.clone(),
-        aud: Audience::from_list(audience),
-        exp,
+    let mut claims = AccessTokenClaims::issue(
+        &issuer,
+        &args.sub,
+        &args.client_id,
+        audience,
+        (!args.scope.trim().is_empty()).then(|| args.scope.trim().to_owned()),
         iat,
-        jti: uuid::Uuid::new_v4().to_string(),
-        client_id: args.client_id.clone(),
-        scope: (!args.scope.trim().is_empty()).then(|| args.scope.trim().to_owned()),
-        extra,
-    };
+        exp - iat,
+    );
+    claims.extra = extra;
+    if args.wrong_issuer {
+        claims.iss = "https://wrong-issuer.invalid".to_owned();
+    }
     let token = if args.unknown_key {
         let (key, _) = tokio::task::spawn_blocking(SigningKey::generate)
             .await

@@ -124,6 +124,31 @@ pub struct ClientSeed {
 }
 
 impl ClientSeed {
+    /// A public client (no secret) that redirects to `redirect_uris`.
+    pub fn public(client_id: impl Into<String>, redirect_uris: &[&str]) -> Self {
+        ClientSeed {
+            client_id: client_id.into(),
+            name: None,
+            secret: None,
+            secret_hash: None,
+            auth_method: None,
+            redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
+            grant_types: Vec::new(),
+            scopes: Vec::new(),
+            consent: None,
+            user: None,
+        }
+    }
+
+    /// A confidential client with a chosen secret (`client_secret_basic`); with no redirect
+    /// URIs it gets the client_credentials grant only.
+    pub fn confidential(client_id: impl Into<String>, secret: &str) -> Self {
+        ClientSeed {
+            secret: Some(Secret::new(secret)),
+            ..ClientSeed::public(client_id, &[])
+        }
+    }
+
     pub fn is_confidential(&self) -> bool {
         self.secret.is_some() || self.secret_hash.is_some()
     }

@@ -24,3 +24,28 @@ pub struct AccessTokenClaims {
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+
+impl AccessTokenClaims {
+    /// Claims for a token issued now (`iat`) that lives `ttl_secs`, with a fresh `jti`.
+    pub fn issue(
+        issuer: &str,
+        subject: &str,
+        client_id: &str,
+        audience: Vec<String>,
+        scope: Option<String>,
+        iat: i64,
+        ttl_secs: i64,
+    ) -> Self {
+        AccessTokenClaims {
+            iss: issuer.to_owned(),
+            sub: subject.to_owned(),
+            aud: Audience::from_list(audience),
+            exp: iat.saturating_add(ttl_secs),
+            iat,
+            jti: uuid::Uuid::new_v4().to_string(),
+            client_id: client_id.to_owned(),
+            scope,
+            extra: serde_json::Map::new(),
+        }
+    }
+}

@@ -8,7 +8,6 @@ mod refresh_token;
 use super::client_auth;
 use super::error::ApiError;
 use super::form::form_params;
-use crate::keys::Audience;
 use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::client::{
     AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, SUPPORTED_GRANT_TYPES,
@@ -98,23 +97,22 @@ struct TokenGrant<'a> {
 fn mint(app: &App, grant: TokenGrant<'_>) -> Result<(TokenResponse, IssuedTokens), ApiError> {
     let now = app.now();
     let ttl = app.config.access_token_ttl.as_secs();
-    let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
+    let ttl_secs = i64::try_from(ttl).unwrap_or(i64::MAX);
     let access_scope = grant.scope.for_access_token();
-    let claims = AccessTokenClaims {
-        iss: app.issuer.as_str().to_owned(),
-        sub: grant.subject.to_owned(),
-        aud: Audience::from_list(grant.audience),
-        exp: expires_at,
-        iat: now,
-        jti: uuid::Uuid::new_v4().to_string(),
-        client_id: grant.client_id.to_owned(),
-        scope: (!access_scope.is_empty()).then(|| access_scope.to_string()),
-        extra: grant
-            .subject_is_user
-            .then(|| app.user(grant.subject).map(|u| u.claims.clone()))
-            .flatten()
-            .unwrap_or_default(),
-    };
+    let mut claims = AccessTokenClaims::issue(
+        app.issuer.as_str(),
+        grant.subject,
+        grant.client_id,
+        grant.audience,
+        (!access_scope.is_empty()).then(|| access_scope.to_string()),
+        now,
+        ttl_secs,
+    );
+    if grant.subject_is_user {
+        if let Some(user) = app.user(grant.subject) {
+            claims.extra = user.claims.clone();
+        }
+    }
     let access_token = app.keys.sign(TYP, &claims)?;
     let refresh = grant.with_refresh_token.then(Secret::generate);
     let refresh_ttl = i64::try_from(app.config.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX);
@@ -122,7 +120,7 @@ fn mint(app: &App, grant: TokenGrant<'_>) -> Result<(TokenResponse, IssuedTokens
         access: NewAccessToken {
             jti: claims.jti,
             client_id: claims.client_id,
-            expires_at,
+            expires_at: claims.exp,
         },
         refresh: refresh.as_ref().map(|token| NewRefreshToken {
             token_digest: token.digest(),

@@ -1,0 +1,191 @@
+//! The `testing` fixture, used only through the public API, the way another crate's tests
+//! would use it, with the `oauth2` crate as the client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl,
+    RefreshToken, Scope, TokenResponse, TokenUrl,
+};
+use serde_json::Value;
+use tollgate::config::ClientSeed;
+use tollgate::testing::TestServer;
+
+const CALLBACK: &str = "http://127.0.0.1:53682/callback";
+const MCP: &str = "http://127.0.0.1:3000/mcp";
+
+/// oauth2's HTTP client trait, served by reqwest (no redirects: an authorization server
+/// answers the token endpoint directly).
+async fn http(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut outgoing = client
+        .request(request.method().clone(), request.uri().to_string())
+        .body(request.body().clone());
+    for (name, value) in request.headers() {
+        outgoing = outgoing.header(name, value);
+    }
+    let response = outgoing.send().await?;
+    let mut incoming = oauth2::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        incoming = incoming.header(name, value);
+    }
+    Ok(incoming.body(response.bytes().await?.to_vec()).unwrap())
+}
+
+fn verify(jwks: &Value, token: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap()
+        .claims
+}
+
+/// A headless authorization-code flow with PKCE and a resource indicator, then a refresh.
+#[tokio::test]
+async fn the_oauth2_crate_completes_a_headless_code_flow() {
+    let server = TestServer::builder()
+        .user("alice")
+        .client(ClientSeed::public("test-client", &[CALLBACK]))
+        .resource(MCP, &["mcp:tools"])
+        .auto_approve("alice")
+        .spawn()
+        .await
+        .unwrap();
+    let client = BasicClient::new(ClientId::new("test-client".to_owned()))
+        .set_auth_uri(AuthUrl::new(server.authorization_url()).unwrap())
+        .set_token_uri(TokenUrl::new(server.token_url()).unwrap())
+        .set_redirect_uri(RedirectUrl::new(CALLBACK.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("mcp:tools".to_owned()))
+        .add_extra_param("resource", MCP)
+        .set_pkce_challenge(challenge)
+        .url();
+
+    // Auto approval: the authorization endpoint redirects straight back with a code.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["state"], *state.secret());
+    assert_eq!(query["iss"], server.issuer());
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(query["code"].clone()))
+        .set_pkce_verifier(verifier)
+        .add_extra_param("resource", MCP)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let claims = verify(&server.jwks(), tokens.access_token().secret(), MCP);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["iss"], server.issuer());
+    assert_eq!(claims["scope"], "mcp:tools");
+
+    let refresh = tokens.refresh_token().expect("a refresh token");
+    let refreshed = client
+        .exchange_refresh_token(&RefreshToken::new(refresh.secret().clone()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_ne!(
+        refreshed.access_token().secret(),
+        tokens.access_token().secret()
+    );
+}
+
+/// client_credentials for a declared confidential client.
+#[tokio::test]
+async fn the_oauth2_crate_gets_a_machine_token() {
+    let server = TestServer::builder()
+        .client(ClientSeed::confidential("robot", "robot-secret"))
+        .spawn()
+        .await
+        .unwrap();
+    let client = BasicClient::new(ClientId::new("robot".to_owned()))
+        .set_client_secret(ClientSecret::new("robot-secret".to_owned()))
+        .set_token_uri(TokenUrl::new(server.token_url()).unwrap());
+    let token = client
+        .exchange_client_credentials()
+        .add_extra_param("resource", MCP)
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&server.jwks(), token.access_token().secret(), MCP)["sub"],
+        "robot"
+    );
+}
+
+/// Tokens without a flow, and the metadata an MCP server would publish.
+#[tokio::test]
+async fn mint_tokens_and_protected_resource_metadata() {
+    let server = TestServer::builder().spawn().await.unwrap();
+    let token = server
+        .mint_access_token("bob", MCP, "mcp:tools mcp:admin")
+        .await
+        .unwrap();
+    let claims = verify(&server.jwks(), &token, MCP);
+    assert_eq!(claims["sub"], "bob");
+    assert_eq!(claims["scope"], "mcp:tools mcp:admin");
+    // The JWKS the fixture returns is the one the server serves.
+    let served: Value = reqwest::get(server.jwks_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served, server.jwks());
+    let metadata = server.protected_resource_metadata(MCP, &["mcp:tools"]);
+    assert_eq!(metadata["resource"], MCP);
+    assert_eq!(metadata["authorization_servers"][0], server.issuer());
+    let discovery: Value = reqwest::get(server.metadata_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], server.issuer());
+}
+
+/// Several fixtures at once: different issuers, different keys, no interference; dropping
+/// one stops only it.
+#[tokio::test]
+async fn several_fixtures_run_side_by_side() {
+    let (a, b) = tokio::join!(TestServer::builder().spawn(), TestServer::builder().spawn());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.issuer(), b.issuer());
+    assert_ne!(a.jwks(), b.jwks());
+    let token = a.mint_access_token("dev", MCP, "").await.unwrap();
+    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+    let b_keys: jsonwebtoken::jwk::JwkSet = serde_json::from_value(b.jwks()).unwrap();
+    assert!(b_keys.find(&kid).is_none());
+    let b_metadata = b.metadata_url();
+    drop(b);
+    assert!(
+        reqwest::get(a.metadata_url())
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    // The dropped server stops accepting connections (shutdown is asynchronous: poll).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while reqwest::get(&b_metadata).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped server still answers"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -1,7 +1,7 @@
 //! An in-process Tollgate for other crates' tests (the `testing` feature).
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), tollgate::StartError> {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use tollgate::testing::TestServer;
 //! use tollgate::config::ClientSeed;
 //!

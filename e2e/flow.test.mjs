@@ -18,13 +18,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { startMcpServer } from './mcp-server.mjs';
+import { CALLBACK, InMemoryOAuthProvider, approveInBrowser } from './sdk.mjs';
 
 const TOLLGATE_BIN = process.env.TOLLGATE_BIN
   ? resolve(process.env.TOLLGATE_BIN)
   : fileURLToPath(new URL('../target/debug/tollgate', import.meta.url));
 const STARTUP_TIMEOUT_MS = 20_000;
-// Nothing listens here: the "browser" reads the redirect instead of following it.
-const CALLBACK = 'http://127.0.0.1:53682/callback';
 
 /** Starts `tollgate serve` on a free port and resolves once it printed its one stdout line. */
 async function startTollgate(databasePath) {
@@ -72,122 +71,6 @@ async function stopProcess(child) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
-}
-
-const decodeHtml = (text) =>
-  text.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_, entity) =>
-    entity[0] === '#'
-      ? String.fromCodePoint(entity[1].toLowerCase() === 'x' ? parseInt(entity.slice(2), 16) : Number(entity.slice(1)))
-      : { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[entity.toLowerCase()],
-  );
-
-/** The value of `<input … name="NAME" … value="…">`, or undefined. */
-function inputValue(html, name, type = 'hidden') {
-  for (const [tag] of html.matchAll(/<input\b[^>]*>/g)) {
-    if (tag.includes(`name="${name}"`) && tag.includes(`type="${type}"`)) {
-      const value = /\bvalue="([^"]*)"/.exec(tag);
-      return value && decodeHtml(value[1]);
-    }
-  }
-  return undefined;
-}
-
-/**
- * Does what a person's browser does with an authorization URL: loads the consent page (keeping
- * its cookie), approves as `dev`, and returns the URL of the 303 redirect back to the client.
- */
-async function approveInBrowser(authorizationUrl) {
-  const page = await fetch(authorizationUrl, { redirect: 'manual' });
-  const html = await page.text();
-  assert.equal(page.status, 200, `the consent page, for ${authorizationUrl}:\n${html}`);
-  const cookie = page.headers
-    .getSetCookie()
-    .map((header) => header.split(';')[0])
-    .find((pair) => pair.startsWith('tollgate-browser='));
-  assert.ok(cookie, `the consent page sets the tollgate-browser cookie: ${page.headers.getSetCookie()}`);
-  const action = /<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"/i.exec(html);
-  assert.ok(action, 'the consent page has a POST form');
-  const users = [...html.matchAll(/<input\b[^>]*\bname="user"[^>]*\bvalue="([^"]*)"/g)].map((m) => m[1]);
-  assert.ok(users.includes('dev'), `the user dev is offered: ${users}`);
-  const form = { request_id: inputValue(html, 'request_id'), csrf_token: inputValue(html, 'csrf_token') };
-  assert.ok(form.request_id && form.csrf_token, `hidden inputs request_id and csrf_token: ${JSON.stringify(form)}`);
-
-  const decision = await fetch(new URL(decodeHtml(action[1]), authorizationUrl), {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-    body: new URLSearchParams({ ...form, user: 'dev', decision: 'approve' }),
-  });
-  assert.equal(decision.status, 303, `the decision is answered with 303: ${await decision.text()}`);
-  return new URL(decision.headers.get('location'));
-}
-
-/** An `OAuthClientProvider` that keeps everything in memory and drives a scripted browser. */
-class InMemoryOAuthProvider {
-  authorizationUrls = [];
-  callbacks = [];
-  savedStates = [];
-  allowRedirect = true;
-  #client;
-  #tokens;
-  #codeVerifier;
-
-  get redirectUrl() {
-    return CALLBACK;
-  }
-
-  get clientMetadata() {
-    return {
-      client_name: 'Tollgate e2e (MCP TypeScript SDK)',
-      redirect_uris: [CALLBACK],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-
-  state() {
-    const state = randomBytes(16).toString('base64url');
-    this.savedStates.push(state);
-    return state;
-  }
-
-  clientInformation() {
-    return this.#client;
-  }
-
-  saveClientInformation(information) {
-    this.#client = information;
-  }
-
-  tokens() {
-    return this.#tokens;
-  }
-
-  saveTokens(tokens) {
-    this.#tokens = tokens;
-  }
-
-  saveCodeVerifier(codeVerifier) {
-    this.#codeVerifier = codeVerifier;
-  }
-
-  codeVerifier() {
-    if (!this.#codeVerifier) throw new Error('no code verifier was saved');
-    return this.#codeVerifier;
-  }
-
-  invalidateCredentials(scope) {
-    if (scope === 'all' || scope === 'client') this.#client = undefined;
-    if (scope === 'all' || scope === 'tokens') this.#tokens = undefined;
-    if (scope === 'all' || scope === 'verifier') this.#codeVerifier = undefined;
-  }
-
-  async redirectToAuthorization(authorizationUrl) {
-    this.authorizationUrls.push(authorizationUrl);
-    if (!this.allowRedirect) throw new Error(`unexpected redirect to ${authorizationUrl}`);
-    this.callbacks.push(await approveInBrowser(authorizationUrl));
-  }
 }
 
 describe('the MCP TypeScript SDK client against Tollgate', { timeout: 120_000 }, () => {

@@ -132,14 +132,11 @@ impl Config {
             if user.password.is_some() && user.password_hash.is_some() {
                 problems.add(&at("password"), "give password or password_hash, not both");
             }
-            if let Some(hash) = &user.password_hash {
-                if !crate::secret::is_argon2_hash(hash) {
-                    problems.add(
-                        &at("password_hash"),
-                        "not an argon2 PHC string ($argon2id$...); `tollgate hash-secret` makes one",
-                    );
-                }
-            }
+            check_hash(
+                problems,
+                &at("password_hash"),
+                user.password_hash.as_deref(),
+            );
             for claim in user.claims.keys() {
                 if RESERVED_CLAIMS.contains(&claim.as_str()) {
                     problems.add(
@@ -175,14 +172,7 @@ impl Config {
             if client.secret.is_some() && client.secret_hash.is_some() {
                 problems.add(&at("secret"), "give secret or secret_hash, not both");
             }
-            if let Some(hash) = &client.secret_hash {
-                if !crate::secret::is_argon2_hash(hash) {
-                    problems.add(
-                        &at("secret_hash"),
-                        "not an argon2 PHC string ($argon2id$...); `tollgate hash-secret` makes one",
-                    );
-                }
-            }
+            check_hash(problems, &at("secret_hash"), client.secret_hash.as_deref());
             if let Some(method) = &client.auth_method {
                 let allowed = ["client_secret_basic", "client_secret_post"];
                 if !client.is_confidential() || !allowed.contains(&method.as_str()) {
@@ -253,6 +243,15 @@ impl Config {
 
 fn unknown_user(subject: &str) -> String {
     format!("no user '{subject}' is declared (declare it under [[users]], or use 'dev')")
+}
+
+fn check_hash(problems: &mut Problems, at: &[PathPart], hash: Option<&str>) {
+    if hash.is_some_and(|h| !crate::secret::is_argon2_hash(h)) {
+        problems.add(
+            at,
+            "not an argon2 PHC string ($argon2id$...); `tollgate hash-secret` makes one",
+        );
+    }
 }
 
 fn check_scope_token(problems: &mut Problems, at: &[PathPart], scope: &str) {

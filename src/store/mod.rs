@@ -79,6 +79,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
+            // Switching a new database file to WAL needs it to itself; done by one
+            // connection first, it is a no-op for the pool's connections (WAL is stored in
+            // the file), which otherwise race for it and fail with "database is locked".
+            sqlx::Connection::close(sqlx::ConnectOptions::connect(&options).await?).await?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 // Keeps `sqlite::memory:` databases alive between uses.

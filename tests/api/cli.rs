@@ -195,14 +195,8 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
         .find_map(|l| l.strip_prefix("client_secret: "))
         .unwrap()
         .to_owned();
-    let get_token = || {
-        app.http
-            .post(app.url("/token"))
-            .basic_auth("job", Some(&secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-    };
-    assert_eq!(get_token().await.unwrap().status(), StatusCode::OK);
+    let get_token = || app.client_credentials("job", Some(&secret), &[]);
+    assert_eq!(get_token().await.status(), StatusCode::OK);
     let listing = tollgate(&["clients", "list", "--database-url", app.database_url()]);
     assert!(
         listing
@@ -229,10 +223,7 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
         "--database-url",
         app.database_url(),
     ]);
-    assert_eq!(
-        get_token().await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(get_token().await.status(), StatusCode::UNAUTHORIZED);
 }
 
 on_both_backends!(

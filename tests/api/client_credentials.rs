@@ -22,15 +22,8 @@ async fn client_credentials(
     client: &RegisteredClient,
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut form = vec![("grant_type", "client_credentials")];
-    form.extend_from_slice(extra);
-    app.http
-        .post(app.url("/token"))
-        .basic_auth(&client.client_id, client.client_secret.as_deref())
-        .form(&form)
-        .send()
+    app.client_credentials(&client.client_id, client.client_secret.as_deref(), extra)
         .await
-        .unwrap()
 }
 
 /// TK-20: a confidential client gets a token for itself, for the resource and scope asked,

@@ -180,13 +180,8 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
         }))
         .await;
     let body: Value = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&machine.client_id, machine.client_secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
+        .client_credentials(&machine.client_id, machine.client_secret.as_deref(), &[])
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -302,7 +302,23 @@ async fn configured_issuer_and_scopes_are_advertised(backend: Backend) {
     );
 }
 
+/// /healthz answers when the database does, and `tollgate healthcheck` reports it.
+async fn health_check_endpoint_and_command(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = format!("http://{}/healthz", app.addr);
+    let response = app.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["status"], "ok");
+    let healthy = crate::helpers::run_tollgate(&["healthcheck", "--url", &url], &[]);
+    assert!(healthy.status.success());
+    let nobody =
+        crate::helpers::run_tollgate(&["healthcheck", "--url", "http://127.0.0.1:1/healthz"], &[]);
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("unhealthy"));
+}
+
 on_both_backends!(
+    health_check_endpoint_and_command,
     md_1_oauth_metadata_is_complete_and_exact,
     md_8_openid_configuration_has_the_oidc_members,
     md_2_md_9_path_issuer_is_served_at_every_probe_url,

@@ -490,6 +490,24 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A client_credentials request with HTTP Basic authentication.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        self.http
+            .post(self.url("/token"))
+            .basic_auth(client_id, secret)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn refresh(
         &self,
         client_id: &str,

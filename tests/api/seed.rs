@@ -32,14 +32,10 @@ async fn the_example_file_works(backend: Backend) {
     );
 
     // ci-pipeline: client_credentials with its chosen (argon2-hashed) secret, its scopes only.
-    let machine = |scope: &'static str| {
-        app.http
-            .post(app.url("/token"))
-            .basic_auth("ci-pipeline", Some("change-me-in-ci"))
-            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-            .send()
-    };
-    let response = machine("mcp:tools").await.unwrap();
+    let secret = Some("change-me-in-ci");
+    let response = app
+        .client_credentials("ci-pipeline", secret, &[("scope", "mcp:tools")])
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     let claims = jwt_payload(body["access_token"].as_str().unwrap());
@@ -48,7 +44,9 @@ async fn the_example_file_works(backend: Backend) {
         claims["aud"], "http://127.0.0.1:8000/mcp",
         "the default resource"
     );
-    let response = machine("mcp:admin").await.unwrap();
+    let response = app
+        .client_credentials("ci-pipeline", secret, &[("scope", "mcp:admin")])
+        .await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
 
     // headless-agent: auto consent as bob, no page.
@@ -198,14 +196,7 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         listing.contains("kept") && listing.contains("dropped"),
         "{listing}"
     );
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("kept", Some("one"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.client_credentials("kept", Some("one"), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     app.stop().await;
 
@@ -219,23 +210,9 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         .on_db(db)
         .spawn()
         .await;
-    let old_secret = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("kept", Some("one"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let old_secret = app.client_credentials("kept", Some("one"), &[]).await;
     assert_oauth_error(old_secret, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let new_secret = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("kept", Some("two"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let new_secret = app.client_credentials("kept", Some("two"), &[]).await;
     assert_eq!(new_secret.status(), StatusCode::OK);
     let gone = app
         .get_authorize(&app.authorize_params("dropped", &[]))

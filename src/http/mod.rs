@@ -135,7 +135,7 @@ pub fn router(app: AppState) -> Router {
 
 /// 200 when the server can reach its database, 503 otherwise.
 async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
-    match app.store.ping().await {
+    let (status, body) = match app.store.ping().await {
         Ok(()) => (StatusCode::OK, r#"{"status":"ok"}"#),
         Err(error) => {
             tracing::warn!(%error, "health check: the database does not answer");
@@ -144,7 +144,8 @@ async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> im
                 r#"{"status":"unavailable","reason":"the database does not answer"}"#,
             )
         }
-    }
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -5,9 +5,10 @@
 
 use super::client::{AuthMethod, ClientMetadata, RegistrationRequest};
 use super::error::OAuthError;
+use super::issuer::is_loopback;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
-use url::{Host, Url};
+use url::Url;
 
 /// CIMD -01 §6.6: documents are small; anything bigger is refused.
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
@@ -21,17 +22,8 @@ pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
     let has_path = url.path() != "/" && !url.path().is_empty();
     match url.scheme() {
         "https" => has_path,
-        "http" => allow_http_loopback && has_path && host_is_loopback(&url),
+        "http" => allow_http_loopback && has_path && is_loopback(&url),
         _ => false,
-    }
-}
-
-fn host_is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain == "localhost",
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

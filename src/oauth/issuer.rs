@@ -97,7 +97,8 @@ impl Issuer {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether a URL's host is `localhost` or a loopback address.
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(domain)) => domain == "localhost",
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

@@ -98,13 +98,11 @@ async fn az_4_loopback_redirect_ports_may_vary(backend: Backend) {
     let code = callback.one("code");
     // The code is bound to the URI actually used.
     let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-            ("redirect_uri", "http://127.0.0.1:61000/callback"),
-        ])
+        .exchange(
+            &client.client_id,
+            &code,
+            &[("redirect_uri", "http://127.0.0.1:61000/callback")],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
@@ -259,14 +257,7 @@ async fn az_16_az_17_no_resource_and_no_scope(backend: Backend) {
         .approve(&client.client_id, &[("resource", ""), ("scope", "")])
         .await
         .one("code");
-    let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-        ])
-        .await;
+    let response = app.exchange(&client.client_id, &code, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
     let claims = jwt_payload(body["access_token"].as_str().unwrap());
@@ -300,14 +291,7 @@ async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Ba
         .approve(&client.client_id, &[("resource", "")])
         .await
         .one("code");
-    let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-        ])
-        .await;
+    let response = app.exchange(&client.client_id, &code, &[]).await;
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
         jwt_payload(body["access_token"].as_str().unwrap())["aud"],

@@ -1,6 +1,6 @@
 //! Client ID Metadata Documents (CIMD-1..CIMD-14, MD-11), against a local document server.
 
-use crate::helpers::{Backend, Callback, TestApp, VERIFIER, assert_oauth_error};
+use crate::helpers::{Backend, Callback, TestApp, assert_oauth_error};
 use crate::on_both_backends;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -171,13 +171,7 @@ async fn cimd_1_a_document_client_completes_the_flow(backend: Backend) {
     let code = Callback::from_response(&decision).one("code");
     // CIMD-14: the token endpoint accepts the URL client id with no secret.
     let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client_id),
-            ("redirect_uri", CALLBACK),
-        ])
+        .exchange(&client_id, &code, &[("redirect_uri", CALLBACK)])
         .await;
     assert_eq!(response.status(), Status::OK);
     let tokens: serde_json::Value = response.json().await.unwrap();

@@ -471,15 +471,26 @@ impl TestApp {
 
     /// Redeems `code` for the public `client` with the standard parameters.
     pub async fn redeem(&self, client_id: &str, code: &str) -> reqwest::Response {
-        self.token(&[
+        let standard = [("redirect_uri", CALLBACK), ("resource", RESOURCE)];
+        self.exchange(client_id, code, &standard).await
+    }
+
+    /// An authorization-code request of a public client with the RFC 7636 Appendix B
+    /// verifier, plus `extra` parameters.
+    pub async fn exchange(
+        &self,
+        client_id: &str,
+        code: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("code_verifier", VERIFIER),
             ("client_id", client_id),
-            ("redirect_uri", CALLBACK),
-            ("resource", RESOURCE),
-        ])
-        .await
+        ];
+        form.extend_from_slice(extra);
+        self.token(&form).await
     }
 
     /// A full flow for a public client; returns the token response body.

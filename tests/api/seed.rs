@@ -2,7 +2,7 @@
 //! passwords, extra claims, idempotent application.
 
 use crate::helpers::{
-    Backend, CALLBACK, Callback, TestApp, TestDb, VERIFIER, assert_oauth_error, jwt_payload,
+    Backend, CALLBACK, Callback, TestApp, TestDb, assert_oauth_error, jwt_payload,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -242,13 +242,7 @@ async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend)
     assert_eq!(response.status(), StatusCode::FOUND);
     let code = Callback::from_response(&response).one("code");
     let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-            ("redirect_uri", CALLBACK),
-        ])
+        .exchange(&client.client_id, &code, &[("redirect_uri", CALLBACK)])
         .await;
     let body: Value = response.json().await.unwrap();
     assert_eq!(

@@ -149,23 +149,14 @@ async fn tk_7_redirect_uri_is_enforced_when_sent(backend: Backend) {
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
     let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-            ("redirect_uri", "http://127.0.0.1:53682/other"),
-        ])
+        .exchange(
+            &client.client_id,
+            &code,
+            &[("redirect_uri", "http://127.0.0.1:53682/other")],
+        )
         .await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-        ])
-        .await;
+    let response = app.exchange(&client.client_id, &code, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -175,13 +166,11 @@ async fn tk_8_token_resource_must_be_granted(backend: Backend) {
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
     let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-            ("resource", "http://127.0.0.1:8001/other"),
-        ])
+        .exchange(
+            &client.client_id,
+            &code,
+            &[("resource", "http://127.0.0.1:8001/other")],
+        )
         .await;
     let description = assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_target").await;
     assert!(description.contains(RESOURCE), "{description}");
@@ -216,13 +205,7 @@ async fn tk_10_confidential_client_authentication(backend: Backend) {
     assert_oauth_error(wrong, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // client_secret_post for a client that registered Basic.
     let mismatched = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &basic.client_id),
-            ("client_secret", &secret),
-        ])
+        .exchange(&basic.client_id, &code, &[("client_secret", &secret)])
         .await;
     let description =
         assert_oauth_error(mismatched, StatusCode::UNAUTHORIZED, "invalid_client").await;
@@ -261,13 +244,7 @@ async fn tk_9_public_clients_send_no_secret(backend: Backend) {
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
     let response = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client.client_id),
-            ("client_secret", "anything"),
-        ])
+        .exchange(&client.client_id, &code, &[("client_secret", "anything")])
         .await;
     let description =
         assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
@@ -314,15 +291,7 @@ async fn tk_11_tk_12_malformed_token_requests(backend: Backend) {
         ])
         .await;
     assert_oauth_error(repeated, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let extra = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", VERIFIER),
-            ("client_id", id),
-            ("foo", "bar"),
-        ])
-        .await;
+    let extra = app.exchange(id, &code, &[("foo", "bar")]).await;
     assert_eq!(extra.status(), StatusCode::OK);
 }
 

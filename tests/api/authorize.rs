@@ -371,6 +371,54 @@ async fn az_22_consent_page_content_and_headers(backend: Backend) {
     assert!(html.contains(&client.client_id));
 }
 
+/// AZ-23 (OAuth 2.1 §7.12.2): an error found before consent is not sent automatically to
+/// a redirect URI anyone could have registered. The page shows it and offers the way back
+/// as a link; a client the operator declared is still redirected at once.
+async fn az_23_no_open_redirect_for_self_registered_clients(backend: Backend) {
+    const EVIL: &str = "https://evil.example/cb";
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.clients = vec![tollgate::config::ClientSeed::public("declared", &[EVIL])];
+        })
+        .spawn()
+        .await;
+    let registered = app
+        .register_ok(&json!({
+            "redirect_uris": [EVIL],
+            "token_endpoint_auth_method": "none"
+        }))
+        .await;
+    let without_pkce = [("redirect_uri", EVIL), ("code_challenge", "")];
+
+    let response = app
+        .get_authorize(&app.authorize_params(&registered.client_id, &without_pkce))
+        .await;
+    let html = assert_error_page(response, StatusCode::BAD_REQUEST).await;
+    assert!(html.contains("invalid_request"), "{html}");
+    assert!(html.contains("Return to evil.example"), "{html}");
+    let link = html
+        .split(r#"<a href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link back to the client")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    let link = url::Url::parse(&link).unwrap();
+    assert_eq!(link.host_str(), Some("evil.example"));
+    let params: std::collections::HashMap<_, _> = link.query_pairs().into_owned().collect();
+    assert_eq!(params["error"], "invalid_request");
+    assert_eq!(params["state"], "st1");
+    assert_eq!(params["iss"], app.issuer);
+
+    let response = app
+        .get_authorize(&app.authorize_params("declared", &without_pkce))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = Callback::from_response(&response);
+    assert!(callback.url.as_str().starts_with(EVIL));
+    assert_eq!(callback.one("error"), "invalid_request");
+}
+
 /// The user chooser: `dev` plus configured users; the chosen user is the token subject.
 async fn consent_user_chooser_sets_the_subject(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -517,6 +565,7 @@ on_both_backends!(
     az_17_unknown_scopes_are_refused_when_scopes_are_configured,
     az_18_az_19_offline_access_and_step_up,
     az_22_consent_page_content_and_headers,
+    az_23_no_open_redirect_for_self_registered_clients,
     consent_user_chooser_sets_the_subject,
     deny_redirects_with_access_denied,
     consent_form_is_csrf_protected_and_single_use,

@@ -2,7 +2,7 @@
 
 use super::page::{ConsentPage, render};
 use super::{
-    Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, redirect_error, render_error,
+    Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, refuse_before_consent, render_error,
 };
 use crate::config::{ConsentMode, DEFAULT_USER};
 use crate::http::routes;
@@ -68,24 +68,24 @@ async fn show_consent(
             error,
         }) => {
             tracing::debug!(client_id, error = %error, "authorization request refused");
-            return Ok(redirect_error(
+            return Ok(refuse_before_consent(
                 &app.issuer,
+                &client,
                 &redirect_uri,
                 state.as_deref(),
                 &error,
-                StatusCode::FOUND,
             ));
         }
     };
 
     let mode = client.policy.consent.unwrap_or(app.config.consent.mode);
     let refuse = |error: OAuthError| {
-        Ok(redirect_error(
+        Ok(refuse_before_consent(
             &app.issuer,
+            &client,
             &request.redirect_uri,
             request.state.as_deref(),
             &error,
-            StatusCode::FOUND,
         ))
     };
     match mode {

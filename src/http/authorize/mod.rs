@@ -13,10 +13,11 @@ use crate::http::error::log_internal;
 use crate::keys::KeyError;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
+use crate::oauth::redirect_uri;
 use crate::secret::Secret;
 use crate::state::App;
-use crate::store::{NewCode, NewGrant, StoreError};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use crate::store::{Client, ClientSource, NewCode, NewGrant, StoreError};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
@@ -77,26 +78,16 @@ pub fn render_error(issuer: &Issuer, error: PageError) -> Response {
     page::error_page(issuer, status, &error)
 }
 
-/// A redirect back to the client with response parameters, `state` and RFC 9207 `iss`
-/// (checklist AZ-11, AZ-20). `status` is 302 from `GET` and 303 from the consent `POST`
-/// (OAuth 2.1 §7.5.4: never 307 after a form post).
-pub fn redirect_to_client(
+/// The URL that sends the browser back to the client with response parameters, `state` and
+/// RFC 9207 `iss` (checklist AZ-11, AZ-20). `None` only if the registered redirect URI does
+/// not parse, which registration rules out.
+fn client_redirect_url(
     issuer: &Issuer,
     redirect_uri: &str,
     params: &[(&str, &str)],
     state: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let Ok(mut url) = Url::parse(redirect_uri) else {
-        // Registered redirect URIs were validated as absolute URLs, so this is unreachable;
-        // refuse rather than redirect somewhere unverified.
-        return render_error(
-            issuer,
-            PageError::bad_request(OAuthError::invalid_request(
-                "the redirect URI cannot be parsed",
-            )),
-        );
-    };
+) -> Option<Url> {
+    let mut url = Url::parse(redirect_uri).ok()?;
     {
         let mut query = url.query_pairs_mut();
         for (name, value) in params {
@@ -107,12 +98,31 @@ pub fn redirect_to_client(
         }
         query.append_pair("iss", issuer.as_str());
     }
-    let mut headers = HeaderMap::new();
-    match HeaderValue::from_str(url.as_str()) {
-        Ok(location) => headers.insert(header::LOCATION, location),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    Some(url)
+}
+
+/// A redirect back to the client (see `client_redirect_url`). `status` is 302 from `GET`
+/// and 303 from the consent `POST` (OAuth 2.1 §7.5.4: never 307 after a form post).
+pub fn redirect_to_client(
+    issuer: &Issuer,
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let location = client_redirect_url(issuer, redirect_uri, params, state)
+        .and_then(|url| HeaderValue::from_str(url.as_str()).ok());
+    let Some(location) = location else {
+        // Registered redirect URIs were validated as absolute URLs, so this is unreachable;
+        // refuse rather than redirect somewhere unverified.
+        return render_error(
+            issuer,
+            PageError::bad_request(OAuthError::invalid_request(
+                "the redirect URI cannot be parsed",
+            )),
+        );
     };
-    (status, headers).into_response()
+    (status, [(header::LOCATION, location)]).into_response()
 }
 
 /// An approved request, from the consent form or from `auto` consent.
@@ -178,4 +188,35 @@ pub fn redirect_error(
         state,
         status,
     )
+}
+
+/// Refuses a request before anyone has seen the consent page. OAuth 2.1 §7.12.2 (checklist
+/// AZ-23): an error must not turn the server into an open redirector, and anyone can
+/// register a client with any `https` redirect URI. So the browser is sent back at once only
+/// to redirect URIs the server trusts: loopback ones (the user's own machine, RFC 8252) and
+/// those of clients the operator declared. For the rest the error page explains the refusal
+/// and offers the way back as a link the user may choose to follow.
+pub fn refuse_before_consent(
+    issuer: &Issuer,
+    client: &Client,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+) -> Response {
+    let trusted = redirect_uri::is_loopback(redirect_uri)
+        || matches!(client.source, ClientSource::Seed | ClientSource::Cli);
+    if trusted {
+        return redirect_error(issuer, redirect_uri, state, error, StatusCode::FOUND);
+    }
+    let description = error.wire_description();
+    let back = client_redirect_url(
+        issuer,
+        redirect_uri,
+        &[
+            ("error", error.code.as_str()),
+            ("error_description", &description),
+        ],
+        state,
+    );
+    page::untrusted_redirect_error_page(issuer, error, back.as_ref())
 }

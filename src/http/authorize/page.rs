@@ -6,6 +6,7 @@ use crate::oauth::issuer::Issuer;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use url::Url;
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -38,6 +39,9 @@ struct ErrorPage<'a> {
     error: &'a str,
     description: &'a str,
     advice: &'static str,
+    /// The error response for the client, offered as a link rather than sent automatically
+    /// (see `refuse_before_consent`), and the host it leads to.
+    back_to_client: Option<(&'a str, &'a str)>,
 }
 
 pub fn render<T: Template>(template: &T, status: StatusCode) -> Response {
@@ -65,7 +69,31 @@ pub fn error_page(issuer: &Issuer, status: StatusCode, error: &OAuthError) -> Re
             error: error.code.as_str(),
             description: &error.description,
             advice,
+            back_to_client: None,
         },
         status,
+    )
+}
+
+/// The page for an error that would be sent to a redirect URI the server does not trust:
+/// the user sees the error and the host, and decides whether to go there.
+pub fn untrusted_redirect_error_page(
+    issuer: &Issuer,
+    error: &OAuthError,
+    back: Option<&Url>,
+) -> Response {
+    let back_to_client = back.map(|url| (url.as_str(), url.host_str().unwrap_or_default()));
+    render(
+        &ErrorPage {
+            issuer: issuer.as_str(),
+            error: error.code.as_str(),
+            description: &error.description,
+            advice: "Tollgate did not send you back to the application automatically: the \
+                     application registered itself, and its redirect URI is not on this \
+                     machine, so the server cannot vouch for it (OAuth 2.1 §7.12.2). Go back \
+                     only if you trust that site.",
+            back_to_client,
+        },
+        StatusCode::BAD_REQUEST,
     )
 }

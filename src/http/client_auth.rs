@@ -4,6 +4,7 @@
 //! (RFC 6749 §2.3).
 
 use crate::http::error::ApiError;
+use crate::http::rate_limit::Attempted;
 use crate::oauth::client::AuthMethod;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
@@ -78,8 +79,10 @@ pub async fn authenticate(
         ))
         .into());
     }
-    if let Some(retry_after) = app.client_auth_throttle.blocked(&client.client_id) {
-        return Err(ApiError::RateLimited {
+    let attempt = app
+        .client_auth_throttle
+        .attempt(Attempted::ClientSecret(&client.client_id))
+        .map_err(|retry_after| ApiError::RateLimited {
             retry_after,
             error: OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
@@ -88,22 +91,20 @@ pub async fn authenticate(
                      {retry_after} s (brute-force protection, OAuth 2.1 §2.4.1)"
                 ),
             ),
-        });
-    }
+        })?;
     let verified = match client.secret_digest.as_deref() {
         Some(stored) => verify_stored_secret(&secret, stored).await,
         None => false,
     };
-    match verified {
-        true => Ok(client),
-        false => {
-            app.client_auth_throttle.record_failure(&client.client_id);
-            Err(
-                OAuthError::invalid_client("client authentication failed: wrong client secret")
-                    .into(),
-            )
-        }
+    if !verified {
+        // Dropping the attempt leaves it counted as a failure.
+        return Err(OAuthError::invalid_client(
+            "client authentication failed: wrong client secret",
+        )
+        .into());
     }
+    attempt.succeeded();
+    Ok(client)
 }
 
 fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a>, OAuthError> {
@@ -161,11 +162,14 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    // Control characters are refused like malformed input: no client id or secret has them.
     let unescape = |part: &str| {
         percent_decode_str(&part.replace('+', " "))
             .decode_utf8()
+            .ok()
+            .filter(|s| !s.chars().any(char::is_control))
             .map(|s| s.into_owned())
-            .map_err(|_| malformed())
+            .ok_or_else(malformed)
     };
     Ok(Some((unescape(id)?, unescape(secret)?)))
 }
@@ -198,6 +202,8 @@ mod tests {
             basic_credentials(&headers).unwrap(),
             Some(("my:client".to_owned(), "p@ss word".to_owned()))
         );
+        let with_nul = STANDARD.encode("a%00:b");
+        assert!(basic_credentials(&with_auth(&format!("Basic {with_nul}"))).is_err());
     }
 
     #[test]

@@ -110,3 +110,55 @@ impl IntoResponse for ApiError {
         }
     }
 }
+
+/// The most a request body may hold (axum's default limit, named so the error can say it).
+pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Axum and tower answer some failures themselves (a method an endpoint does not take, a
+/// body over the limit, a timeout, a malformed path) with an empty or plain-text body. This
+/// turns them into the same RFC 6749 error JSON as every other error, keeping the status and
+/// headers (`Allow` on a 405), so a developer reads why the request failed.
+pub async fn explain_framework_errors(response: Response) -> Response {
+    let status = response.status();
+    let already_explained = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.starts_with("application/json") || value.starts_with("text/html")
+        });
+    if !(status.is_client_error() || status == StatusCode::REQUEST_TIMEOUT) || already_explained {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let description = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "this endpoint does not accept that HTTP method; it accepts {}",
+            parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|allow| allow.to_str().ok())
+                .unwrap_or("other methods")
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "the request body is larger than {} MiB, the most this server accepts",
+            BODY_LIMIT_BYTES / (1024 * 1024)
+        ),
+        StatusCode::REQUEST_TIMEOUT => "the request did not complete within 30 seconds".to_owned(),
+        _ => {
+            // The framework's own explanation, as far as it goes.
+            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            match String::from_utf8_lossy(&text).trim() {
+                "" => "the request is malformed".to_owned(),
+                text => text.to_owned(),
+            }
+        }
+    };
+    let explained = json_error(status, &OAuthError::invalid_request(description));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, explained.into_body())
+}

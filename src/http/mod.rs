@@ -120,6 +120,12 @@ pub fn router(app: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            error::BODY_LIMIT_BYTES,
+        ))
+        .layer(axum::middleware::map_response(
+            error::explain_framework_errors,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 // The path only: queries carry state and challenges, bodies carry secrets.

@@ -48,21 +48,64 @@ impl<K: Hash + Eq + Clone> std::fmt::Debug for RateLimiter<K> {
     }
 }
 
-/// Counts failed attempts per key (a client id) in a fixed one-minute window and refuses
-/// further attempts once the key has used up its budget, whatever they present: guessing a
-/// client secret then proceeds at most `limit` guesses a minute (checklist SEC-2). Only
+/// Counts failed attempts per key (a client or a user) in a fixed one-minute window and
+/// refuses further attempts once the key has used up its budget, whatever they present:
+/// guessing a secret then proceeds at most `limit` guesses a minute (checklist SEC-2). Only
 /// failures count, so a busy client with the right secret is never slowed down.
+///
+/// Every attempt is counted *before* the secret is checked and refunded if it was right.
+/// Checking first and counting afterwards would let parallel guesses all pass the check
+/// while a slow (argon2) verification is still running.
 pub struct FailureThrottle {
     limit: u32,
     failures: Mutex<HashMap<String, Window>>,
 }
 
+#[derive(Clone, Copy)]
 struct Window {
     started: Instant,
     count: u32,
 }
 
 const WINDOW: Duration = Duration::from_secs(60);
+
+/// What a throttled attempt is about. Clients and users have separate budgets even when a
+/// client id looks like a user name.
+#[derive(Debug, Clone, Copy)]
+pub enum Attempted<'a> {
+    ClientSecret(&'a str),
+    UserPassword(&'a str),
+}
+
+impl Attempted<'_> {
+    fn key(self) -> String {
+        match self {
+            Attempted::ClientSecret(client_id) => format!("client:{client_id}"),
+            Attempted::UserPassword(subject) => format!("user:{subject}"),
+        }
+    }
+}
+
+/// An attempt that has been counted as a failure until `succeeded` refunds it.
+#[must_use = "call succeeded() when the secret was right, or the attempt counts as a failure"]
+pub struct Attempt<'a> {
+    throttle: &'a FailureThrottle,
+    key: Option<(String, Instant)>,
+}
+
+impl Attempt<'_> {
+    pub fn succeeded(self) {
+        let Some((key, started)) = self.key else {
+            return;
+        };
+        let mut failures = self.throttle.lock();
+        if let Some(window) = failures.get_mut(&key) {
+            if window.started == started {
+                window.count = window.count.saturating_sub(1);
+            }
+        }
+    }
+}
 
 impl FailureThrottle {
     /// `limit` 0 switches throttling off.
@@ -73,38 +116,40 @@ impl FailureThrottle {
         }
     }
 
-    /// Seconds until `key` may try again, if it has used up its budget.
-    pub fn blocked(&self, key: &str) -> Option<u64> {
+    /// Counts an attempt, or says in how many seconds the key may try again if it has used
+    /// up its budget.
+    pub fn attempt(&self, attempted: Attempted<'_>) -> Result<Attempt<'_>, u64> {
         if self.limit == 0 {
-            return None;
+            return Ok(Attempt {
+                throttle: self,
+                key: None,
+            });
         }
-        let failures = self.lock();
-        let window = failures.get(key)?;
-        let elapsed = window.started.elapsed();
-        (window.count >= self.limit && elapsed < WINDOW)
-            .then(|| (WINDOW - elapsed).as_secs().max(1))
-    }
-
-    pub fn record_failure(&self, key: &str) {
-        if self.limit == 0 {
-            return;
-        }
+        let key = attempted.key();
+        let now = Instant::now();
         let mut failures = self.lock();
         // Forget finished windows now and then, so the map stays small.
         if failures.len() > 10_000 {
             failures.retain(|_, w| w.started.elapsed() < WINDOW);
         }
-        let window = failures.entry(key.to_owned()).or_insert(Window {
-            started: Instant::now(),
+        let window = failures.entry(key.clone()).or_insert(Window {
+            started: now,
             count: 0,
         });
-        if window.started.elapsed() >= WINDOW {
+        let elapsed = now.saturating_duration_since(window.started);
+        if elapsed >= WINDOW {
             *window = Window {
-                started: Instant::now(),
+                started: now,
                 count: 0,
             };
+        } else if window.count >= self.limit {
+            return Err((WINDOW - elapsed).as_secs().max(1));
         }
         window.count += 1;
+        Ok(Attempt {
+            throttle: self,
+            key: Some((key, window.started)),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
@@ -131,19 +176,44 @@ mod tests {
     fn failures_beyond_the_budget_block_the_key_only() {
         let throttle = FailureThrottle::per_minute(3);
         for _ in 0..3 {
-            assert_eq!(throttle.blocked("a"), None);
-            throttle.record_failure("a");
+            let _failed = throttle.attempt(Attempted::ClientSecret("a")).unwrap();
         }
-        assert!(throttle.blocked("a").is_some_and(|s| (1..=60).contains(&s)));
-        assert_eq!(throttle.blocked("b"), None);
+        let retry = throttle.attempt(Attempted::ClientSecret("a")).err();
+        assert!(retry.is_some_and(|s| (1..=60).contains(&s)));
+        assert!(throttle.attempt(Attempted::ClientSecret("b")).is_ok());
+        // A user named like the client has a budget of its own.
+        assert!(throttle.attempt(Attempted::UserPassword("a")).is_ok());
+    }
+
+    #[test]
+    fn successes_are_refunded() {
+        let throttle = FailureThrottle::per_minute(2);
+        for _ in 0..10 {
+            throttle
+                .attempt(Attempted::ClientSecret("a"))
+                .unwrap()
+                .succeeded();
+        }
+        assert!(throttle.attempt(Attempted::ClientSecret("a")).is_ok());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_against_the_budget() {
+        let throttle = FailureThrottle::per_minute(2);
+        let first = throttle.attempt(Attempted::ClientSecret("a")).unwrap();
+        let second = throttle.attempt(Attempted::ClientSecret("a")).unwrap();
+        assert!(throttle.attempt(Attempted::ClientSecret("a")).is_err());
+        first.succeeded();
+        assert!(throttle.attempt(Attempted::ClientSecret("a")).is_ok());
+        drop(second);
     }
 
     #[test]
     fn zero_switches_it_off() {
         let throttle = FailureThrottle::per_minute(0);
         for _ in 0..100 {
-            throttle.record_failure("a");
+            let _failed = throttle.attempt(Attempted::ClientSecret("a")).unwrap();
         }
-        assert_eq!(throttle.blocked("a"), None);
+        assert!(throttle.attempt(Attempted::ClientSecret("a")).is_ok());
     }
 }

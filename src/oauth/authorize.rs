@@ -121,7 +121,7 @@ fn check_rest(
         params.get("code_challenge_method")?,
     )?;
     let resources = resource::resolve_requested(
-        params.all("resource"),
+        params.all("resource")?,
         policy.resources,
         policy.default_audience,
     )?;

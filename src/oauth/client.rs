@@ -190,9 +190,12 @@ impl RegistrationRequest {
             redirect_uri::validate_for_registration(uri)?;
         }
         if let Some(name) = &self.client_name {
-            if name.trim().is_empty() || name.chars().count() > MAX_NAME_LEN {
+            if name.trim().is_empty()
+                || name.chars().count() > MAX_NAME_LEN
+                || name.chars().any(char::is_control)
+            {
                 return Err(OAuthError::invalid_client_metadata(format!(
-                    "client_name must be 1 to {MAX_NAME_LEN} characters"
+                    "client_name must be 1 to {MAX_NAME_LEN} printable characters"
                 )));
             }
         }

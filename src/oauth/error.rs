@@ -105,17 +105,20 @@ impl OAuthError {
 
     /// Error descriptions are restricted to printable ASCII without `"` and `\`
     /// (RFC 6749 §5.2: `%x20-21 / %x23-5B / %x5D-7E`). Descriptions quote client input, so
-    /// anything outside that set is replaced before it goes on the wire.
+    /// anything outside that set is replaced before it goes on the wire; the section signs
+    /// of our own citations are spelled out.
     pub fn wire_description(&self) -> String {
-        self.description
-            .chars()
-            .map(|c| match c {
-                '"' => '\'',
-                '\\' => '/',
-                ' '..='~' => c,
-                _ => '?',
-            })
-            .collect()
+        let mut wire = String::with_capacity(self.description.len());
+        for c in self.description.chars() {
+            match c {
+                '§' => wire.push_str("section "),
+                '"' => wire.push('\''),
+                '\\' => wire.push('/'),
+                ' '..='~' => wire.push(c),
+                _ => wire.push('?'),
+            }
+        }
+        wire
     }
 }
 
@@ -135,6 +138,8 @@ mod tests {
     fn wire_description_keeps_to_the_rfc_6749_character_set() {
         let err = OAuthError::invalid_request("bad \"value\" \\ é\n");
         assert_eq!(err.wire_description(), "bad 'value' / ??");
+        let cited = OAuthError::invalid_request("see OAuth 2.1 §4.1.1");
+        assert_eq!(cited.wire_description(), "see OAuth 2.1 section 4.1.1");
     }
 
     #[test]

@@ -26,7 +26,7 @@ impl Params {
             .iter()
             .filter(|(key, _)| key == name)
             .map(|(_, value)| value.as_str());
-        let first = values.next();
+        let first = values.next().map(printable).transpose()?;
         if values.next().is_some() {
             return Err(OAuthError::invalid_request(format!(
                 "parameter '{name}' was sent more than once; OAuth 2.1 §3.1 and §3.2 forbid \
@@ -44,11 +44,26 @@ impl Params {
     }
 
     /// Every value of a parameter that may repeat.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn all(&self, name: &str) -> Result<Vec<&str>, OAuthError> {
         self.pairs
             .iter()
-            .filter(move |(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| printable(value))
+            .collect()
+    }
+}
+
+/// OAuth parameter values are printable characters (RFC 6749 Appendix A: VSCHAR, NQCHAR,
+/// URI references). A control character is refused here, before it can reach a page, a log
+/// line or a database that rejects it (PostgreSQL refuses NUL in text).
+fn printable(value: &str) -> Result<&str, OAuthError> {
+    match value.chars().find(|c| c.is_control()) {
+        None => Ok(value),
+        Some(c) => Err(OAuthError::invalid_request(format!(
+            "a parameter value contains the control character U+{:04X}; OAuth parameter \
+             values are printable characters (RFC 6749 Appendix A)",
+            u32::from(c)
+        ))),
     }
 }
 
@@ -79,9 +94,19 @@ mod tests {
     #[test]
     fn resource_may_repeat() {
         let params = Params::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb");
-        assert_eq!(
-            params.all("resource").collect::<Vec<_>>(),
-            ["https://a", "https://b"]
+        assert_eq!(params.all("resource").unwrap(), ["https://a", "https://b"]);
+    }
+
+    #[test]
+    fn control_characters_are_invalid_request() {
+        let params = Params::parse(b"state=a%00b&resource=https%3A%2F%2Fa%0A&scope=ok");
+        let error = params.get("state").unwrap_err();
+        assert!(
+            error.description.contains("U+0000"),
+            "{}",
+            error.description
         );
+        assert!(params.all("resource").is_err());
+        assert_eq!(params.get("scope").unwrap(), Some("ok"));
     }
 }

@@ -15,6 +15,14 @@ const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
 /// Checks one redirect URI a client wants to register.
 pub fn validate_for_registration(uri: &str) -> Result<(), OAuthError> {
+    // URL parsing would quietly drop or percent-encode these, and the URI the client later
+    // sends must match what was registered, character for character.
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI {uri:?} contains a space or a control character; a URI has neither \
+             (RFC 3986 §2)"
+        )));
+    }
     let parsed = Url::parse(uri).map_err(|e| {
         OAuthError::invalid_redirect_uri(format!(
             "redirect URI '{uri}' is not an absolute URI ({e}); OAuth 2.1 §2.3.1 requires \

@@ -11,7 +11,7 @@ use url::Url;
 /// the grant: the requested resources, or the default audience when none was requested
 /// (RFC 9068 §3 requires a default; RFC 8707 §2.1 lets the server choose it).
 pub fn resolve_requested<'a>(
-    requested: impl Iterator<Item = &'a str>,
+    requested: impl IntoIterator<Item = &'a str>,
     configured: &[ResourceConfig],
     default_audience: &str,
 ) -> Result<Vec<String>, OAuthError> {
@@ -55,7 +55,7 @@ pub fn default_audience(configured: &[ResourceConfig], issuer: &str) -> String {
 /// RFC 8707 §2.2: a token request may name a subset of the resources of the grant; the
 /// token is then for those only.
 pub fn narrow<'a>(
-    requested: impl Iterator<Item = &'a str>,
+    requested: impl IntoIterator<Item = &'a str>,
     granted: &[String],
 ) -> Result<Vec<String>, OAuthError> {
     let mut audience: Vec<String> = Vec::new();
@@ -166,25 +166,23 @@ mod tests {
     #[test]
     fn malformed_resources_are_invalid_target() {
         for bad in ["mcp.example.com", "http://127.0.0.1:8000/mcp#x", "/mcp"] {
-            let err = resolve_requested([bad].into_iter(), &[], "http://as").unwrap_err();
+            let err = resolve_requested([bad], &[], "http://as").unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidTarget, "{bad}");
         }
     }
 
     #[test]
     fn any_absolute_resource_is_accepted_without_configuration() {
-        let got =
-            resolve_requested(["http://127.0.0.1:8000/mcp"].into_iter(), &[], "http://as").unwrap();
+        let got = resolve_requested(["http://127.0.0.1:8000/mcp"], &[], "http://as").unwrap();
         assert_eq!(got, ["http://127.0.0.1:8000/mcp"]);
     }
 
     #[test]
     fn configured_resources_are_an_allowlist() {
         let config = configured(&["http://127.0.0.1:8000/mcp"]);
-        assert!(resolve_requested(["http://127.0.0.1:8001/x"].into_iter(), &config, "d").is_err());
+        assert!(resolve_requested(["http://127.0.0.1:8001/x"], &config, "d").is_err());
         // Case-folded host, and the requested spelling is kept for `aud`.
-        let got =
-            resolve_requested(["HTTP://127.0.0.1:8000/mcp"].into_iter(), &config, "d").unwrap();
+        let got = resolve_requested(["HTTP://127.0.0.1:8000/mcp"], &config, "d").unwrap();
         assert_eq!(got, ["HTTP://127.0.0.1:8000/mcp"]);
     }
 
@@ -205,11 +203,11 @@ mod tests {
     fn token_requests_may_only_narrow() {
         let granted = vec!["https://a/mcp".to_owned(), "https://b/mcp".to_owned()];
         assert_eq!(
-            narrow(["https://b/mcp"].into_iter(), &granted).unwrap(),
+            narrow(["https://b/mcp"], &granted).unwrap(),
             ["https://b/mcp"]
         );
         assert_eq!(narrow(std::iter::empty(), &granted).unwrap(), granted);
-        let err = narrow(["https://c/mcp"].into_iter(), &granted).unwrap_err();
+        let err = narrow(["https://c/mcp"], &granted).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidTarget);
     }
 

@@ -6,6 +6,7 @@ use crate::helpers::{
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 async fn machine_client(app: &TestApp, method: &str) -> RegisteredClient {
     app.register_ok(&json!({
@@ -158,9 +159,50 @@ async fn sec_2_failed_client_authentication_is_throttled(backend: Backend) {
     );
 }
 
+/// SEC-2 under parallel guessing: a chosen secret is checked with argon2, which is slow, so
+/// guesses sent all at once must still be counted before any of them is verified; at most
+/// the budget of them gets an answer other than 429.
+async fn sec_2_parallel_guesses_share_one_budget(backend: Backend) {
+    const BUDGET: u32 = 5;
+    let app = Arc::new(
+        TestApp::builder(backend)
+            .config(|c| {
+                c.client_auth_failures_per_minute = BUDGET;
+                c.clients = vec![tollgate::config::ClientSeed::confidential(
+                    "chosen-secret",
+                    "correct horse battery",
+                )];
+            })
+            .spawn()
+            .await,
+    );
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let app = Arc::clone(&app);
+        set.spawn(async move {
+            let guess = format!("guess {i}");
+            app.client_credentials("chosen-secret", Some(&guess), &[])
+                .await
+                .status()
+        });
+    }
+    let statuses = set.join_all().await;
+    let verified = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(verified, BUDGET as usize, "{statuses:?}");
+    assert_eq!(throttled, 40 - BUDGET as usize, "{statuses:?}");
+}
+
 on_both_backends!(
     tk_20_client_credentials_for_confidential_clients,
     tk_20_public_clients_cannot_use_client_credentials,
     client_credentials_honours_resource_and_scope_rules,
     sec_2_failed_client_authentication_is_throttled,
+    sec_2_parallel_guesses_share_one_budget,
 );

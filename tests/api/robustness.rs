@@ -1,74 +1,198 @@
-//! No request can make the server fail: malformed input gets a 4xx with an explanation.
+//! No request can make the server fail: malformed input gets a 4xx with an RFC 6749-shaped
+//! explanation, on both backends (PostgreSQL refuses NUL in text, so NUL bytes must be
+//! stopped before any query).
 
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+/// Asserts a 4xx whose body is error JSON with a description, and returns the `error`.
+async fn assert_explained(what: &str, response: reqwest::Response) -> String {
+    let status = response.status();
+    assert!(status.is_client_error(), "{what}: {status}");
+    let text = response.text().await.unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {text}"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{what}: {body}"
+    );
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
 
 async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let form = "application/x-www-form-urlencoded";
-    let json = "application/json";
-    let bodies: Vec<(&str, &str, Vec<u8>)> = vec![
+    let confidential = app.confidential_client("client_secret_basic").await;
+    let secret = confidential.client_secret.clone().unwrap();
+    let nul_basic = base64::engine::general_purpose::STANDARD.encode("a%00b:secret");
+    let no_auth = None;
+    let bad_basic = Some("Basic %%%".to_owned());
+    let posts: Vec<(&str, &str, Vec<u8>, Option<String>)> = vec![
         (
             "/token",
-            form,
+            FORM,
             b"grant_type=authorization_code&code=%FF%FE&client_id=%00".to_vec(),
+            no_auth.clone(),
         ),
-        ("/token", form, vec![0xff, 0xfe, 0x00, 0x01]),
-        ("/token", form, b"=&&=&grant_type".to_vec()),
         (
             "/token",
-            form,
+            FORM,
+            format!(
+                "grant_type=authorization_code&code=x%00&client_id={}&redirect_uri=%00",
+                client.client_id
+            )
+            .into_bytes(),
+            no_auth.clone(),
+        ),
+        (
+            "/token",
+            FORM,
+            format!(
+                "grant_type=refresh_token&refresh_token=x&client_id={}&resource=http://a/%00",
+                client.client_id
+            )
+            .into_bytes(),
+            no_auth.clone(),
+        ),
+        (
+            "/token",
+            FORM,
+            b"grant_type=client_credentials".to_vec(),
+            Some(format!("Basic {nul_basic}")),
+        ),
+        (
+            "/token",
+            FORM,
+            vec![0xff, 0xfe, 0x00, 0x01],
+            no_auth.clone(),
+        ),
+        ("/token", FORM, b"=&&=&grant_type".to_vec(), no_auth.clone()),
+        (
+            "/token",
+            FORM,
             format!(
                 "grant_type=refresh_token&refresh_token={}&client_id={}",
                 "x".repeat(5000),
                 client.client_id
             )
             .into_bytes(),
+            no_auth.clone(),
         ),
-        ("/token", "text/plain", b"hello".to_vec()),
-        ("/register", json, b"[]".to_vec()),
-        ("/register", json, b"null".to_vec()),
-        ("/register", json, br#"{"redirect_uris":[null]}"#.to_vec()),
+        (
+            "/token",
+            FORM,
+            b"grant_type=client_credentials".to_vec(),
+            bad_basic,
+        ),
+        ("/token", "text/plain", b"hello".to_vec(), no_auth.clone()),
+        (
+            "/revoke",
+            FORM,
+            format!("token=%00&client_id={}", client.client_id).into_bytes(),
+            no_auth.clone(),
+        ),
+        (
+            "/introspect",
+            FORM,
+            b"token=a%00b".to_vec(),
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{secret}", confidential.client_id))
+            )),
+        ),
+        ("/register", JSON, b"[]".to_vec(), no_auth.clone()),
+        ("/register", JSON, b"null".to_vec(), no_auth.clone()),
         (
             "/register",
-            json,
-            br#"{"redirect_uris":["http://127.0.0.1/cb"],"client_name":""}"#.to_vec(),
+            JSON,
+            br#"{"redirect_uris":[null]}"#.to_vec(),
+            no_auth.clone(),
         ),
-        ("/register", json, vec![b'{'; 100_000]),
         (
-            "/authorize",
-            form,
-            b"request_id=x&csrf_token=y&decision=approve&user=dev".to_vec(),
+            "/register",
+            JSON,
+            br#"{"redirect_uris":["http://127.0.0.1/c\u0000b"]}"#.to_vec(),
+            no_auth.clone(),
         ),
-        ("/authorize", form, vec![0xff; 64]),
+        (
+            "/register",
+            JSON,
+            br#"{"redirect_uris":["http://127.0.0.1/cb"],"client_name":"a\u0000b"}"#.to_vec(),
+            no_auth.clone(),
+        ),
+        (
+            "/register",
+            JSON,
+            br#"{"redirect_uris":["http://127.0.0.1/cb"],"client_name":""}"#.to_vec(),
+            no_auth.clone(),
+        ),
+        ("/register", JSON, vec![b'{'; 100_000], no_auth.clone()),
     ];
-    for (path, content_type, body) in bodies {
-        let response = app
+    for (path, content_type, body, authorization) in posts {
+        let mut request = app
             .http
             .post(app.url(path))
             .header("content-type", content_type)
-            .header("authorization", "Basic %%%")
+            .body(body);
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        assert_explained(path, request.send().await.unwrap()).await;
+    }
+
+    // A body over the limit (the server closes that connection, so it gets its own client).
+    let response = reqwest::Client::new()
+        .post(app.url("/token"))
+        .header("content-type", FORM)
+        .body(vec![b'a'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_explained("a 3 MiB body", response).await;
+
+    // The consent form's POST answers with a page, never a server error.
+    for body in [
+        b"request_id=%00&csrf_token=y&decision=approve&user=dev".to_vec(),
+        b"request_id=x&csrf_token=y&decision=approve&user=dev".to_vec(),
+        vec![0xff; 64],
+    ] {
+        let response = app
+            .http
+            .post(app.url("/authorize"))
+            .header("content-type", FORM)
             .body(body)
             .send()
             .await
             .unwrap();
         let status = response.status();
-        assert!(status.is_client_error(), "{path}: {status}");
-        assert!(
-            !response.text().await.unwrap().is_empty(),
-            "{path}: an explanation"
-        );
+        assert!(status.is_client_error(), "POST /authorize: {status}");
+        assert!(!response.text().await.unwrap().is_empty());
     }
+
     for query in [
-        "client_id=%FF&redirect_uri=%00",
-        "client_id=&client_id=",
-        &format!(
+        "client_id=%00".to_owned(),
+        "client_id=%FF&redirect_uri=%00".to_owned(),
+        "client_id=&client_id=".to_owned(),
+        format!(
             "client_id={}&redirect_uri=http://127.0.0.1:53682/callback&response_type=code&code_challenge={}",
             client.client_id,
             "%F0%9F%92%A9".repeat(11)
         ),
-        &format!("client_id={}&resource=%3A%2F%2F", client.client_id),
+        format!("client_id={}&resource=%3A%2F%2F", client.client_id),
+        app.authorize_params(&client.client_id, &[("state", "a\u{0}b")])
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&"),
     ] {
         let response = app
             .http
@@ -84,4 +208,32 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
     }
 }
 
-on_both_backends!(malformed_requests_never_cause_a_server_error);
+/// Methods an endpoint does not take get 405 with `Allow` and error JSON, not an empty body.
+async fn wrong_methods_are_explained(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (method, path) in [
+        (Method::GET, "/token"),
+        (Method::PUT, "/authorize"),
+        (Method::DELETE, "/revoke"),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(response.headers().get("allow").is_some(), "{method} {path}");
+        let error = assert_explained(path, response).await;
+        assert_eq!(error, "invalid_request");
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+on_both_backends!(
+    malformed_requests_never_cause_a_server_error,
+    wrong_methods_are_explained,
+);

@@ -1,6 +1,7 @@
 //! `POST /authorize`: the user's decision on the consent page.
 
 use super::{Approval, PageError, browser, issue_code, redirect_error, render_error};
+use crate::http::rate_limit::Attempted;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::token_digest;
@@ -109,24 +110,24 @@ async fn check_password(app: &App, subject: &str, form: &Params) -> Result<(), P
     if !app.users.needs_password(subject) {
         return Ok(());
     }
-    let throttle_key = format!("user:{subject}");
-    if let Some(retry_after) = app.client_auth_throttle.blocked(&throttle_key) {
-        return Err(PageError::Shown {
+    let attempt = app
+        .client_auth_throttle
+        .attempt(Attempted::UserPassword(subject))
+        .map_err(|retry_after| PageError::Shown {
             status: StatusCode::TOO_MANY_REQUESTS,
             error: OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
                 format!("too many wrong passwords for '{subject}'; try again in {retry_after} s"),
             ),
-        });
-    }
+        })?;
     let password = form
         .get("password")
         .map_err(PageError::bad_request)?
         .unwrap_or_default();
     if app.users.verify_password(subject, password).await {
+        attempt.succeeded();
         return Ok(());
     }
-    app.client_auth_throttle.record_failure(&throttle_key);
     Err(PageError::Shown {
         status: StatusCode::FORBIDDEN,
         error: OAuthError::new(

@@ -66,7 +66,7 @@ pub async fn exchange(
         )
         .into());
     }
-    let audience = resource::narrow(params.all("resource"), &grant.resources)?;
+    let audience = resource::narrow(params.all("resource")?, &grant.resources)?;
     let scope = Scope::from_stored(&grant.scope);
     let (response, issued) = mint(
         app,

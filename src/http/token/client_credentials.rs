@@ -24,7 +24,7 @@ pub async fn exchange(
         .into());
     }
     let resources = resource::resolve_requested(
-        params.all("resource"),
+        params.all("resource")?,
         &app.config.resources,
         &app.default_audience,
     )?;

@@ -60,7 +60,7 @@ pub async fn exchange(
         ))
         .into());
     };
-    let audience = resource::narrow(params.all("resource"), &grant.resources)?;
+    let audience = resource::narrow(params.all("resource")?, &grant.resources)?;
     let (response, issued) = mint(
         app,
         TokenGrant {

@@ -213,6 +213,7 @@ async fn md_20_cors_on_json_endpoints_only(backend: Backend) {
         ("/token", "POST"),
         ("/register", "POST"),
         ("/revoke", "POST"),
+        ("/introspect", "POST"),
     ] {
         let response = app
             .http
@@ -237,6 +238,37 @@ async fn md_20_cors_on_json_endpoints_only(backend: Backend) {
         assert!(
             allowed.contains("mcp-protocol-version"),
             "{path}: {allowed}"
+        );
+    }
+    // The actual responses, errors included, carry the header too, or a browser client
+    // cannot read them.
+    let client = app.public_client().await;
+    let registration_uri = client.body["registration_client_uri"].as_str().unwrap();
+    for (method, url) in [
+        (
+            reqwest::Method::GET,
+            app.url("/.well-known/oauth-authorization-server"),
+        ),
+        (reqwest::Method::GET, app.url("/jwks.json")),
+        (reqwest::Method::POST, app.url("/token")),
+        (reqwest::Method::POST, app.url("/register")),
+        (reqwest::Method::POST, app.url("/revoke")),
+        (reqwest::Method::POST, app.url("/introspect")),
+        (reqwest::Method::GET, registration_uri.to_owned()),
+    ] {
+        let response = app
+            .http
+            .request(method, &url)
+            .header("Origin", "http://localhost:6274")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers().get("access-control-allow-origin"),
+            Some(&reqwest::header::HeaderValue::from_static("*")),
+            "{url}: {}",
+            response.status()
         );
     }
     let response = app

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod at_rest;
 mod authorize;
 mod cimd;
 mod cli;

@@ -120,6 +120,30 @@ async fn tk_5_code_replay_revokes_the_tokens(backend: Backend) {
         .await
         .unwrap();
     let refresh_token = first["refresh_token"].as_str().unwrap();
+    // A replay that fails for its own reasons (a wrong verifier, another client) revokes
+    // nothing: it does not prove the code leaked (OAuth 2.1 §4.1.3 checks come first).
+    let wrong_verifier = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &"x".repeat(43)),
+            ("client_id", &client.client_id),
+        ])
+        .await;
+    assert_oauth_error(wrong_verifier, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let other = app.public_client().await;
+    let foreign = app.redeem(&other.client_id, &code).await;
+    assert_oauth_error(foreign, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let still_live: Value = app
+        .refresh(&client.client_id, refresh_token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = still_live["refresh_token"]
+        .as_str()
+        .expect("the grant survives replays that fail on their own");
+    // The genuine replay revokes the grant, including the rotated refresh token.
     let replay = app.redeem(&client.client_id, &code).await;
     let description = assert_oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert!(description.contains("already used"), "{description}");

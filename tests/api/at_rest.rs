@@ -1,0 +1,79 @@
+//! What the database holds: codes, refresh tokens, client secrets and registration access
+//! tokens only as digests (the "stored only as hashes"; OAuth 2.1 §7.1 on token
+//! storage). Reads everything the server stored, on both backends, and looks for the raw
+//! values.
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use serde_json::Value;
+
+/// Every byte of stored data as text: the SQLite file and its write-ahead log, or each
+/// PostgreSQL table's rows as JSON.
+async fn everything_stored(app: &TestApp) -> String {
+    let url = app.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let mut all = String::new();
+    for table in tables {
+        let rows: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT string_agg(row_to_json(t)::text, '\n') FROM \"{table}\" t"
+        )))
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        all.push_str(&rows.unwrap_or_default());
+    }
+    all
+}
+
+async fn credentials_are_stored_only_as_digests(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.confidential_client("client_secret_post").await;
+    let secret = client.client_secret.clone().unwrap();
+    let registration_token = client.body["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A code that was issued and not redeemed, and one that was.
+    let unredeemed = app.code(&client.client_id).await;
+    let code = app.code(&client.client_id).await;
+    let tokens: Value = app
+        .exchange(
+            &client.client_id,
+            &code,
+            &[("client_secret", secret.as_str())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+
+    let stored = everything_stored(&app).await;
+    assert!(
+        stored.contains(&client.client_id),
+        "the dump must see the stored data at all"
+    );
+    for (what, raw) in [
+        ("client secret", secret.as_str()),
+        ("registration access token", registration_token.as_str()),
+        ("unredeemed code", unredeemed.as_str()),
+        ("redeemed code", code.as_str()),
+        ("refresh token", refresh_token),
+    ] {
+        assert!(!stored.contains(raw), "the {what} is stored in clear");
+    }
+}
+
+on_both_backends!(credentials_are_stored_only_as_digests);

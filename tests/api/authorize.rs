@@ -337,6 +337,31 @@ async fn az_18_az_19_offline_access_and_step_up(backend: Backend) {
         jwt_payload(body["access_token"].as_str().unwrap())["scope"],
         "mcp:tools files:write"
     );
+
+    // A client that did not register the refresh_token grant is not granted offline
+    // access, and the response says so.
+    let no_refresh = app
+        .register_ok(&json!({
+            "redirect_uris": [CALLBACK],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code"]
+        }))
+        .await;
+    let code = app
+        .approve(
+            &no_refresh.client_id,
+            &[("scope", "mcp:tools offline_access")],
+        )
+        .await
+        .one("code");
+    let body: serde_json::Value = app
+        .redeem(&no_refresh.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert_eq!(body["scope"], "mcp:tools");
 }
 
 /// AZ-22: the consent page names the client, the redirect host, the scopes and the

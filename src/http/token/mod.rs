@@ -131,7 +131,12 @@ fn mint(app: &App, grant: TokenGrant<'_>) -> Result<(TokenResponse, IssuedTokens
         access_token,
         token_type: "Bearer",
         expires_in: ttl,
-        scope: (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
+        // offline_access is granted only where a refresh token comes with it (RFC 6749
+        // §5.1: `scope` is what was granted).
+        scope: match &refresh {
+            Some(_) => (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
+            None => (!access_scope.is_empty()).then(|| access_scope.to_string()),
+        },
         refresh_token: refresh.map(|token| token.expose().to_owned()),
     };
     Ok((response, issued))

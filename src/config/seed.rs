@@ -36,7 +36,7 @@ pub struct User {
     /// The password as an argon2 PHC string, instead of `password`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_hash: Option<String>,
-    /// Extra claims put into this user's access tokens.
+    /// Extra claims put into this user's access tokens and ID tokens.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub claims: serde_json::Map<String, serde_json::Value>,
 }

@@ -38,6 +38,8 @@ pub struct ValidRequest {
     pub prompt_none: bool,
     /// Who the client thinks the user is; Tollgate honours it when it names a user.
     pub login_hint: Option<String>,
+    /// OpenID Connect `nonce`, echoed in the ID token (OIDC Core §3.1.2.1).
+    pub nonce: Option<String>,
 }
 
 /// What the server's configuration says about resources and scopes.
@@ -78,6 +80,7 @@ pub fn validate(
             resources,
             prompt_none: params.get("prompt").ok().flatten() == Some("none"),
             login_hint: params.get("login_hint").ok().flatten().map(str::to_owned),
+            nonce: params.get("nonce").ok().flatten().map(str::to_owned),
         }),
         Err(error) => Err(Rejection::Redirect {
             redirect_uri,
@@ -131,6 +134,7 @@ fn check_rest(
     // Checked here so that a repeated parameter is an error like any other.
     params.get("prompt")?;
     params.get("login_hint")?;
+    params.get("nonce")?;
     Ok((code_challenge, scope, resources))
 }
 

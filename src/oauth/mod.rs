@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod cimd;
 pub mod client;
 pub mod error;
+pub mod id_token;
 pub mod issuer;
 pub mod metadata;
 pub mod params;

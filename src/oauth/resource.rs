@@ -3,7 +3,7 @@
 //! compare `aud` with its own canonical URL.
 
 use super::error::OAuthError;
-use super::scope::{OFFLINE_ACCESS, Scope};
+use super::scope::{SERVER_SCOPES, Scope};
 use crate::config::ResourceConfig;
 use url::Url;
 
@@ -95,7 +95,7 @@ pub fn allowed_scopes(resources: &[String], configured: &[ResourceConfig]) -> Op
     if allowed.is_empty() {
         return None;
     }
-    allowed.push(OFFLINE_ACCESS);
+    allowed.extend(SERVER_SCOPES);
     Some(Scope::from_stored(&allowed.join(" ")))
 }
 

@@ -3,9 +3,13 @@
 use super::error::OAuthError;
 use std::fmt;
 
-/// The scope that asks for a refresh token (OpenID Connect Core §11). It concerns the
-/// authorization server, not the MCP server, so it is never put into an access token.
+/// The scope that asks for a refresh token (OpenID Connect Core §11).
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// The scope that asks for an ID token (OpenID Connect Core §3.1.2.1).
+pub const OPENID: &str = "openid";
+/// Scopes that concern the authorization server, not any MCP server: every client may ask
+/// for them, no resource has to offer them, and they never go into an access token.
+pub const SERVER_SCOPES: [&str; 2] = [OFFLINE_ACCESS, OPENID];
 
 /// An ordered set of scope tokens, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,27 +74,32 @@ impl Scope {
         self.missing_from(other).next().is_none()
     }
 
-    /// The scope as it goes into an access token: without `offline_access`.
+    /// The scope without one token.
+    pub fn without(&self, token: &str) -> Scope {
+        Scope(self.0.iter().filter(|t| *t != token).cloned().collect())
+    }
+
+    /// The scope as it goes into an access token: without the server's own scopes.
     pub fn for_access_token(&self) -> Scope {
         Scope(
             self.0
                 .iter()
-                .filter(|t| *t != OFFLINE_ACCESS)
+                .filter(|t| !SERVER_SCOPES.contains(&t.as_str()))
                 .cloned()
                 .collect(),
         )
     }
 }
 
-/// Refuses scopes outside a client's allowed list (empty: any); `offline_access` is always
-/// allowed, it only asks for a refresh token.
+/// Refuses scopes outside a client's allowed list (empty: any); the server's own scopes
+/// (`offline_access`, `openid`) are always allowed.
 pub fn check_client_allows(scope: &Scope, allowed: &[String]) -> Result<(), OAuthError> {
     if allowed.is_empty() {
         return Ok(());
     }
     let refused: Vec<&str> = scope
         .iter()
-        .filter(|t| *t != OFFLINE_ACCESS && !allowed.iter().any(|a| a == t))
+        .filter(|t| !SERVER_SCOPES.contains(t) && !allowed.iter().any(|a| a == t))
         .collect();
     if refused.is_empty() {
         return Ok(());

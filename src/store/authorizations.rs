@@ -15,6 +15,8 @@ pub struct AuthorizationRequest {
     pub code_challenge: String,
     pub scope: String,
     pub resources: Vec<String>,
+    /// OpenID Connect `nonce`, for the ID token.
+    pub nonce: Option<String>,
     pub expires_at: i64,
 }
 
@@ -29,6 +31,7 @@ struct AuthorizationRequestRow {
     code_challenge: String,
     scope: String,
     resources: String,
+    nonce: Option<String>,
     expires_at: i64,
 }
 
@@ -46,6 +49,7 @@ impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {
             state: row.state,
             code_challenge: row.code_challenge,
             scope: row.scope,
+            nonce: row.nonce,
             expires_at: row.expires_at,
         })
     }
@@ -57,6 +61,7 @@ pub struct NewCode {
     pub code_digest: String,
     pub redirect_uri: String,
     pub code_challenge: String,
+    pub nonce: Option<String>,
     pub expires_at: i64,
 }
 
@@ -64,7 +69,7 @@ pub struct NewCode {
 macro_rules! request_columns {
     () => {
         "id, csrf_digest, browser_digest, client_id, redirect_uri, state, code_challenge, \
-         scope, resources, expires_at"
+         scope, resources, nonce, expires_at"
     };
 }
 
@@ -75,7 +80,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO authorization_requests (id, csrf_digest, browser_digest, \
                            client_id, redirect_uri, state, code_challenge, scope, resources, \
-                           expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+                           nonce, expires_at) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
         let resources = to_json("authorization_requests.resources", &request.resources)?;
         on_pool!(self, pool => sqlx::query(SQL)
             .bind(&request.id)
@@ -87,6 +93,7 @@ impl Store {
             .bind(&request.code_challenge)
             .bind(&request.scope)
             .bind(&resources)
+            .bind(&request.nonce)
             .bind(request.expires_at)
             .execute(pool)
             .await
@@ -143,8 +150,8 @@ impl Store {
         code: &NewCode,
     ) -> Result<(), StoreError> {
         const CODE_SQL: &str = "INSERT INTO authorization_codes (code_digest, grant_id, \
-                                redirect_uri, code_challenge, expires_at) \
-                                VALUES ($1, $2, $3, $4, $5)";
+                                redirect_uri, code_challenge, nonce, expires_at) \
+                                VALUES ($1, $2, $3, $4, $5, $6)";
         let resources = to_json("grants.resources", &grant.resources)?;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -162,6 +169,7 @@ impl Store {
                 .bind(&grant.id)
                 .bind(&code.redirect_uri)
                 .bind(&code.code_challenge)
+                .bind(&code.nonce)
                 .bind(code.expires_at)
                 .execute(&mut *tx)
                 .await?;

@@ -30,6 +30,10 @@ pub struct CodeGrant {
     pub resources: Vec<String>,
     pub redirect_uri: String,
     pub code_challenge: String,
+    /// OpenID Connect `nonce` from the authorization request.
+    pub nonce: Option<String>,
+    /// When the user approved (OIDC `auth_time`).
+    pub approved_at: i64,
     pub expires_at: i64,
     pub redeemed_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -44,6 +48,8 @@ struct CodeGrantRow {
     resources: String,
     redirect_uri: String,
     code_challenge: String,
+    nonce: Option<String>,
+    approved_at: i64,
     expires_at: i64,
     redeemed_at: Option<i64>,
     revoked_at: Option<i64>,
@@ -111,7 +117,8 @@ pub enum Spent {
 impl Store {
     pub async fn code_grant(&self, code_digest: &str) -> Result<Option<CodeGrant>, StoreError> {
         const SQL: &str = "SELECT c.grant_id, g.client_id, g.subject, g.scope, g.resources, \
-                           c.redirect_uri, c.code_challenge, c.expires_at, c.redeemed_at, \
+                           c.redirect_uri, c.code_challenge, c.nonce, \
+                           g.created_at AS approved_at, c.expires_at, c.redeemed_at, \
                            g.revoked_at FROM authorization_codes c \
                            JOIN grants g ON g.id = c.grant_id WHERE c.code_digest = $1";
         let row: Option<CodeGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
@@ -127,6 +134,8 @@ impl Store {
                 scope: row.scope,
                 redirect_uri: row.redirect_uri,
                 code_challenge: row.code_challenge,
+                nonce: row.nonce,
+                approved_at: row.approved_at,
                 expires_at: row.expires_at,
                 redeemed_at: row.redeemed_at,
                 revoked_at: row.revoked_at,

@@ -15,6 +15,7 @@ mod concurrency;
 mod discovery;
 mod instances;
 mod keys;
+mod openid;
 mod registration;
 mod restart;
 mod revocation;

@@ -111,6 +111,7 @@ async fn show_consent(
                 code_challenge: request.code_challenge.as_str(),
                 scope: &request.scope.to_string(),
                 resources: &request.resources,
+                nonce: request.nonce.as_deref(),
             };
             issue_code(app, approval, StatusCode::FOUND).await
         }
@@ -143,6 +144,7 @@ async fn consent_page(
         code_challenge: request.code_challenge.as_str().to_owned(),
         scope: request.scope.to_string(),
         resources: request.resources.clone(),
+        nonce: request.nonce,
         expires_at: app.now() + REQUEST_TTL_SECS,
     };
     app.store.insert_authorization_request(&pending).await?;

@@ -134,6 +134,7 @@ pub(super) struct Approval<'a> {
     pub code_challenge: &'a str,
     pub scope: &'a str,
     pub resources: &'a [String],
+    pub nonce: Option<&'a str>,
 }
 
 /// Records the grant and its authorization code and redirects to the client with the code.
@@ -156,6 +157,7 @@ pub(super) async fn issue_code(
         code_digest: code.digest(),
         redirect_uri: approval.redirect_uri.to_owned(),
         code_challenge: approval.code_challenge.to_owned(),
+        nonce: approval.nonce.map(str::to_owned),
         expires_at: now + CODE_TTL_SECS,
     };
     app.store.insert_grant_with_code(&grant, &new_code).await?;

@@ -98,6 +98,7 @@ async fn record_decision(
                 code_challenge: &request.code_challenge,
                 scope: &request.scope,
                 resources: &request.resources,
+                nonce: request.nonce.as_deref(),
             };
             issue_code(app, approval, StatusCode::SEE_OTHER).await
         }

@@ -4,13 +4,14 @@ use super::{TokenGrant, TokenResponse, mint};
 use crate::http::error::ApiError;
 use crate::oauth::client::REFRESH_TOKEN;
 use crate::oauth::error::OAuthError;
+use crate::oauth::id_token::{self, IdTokenClaims};
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeChallenge;
 use crate::oauth::resource;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{OPENID, Scope};
 use crate::secret::token_digest;
 use crate::state::App;
-use crate::store::{Client, Spent};
+use crate::store::{Client, CodeGrant, Spent};
 
 const REPLAYED: &str = "this authorization code was already used; a code is single-use, so the \
                         tokens issued for it have been revoked (OAuth 2.1 §4.1.3)";
@@ -68,7 +69,7 @@ pub async fn exchange(
     }
     let audience = resource::narrow(params.all("resource")?, &grant.resources)?;
     let scope = Scope::from_stored(&grant.scope);
-    let (response, issued) = mint(
+    let (mut response, issued) = mint(
         app,
         TokenGrant {
             client_id: &client.client_id,
@@ -79,6 +80,9 @@ pub async fn exchange(
             with_refresh_token: client.metadata.allows_grant(REFRESH_TOKEN),
         },
     )?;
+    if scope.contains(OPENID) {
+        response.id_token = Some(id_token(app, &grant)?);
+    }
     match app
         .store
         .redeem_code(&code_digest, &grant.grant_id, now, &issued)
@@ -91,4 +95,25 @@ pub async fn exchange(
         )
         .into()),
     }
+}
+
+/// The OpenID Connect ID token for a redeemed code (OIDC Core §3.1.3.3, §3.1.3.6). It lives
+/// as long as an access token.
+fn id_token(app: &App, grant: &CodeGrant) -> Result<String, ApiError> {
+    let now = app.now();
+    let ttl = i64::try_from(app.config.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let claims = IdTokenClaims {
+        iss: app.issuer.as_str().to_owned(),
+        sub: grant.subject.clone(),
+        aud: grant.client_id.clone(),
+        exp: now.saturating_add(ttl),
+        iat: now,
+        auth_time: grant.approved_at,
+        nonce: grant.nonce.clone(),
+        extra: app
+            .user(&grant.subject)
+            .map(|user| user.claims.clone())
+            .unwrap_or_default(),
+    };
+    Ok(app.keys.sign(id_token::TYP, &claims)?)
 }

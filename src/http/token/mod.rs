@@ -13,7 +13,7 @@ use crate::oauth::client::{
     AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN, SUPPORTED_GRANT_TYPES,
 };
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{OFFLINE_ACCESS, Scope};
 use crate::secret::Secret;
 use crate::state::{App, AppState};
 use crate::store::{IssuedTokens, NewAccessToken, NewRefreshToken};
@@ -33,6 +33,9 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// OpenID Connect, when `openid` was granted to the code flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 pub async fn token(
@@ -134,10 +137,13 @@ fn mint(app: &App, grant: TokenGrant<'_>) -> Result<(TokenResponse, IssuedTokens
         // offline_access is granted only where a refresh token comes with it (RFC 6749
         // §5.1: `scope` is what was granted).
         scope: match &refresh {
-            Some(_) => (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
-            None => (!access_scope.is_empty()).then(|| access_scope.to_string()),
-        },
+            Some(_) => Some(grant.scope.clone()),
+            None => Some(grant.scope.without(OFFLINE_ACCESS)),
+        }
+        .filter(|scope| !scope.is_empty())
+        .map(|scope| scope.to_string()),
         refresh_token: refresh.map(|token| token.expose().to_owned()),
+        id_token: None,
     };
     Ok((response, issued))
 }

@@ -7,9 +7,11 @@ use crate::helpers::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinSet;
 
 /// The issuer both instances share, as if behind one load balancer.
 const ISSUER: &str = "http://127.0.0.1:9999";
@@ -279,4 +281,94 @@ async fn a_flow_can_move_between_instances() {
     );
     let refresh_on_a = a.refresh(&browser, client_id, refresh_token).await;
     assert_eq!(refresh_on_a.status(), StatusCode::BAD_REQUEST);
+}
+
+const RACERS: usize = 32;
+
+/// Sends `RACERS` copies of `form` to the token endpoint at once, alternating between the
+/// instances, and returns each status with its body.
+async fn race(
+    http: &reqwest::Client,
+    instances: [&Instance; 2],
+    form: Form,
+) -> Vec<(StatusCode, Value)> {
+    let form = Arc::new(form);
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let url = instances[i % 2].url("/token");
+        let (http, form) = (http.clone(), Arc::clone(&form));
+        set.spawn(async move {
+            let response = http.post(url).form(&*form).send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        });
+    }
+    set.join_all().await
+}
+
+/// Exactly one success; every other request got `400 invalid_grant`. Returns the success.
+fn exactly_one_success(results: Vec<(StatusCode, Value)>) -> Value {
+    let (winners, losers): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .partition(|(status, _)| *status == StatusCode::OK);
+    assert_eq!(winners.len(), 1, "winners: {winners:?}, losers: {losers:?}");
+    for (status, body) in &losers {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    winners.into_iter().next().unwrap().1
+}
+
+/// Asserts that the grant of a token response is revoked on both instances: its refresh
+/// token is refused and its access token is inactive.
+async fn assert_revoked_everywhere(
+    http: &reqwest::Client,
+    instances: [&Instance; 2],
+    resource_server: &RegisteredClient,
+    client_id: &str,
+    tokens: &Value,
+) {
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let access_token = tokens["access_token"].as_str().unwrap();
+    for instance in instances {
+        let response = instance.refresh(http, client_id, refresh_token).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        let introspected = instance
+            .introspect(http, resource_server, access_token)
+            .await;
+        assert_eq!(introspected["active"], false, "{}", instance.base);
+    }
+}
+
+/// TK-5 and TK-16 across instances: 32 concurrent redemptions of one code, split between A
+/// and B, yield exactly one token response and 31 `invalid_grant`; the replays then revoke
+/// what the winner got (TK-5). Likewise 32 concurrent uses of one refresh token (of a new
+/// grant): one new pair, 31 `invalid_grant`, and the reuse rule revokes the family, the
+/// winner's new pair included (TK-16).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(tollgate_postgres_tests),
+    ignore = "the PostgreSQL half was not run: set TOLLGATE_TEST_POSTGRES_URL"
+)]
+async fn single_use_holds_across_instances_under_concurrency() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let (a, b) = tokio::join!(start(&db.url), start(&db.url));
+    let http = client();
+    let client = a.public_client(&http).await;
+    let client_id = client.client_id.as_str();
+    let resource_server = b.resource_server(&http).await;
+
+    let code = a.code(&http, client_id).await;
+    let results = race(&http, [&a, &b], redemption(client_id, &code)).await;
+    let tokens = exactly_one_success(results);
+    assert_revoked_everywhere(&http, [&a, &b], &resource_server, client_id, &tokens).await;
+
+    let code = b.code(&http, client_id).await;
+    let tokens = a.redeem(&http, client_id, &code).await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let results = race(&http, [&b, &a], refreshment(client_id, refresh_token)).await;
+    let new_pair = exactly_one_success(results);
+    assert_revoked_everywhere(&http, [&a, &b], &resource_server, client_id, &new_pair).await;
 }

@@ -4,6 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tollgate::clock::{Clock, SystemClock};
+use tollgate::keys::SigningKey;
+use tollgate::oauth::access_token::{AccessTokenClaims, TYP};
 use tollgate_example_mcp_server::{Settings, run};
 
 /// RFC 7636 Appendix B.
@@ -19,6 +22,8 @@ struct Stack {
     resource: String,
     /// Keeps cookies (the consent form needs its cookie) and follows no redirects.
     http: reqwest::Client,
+    /// Tollgate's database (in `_db`), where its signing key is.
+    database_url: String,
     _db: tempfile::TempDir,
 }
 
@@ -30,8 +35,9 @@ impl Stack {
     /// Starts the stack with changed settings for the example server.
     async fn start_with(change: impl FnOnce(&mut Settings)) -> Stack {
         let db = tempfile::tempdir().unwrap();
+        let database_url = format!("sqlite://{}", db.path().join("tollgate.db").display());
         let config = tollgate::Config {
-            database_url: format!("sqlite://{}", db.path().join("tollgate.db").display()),
+            database_url: database_url.clone(),
             ..tollgate::Config::default()
         };
         let launch = tollgate::Launch {
@@ -62,7 +68,24 @@ impl Stack {
             issuer,
             resource,
             http,
+            database_url,
             _db: db,
+        }
+    }
+
+    /// A forger with Tollgate's active signing key, read from its database the way
+    /// `tollgate token` reads it.
+    async fn forger(&self) -> Forger {
+        let store = tollgate::store::Store::connect(&self.database_url)
+            .await
+            .unwrap();
+        let keys = store.all_keys().await.unwrap();
+        store.close().await;
+        let active = keys.iter().find(|key| key.active).expect("an active key");
+        Forger {
+            key: SigningKey::from_pem(&active.private_key_pem).unwrap(),
+            issuer: self.issuer.clone(),
+            resource: self.resource.clone(),
         }
     }
 
@@ -161,6 +184,29 @@ impl Stack {
             session: None,
             next_id: 1,
         }
+    }
+}
+
+/// Signs access tokens with Tollgate's own key, so that a test token can differ from a good
+/// one in exactly one respect.
+struct Forger {
+    key: SigningKey,
+    issuer: String,
+    resource: String,
+}
+
+impl Forger {
+    /// The claims of a good token: Tollgate's issuer, this server's audience, `mcp:tools`,
+    /// issued now for five minutes.
+    fn claims(&self) -> AccessTokenClaims {
+        let scope = Some("mcp:tools".to_owned());
+        let audience = vec![self.resource.clone()];
+        let now = SystemClock.now();
+        AccessTokenClaims::issue(&self.issuer, "dev", "forger", audience, scope, now, 300)
+    }
+
+    fn sign(&self, typ: &str, claims: &AccessTokenClaims) -> String {
+        self.key.sign(typ, claims).unwrap()
     }
 }
 
@@ -462,4 +508,79 @@ async fn the_issuer_must_match_byte_for_byte() {
         challenge.contains(&format!(r#"error_description="{why}""#)),
         "{challenge}"
     );
+}
+
+/// TK-13, TK-14, MD-17 from the resource server's side: a token must be signed (RS256) by a
+/// key in Tollgate's JWKS, typed `at+jwt` (RFC 9068 §4, so that another JWT signed by the
+/// same keys cannot pass for one), issued by Tollgate, for this server, and unexpired. Each
+/// token below is a good one with exactly one of these wrong, and is refused with a 401
+/// that says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_with_any_one_defect_is_refused_with_its_reason() {
+    let stack = Stack::start().await;
+    let forger = stack.forger().await;
+    // The control: without a defect, a token from the forger is accepted.
+    let good = forger.sign(TYP, &forger.claims());
+    let accepted = stack.mcp(&good).post(&initialize_message()).await;
+    assert_eq!(accepted.status(), StatusCode::OK, "a good forged token");
+
+    let mut expired = forger.claims();
+    // Ten minutes ago: beyond the 60 s leeway that validators allow for clock skew.
+    expired.exp = SystemClock.now() - 600;
+    expired.iat = expired.exp - 300;
+    let mut widened = forger.claims();
+    widened.scope = Some("mcp:tools mcp:admin".to_owned());
+    // A good token's header and signature around a payload that was changed.
+    let tampered = {
+        let good: Vec<&str> = good.split('.').collect();
+        let widened = forger.sign(TYP, &widened);
+        let payload = widened.split('.').nth(1).unwrap();
+        format!("{}.{payload}.{}", good[0], good[2])
+    };
+    let (stranger, _) = tokio::task::spawn_blocking(SigningKey::generate)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut other_issuer = forger.claims();
+    other_issuer.iss = "http://127.0.0.1:1".to_owned();
+    let mut other_audience = forger.claims();
+    other_audience.aud = tollgate::keys::Audience::from_list(vec!["http://127.0.0.1:1/mcp".into()]);
+
+    let cases = [
+        (
+            forger.sign(TYP, &expired),
+            "the token has expired".to_owned(),
+        ),
+        (tampered, "the token's signature is wrong".to_owned()),
+        (
+            stranger.sign(TYP, &forger.claims()).unwrap(),
+            "the token's signing key is not one of Tollgate's".to_owned(),
+        ),
+        (
+            forger.sign("JWT", &forger.claims()),
+            "the token is not a JWT access token (typ is not at+jwt)".to_owned(),
+        ),
+        (
+            forger.sign(TYP, &other_issuer),
+            format!("the token was not issued by {}", stack.issuer),
+        ),
+        (
+            forger.sign(TYP, &other_audience),
+            format!(
+                "the token's audience is not {0} (ask for it with resource={0})",
+                stack.resource
+            ),
+        ),
+    ];
+    let metadata = stack.metadata_url();
+    for (token, why) in cases {
+        let response = stack.mcp(&token).post(&initialize_message()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+        assert_eq!(
+            www_authenticate(&response),
+            format!(
+                r#"Bearer error="invalid_token", scope="mcp:tools", resource_metadata="{metadata}", error_description="{why}""#
+            )
+        );
+    }
 }

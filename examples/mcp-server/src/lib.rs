@@ -1,9 +1,10 @@
 //! A small MCP server that is an OAuth 2.1 resource server of Tollgate, the way the MCP
 //! authorization specification (2025-06-18, 2025-11-25) asks: it publishes RFC 9728 metadata
 //! naming Tollgate, accepts only RFC 9068 access tokens issued *for this server*, answers 401
-//! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a tool call
-//! whose scope the token lacks. MCP is rmcp's Streamable HTTP transport; OAuth is one axum
-//! middleware in front of it.
+//! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a request whose
+//! scope the token lacks: every MCP request needs `mcp:tools`, and `admin_stats` needs
+//! `mcp:admin` too. MCP is rmcp's Streamable HTTP transport; OAuth is one axum middleware in
+//! front of it.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -25,7 +26,8 @@ use std::time::{Duration, Instant};
 use tokio::{net::TcpListener, sync::Mutex};
 use tower_http::cors::{AllowHeaders, CorsLayer};
 
-/// The scope every tool needs, and the one `admin_stats` needs.
+/// The scope every MCP request needs (the one the 401 challenge asks for), and the one
+/// `admin_stats` needs besides.
 pub const SCOPE_TOOLS: &str = "mcp:tools";
 pub const SCOPE_ADMIN: &str = "mcp:admin";
 
@@ -149,28 +151,40 @@ async fn authenticate(State(auth): State<Arc<Auth>>, request: Request, next: Nex
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    if let Some(tool) = called_tool(&body) {
-        let scope = required_scope(&tool);
-        if !claims.has_scope(scope) {
-            // MCP "Scope Challenge Handling": 403 naming the scopes to ask for (step-up
-            // authorization). The granted ones are included too, so that a client that
-            // replaces its scope with the challenge's (2025-11-25) keeps what it had, and one
-            // that takes the union (2026-07-28) gets the same set.
-            let why = format!("the tool {tool} needs the scope {scope}");
-            let error = Some(("insufficient_scope", why.as_str()));
-            let wanted = format!("{} {scope}", claims.scope).trim().to_owned();
-            return auth.challenge(StatusCode::FORBIDDEN, &wanted, error);
-        }
+    let tool = called_tool(&body);
+    let needed = required_scopes(tool.as_deref());
+    let missing: Vec<&str> = (needed.iter().copied())
+        .filter(|scope| !claims.has_scope(scope))
+        .collect();
+    if !missing.is_empty() {
+        // MCP "Scope Challenge Handling": 403 naming the scopes to ask for (step-up
+        // authorization). Without the base scope, the one the 401 challenge asks for,
+        // nothing is allowed, not even initialize or tools/list. The granted scopes are included too, so that a client that replaces its scope
+        // with the challenge's (2025-11-25) keeps what it had, and one that takes the union
+        // (2026-07-28) gets the same set.
+        let scopes = match missing.as_slice() {
+            [one] => format!("the scope {one}"),
+            many => format!("the scopes {}", many.join(" ")),
+        };
+        let why = match &tool {
+            Some(tool) => format!("the tool {tool} needs {scopes}"),
+            None => format!("every request to this MCP server needs {scopes}"),
+        };
+        let error = Some(("insufficient_scope", why.as_str()));
+        let granted = claims.scope.split(' ').filter(|scope| !scope.is_empty());
+        let wanted: Vec<&str> = granted.chain(missing).collect();
+        return auth.challenge(StatusCode::FORBIDDEN, &wanted.join(" "), error);
     }
     parts.extensions.insert(claims);
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
-/// The scope a tool needs; unknown tools need the base scope (rmcp then says they are unknown).
-fn required_scope(tool: &str) -> &'static str {
+/// The scopes a request needs: the base scope always, and for a tool call the tool's own.
+fn required_scopes(tool: Option<&str>) -> &'static [&'static str] {
     match tool {
-        "admin_stats" => SCOPE_ADMIN,
-        _ => SCOPE_TOOLS,
+        Some("admin_stats") => &[SCOPE_TOOLS, SCOPE_ADMIN],
+        // Unknown tools need the base scope only (rmcp then says they are unknown).
+        _ => &[SCOPE_TOOLS],
     }
 }
 

@@ -584,3 +584,46 @@ async fn a_token_with_any_one_defect_is_refused_with_its_reason() {
         );
     }
 }
+
+/// MCP "Scope Challenge Handling": the base scope that the 401 challenge asks for is needed
+/// for every MCP request, not only for tool calls. A token without it gets 403
+/// `insufficient_scope` naming it on initialize, on tools/list and on a tool call; a token
+/// with `mcp:admin` alone cannot call admin_stats either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_needs_the_base_scope() {
+    let stack = Stack::start().await;
+    let metadata = stack.metadata_url();
+    let challenge = |scope: &str, why: &str| {
+        format!(
+            r#"Bearer error="insufficient_scope", scope="{scope}", resource_metadata="{metadata}", error_description="{why}""#
+        )
+    };
+    let (no_scope, _) = stack.token(&stack.resource, "").await;
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&no_scope).unwrap();
+    assert_eq!(claims["scope"], Value::Null, "no scope granted");
+    let response = stack.mcp(&no_scope).post(&initialize_message()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let why = "every request to this MCP server needs the scope mcp:tools";
+    assert_eq!(www_authenticate(&response), challenge("mcp:tools", why));
+
+    // In a session opened with a good token.
+    let (good, _) = stack.token(&stack.resource, "mcp:tools").await;
+    let mut mcp = stack.mcp(&good);
+    mcp.initialize().await;
+    mcp.token = no_scope;
+    let (_, response) = mcp.send("tools/list", json!({})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(www_authenticate(&response), challenge("mcp:tools", why));
+    let (_, response) = mcp.send("tools/call", json!({"name": "whoami"})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let why = "the tool whoami needs the scope mcp:tools";
+    assert_eq!(www_authenticate(&response), challenge("mcp:tools", why));
+
+    let (admin_only, _) = stack.token(&stack.resource, "mcp:admin").await;
+    mcp.token = admin_only;
+    let (_, response) = mcp.send("tools/call", json!({"name": "admin_stats"})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let why = "the tool admin_stats needs the scope mcp:tools";
+    let wanted = "mcp:admin mcp:tools";
+    assert_eq!(www_authenticate(&response), challenge(wanted, why));
+}

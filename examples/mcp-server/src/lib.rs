@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::{net::TcpListener, sync::Mutex};
+use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowHeaders, CorsLayer};
 
 /// The scope every MCP request needs (the one the 401 challenge asks for), and the one
@@ -53,12 +54,30 @@ pub struct Settings {
 
 /// Serves the MCP server on `listener` until the process ends.
 pub async fn run(listener: TcpListener, settings: Settings) -> std::io::Result<()> {
-    let url = reqwest::Url::parse(&settings.public_url)
-        .map_err(|e| std::io::Error::other(format!("MCP_PUBLIC_URL: {e}")))?;
-    axum::serve(listener, router(settings, &url)).await
+    run_until(listener, settings, std::future::pending()).await
 }
 
-fn router(settings: Settings, url: &reqwest::Url) -> Router {
+/// Serves the MCP server on `listener` until `shutdown` completes, then ends every MCP
+/// session (their SSE streams would otherwise keep the connections open for ever) and
+/// returns once the requests in progress are answered.
+pub async fn run_until(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let url = reqwest::Url::parse(&settings.public_url)
+        .map_err(|e| std::io::Error::other(format!("MCP_PUBLIC_URL: {e}")))?;
+    let sessions = CancellationToken::new();
+    let router = router(settings, &url, sessions.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            sessions.cancel();
+        })
+        .await
+}
+
+fn router(settings: Settings, url: &reqwest::Url, sessions: CancellationToken) -> Router {
     // RFC 9728 §3.1: the metadata URL is the well-known prefix followed by the resource's path,
     // without a terminating slash.
     let path = url.path().trim_end_matches('/');
@@ -86,7 +105,9 @@ fn router(settings: Settings, url: &reqwest::Url) -> Router {
     let mcp = StreamableHttpService::new(
         move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_allowed_hosts(hosts),
+        StreamableHttpServerConfig::default()
+            .with_allowed_hosts(hosts)
+            .with_cancellation_token(sessions),
     );
 
     let mut router = Router::new()

@@ -627,3 +627,58 @@ async fn every_request_needs_the_base_scope() {
     let wanted = "mcp:admin mcp:tools";
     assert_eq!(www_authenticate(&response), challenge(wanted, why));
 }
+
+/// The binary stops cleanly and at once on SIGTERM (what `docker compose down` sends; as
+/// PID 1 in a container it would otherwise be ignored until Docker kills it 10 s later) and
+/// on Ctrl-C (SIGINT), even with an MCP session's SSE stream open.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_stops_on_sigterm_and_ctrl_c_with_a_stream_open() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let stack = Stack::start().await;
+    let (token, _) = stack.token(&stack.resource, "mcp:tools").await;
+    for signal in ["TERM", "INT"] {
+        // The same canonical URL as the stack's server, so the token is good here too.
+        let mut child =
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate-example-mcp-server"))
+                .env("MCP_BIND", "127.0.0.1:0")
+                .env("MCP_PUBLIC_URL", &stack.resource)
+                .env("TOLLGATE_ISSUER", &stack.issuer)
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // "mcp server listening on 127.0.0.1:PORT with resource URL"
+        let line = lines.next_line().await.unwrap().expect("a listening line");
+        let addr = line.split_whitespace().nth(4).unwrap();
+
+        let mut mcp = stack.mcp(&token);
+        mcp.url = format!("http://{addr}/mcp");
+        mcp.initialize().await;
+        let stream = (stack.http.get(&mcp.url))
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", mcp.session.as_deref().unwrap())
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), StatusCode::OK, "an open SSE stream");
+
+        let pid = child.id().unwrap().to_string();
+        let kill = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("still running 5 s after SIG{signal}"))
+            .unwrap();
+        assert!(status.success(), "SIG{signal}: {status}");
+        drop(stream);
+    }
+}

@@ -10,7 +10,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Router, routing::get};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
@@ -65,10 +65,8 @@ pub async fn run_until(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let url = reqwest::Url::parse(&settings.public_url)
-        .map_err(|e| std::io::Error::other(format!("MCP_PUBLIC_URL: {e}")))?;
     let sessions = CancellationToken::new();
-    let router = router(settings, &url, sessions.clone());
+    let router = router(settings, sessions.clone())?;
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -77,7 +75,12 @@ pub async fn run_until(
         .await
 }
 
-fn router(settings: Settings, url: &reqwest::Url, sessions: CancellationToken) -> Router {
+fn router(settings: Settings, sessions: CancellationToken) -> std::io::Result<Router> {
+    let parse = |name: &str, value: &str| {
+        reqwest::Url::parse(value).map_err(|e| std::io::Error::other(format!("{name}: {e}")))
+    };
+    let url = parse("MCP_PUBLIC_URL", &settings.public_url)?;
+    let issuer = parse("TOLLGATE_ISSUER", &settings.issuer)?;
     // RFC 9728 §3.1: the metadata URL is the well-known prefix followed by the resource's path,
     // without a terminating slash.
     let path = url.path().trim_end_matches('/');
@@ -119,10 +122,26 @@ fn router(settings: Settings, url: &reqwest::Url, sessions: CancellationToken) -
         // Also at the root, for clients that only try the path-less well-known URL.
         router = router.route("/.well-known/oauth-protected-resource", get(metadata));
     }
+    // Clients of the 2025-03-26 revision know no protected resource metadata: they look for
+    // the authorization server's metadata at this server's origin (checklist MD-21). Send
+    // them to Tollgate's; a redirect, not a copy, so that they get it from Tollgate itself.
+    let legacy = Redirect::temporary(&authorization_server_metadata_url(&issuer));
+    router = router.route(
+        "/.well-known/oauth-authorization-server",
+        get(move || std::future::ready(legacy.clone())),
+    );
     // Browser-based MCP clients fetch the metadata and call the server cross-origin. The
     // token is a header, never a cookie, so any origin may. A `*` would not allow the
     // Authorization header (Fetch standard), so the requested headers are mirrored.
-    router.layer(CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request()))
+    let cors = CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request());
+    Ok(router.layer(cors))
+}
+
+/// RFC 8414 §3.1: the well-known string goes between the issuer's host and its path.
+fn authorization_server_metadata_url(issuer: &reqwest::Url) -> String {
+    let origin = issuer.origin().ascii_serialization();
+    let path = issuer.path().trim_end_matches('/');
+    format!("{origin}/.well-known/oauth-authorization-server{path}")
 }
 
 /// The claims of a verified access token that the tools use; `iss`, `aud` and `exp` are

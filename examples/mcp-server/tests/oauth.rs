@@ -682,3 +682,48 @@ async fn the_binary_stops_on_sigterm_and_ctrl_c_with_a_stream_open() {
         drop(stream);
     }
 }
+
+/// MD-21: clients of the 2025-03-26 revision know no protected resource metadata and look
+/// for the authorization server's metadata at the MCP server's origin. They are redirected
+/// to Tollgate's (a browser may read the redirect), so a client that follows redirects, as
+/// the SDKs' HTTP clients do, gets 200 and Tollgate's document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn md_21_clients_of_2025_03_26_find_tollgate_at_the_mcp_server_origin() {
+    let stack = Stack::start().await;
+    let legacy_url = stack
+        .resource
+        .replace("/mcp", "/.well-known/oauth-authorization-server");
+    let response = (stack.http.get(&legacy_url))
+        .header("origin", "https://inspector.example")
+        .header("mcp-protocol-version", "2025-03-26")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        response.headers()["location"],
+        format!("{}/.well-known/oauth-authorization-server", stack.issuer).as_str()
+    );
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+
+    let following = reqwest::Client::builder().no_proxy().build().unwrap();
+    let response = following.get(&legacy_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = response.json().await.unwrap();
+    assert_eq!(metadata["issuer"], stack.issuer);
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{}/authorize", stack.issuer)
+    );
+
+    // RFC 8414 §3.1: for an issuer with a path, the well-known string goes before the path.
+    let stack = Stack::start_with(|s| s.issuer = "http://127.0.0.1:1/tenant1/".into()).await;
+    let legacy_url = stack
+        .resource
+        .replace("/mcp", "/.well-known/oauth-authorization-server");
+    let response = stack.http.get(&legacy_url).send().await.unwrap();
+    assert_eq!(
+        response.headers()["location"],
+        "http://127.0.0.1:1/.well-known/oauth-authorization-server/tenant1"
+    );
+}

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The demo stack of docker-compose.yml (PostgreSQL, Tollgate, the example MCP server) as
 # local processes, for machines without Docker. The two services get the same environment
-# variables as in docker-compose.yml (scripts/check-compose.py checks that), with values for
-# local processes: everything on 127.0.0.1, PostgreSQL is the machine's own server.
+# variables as in docker-compose.yml, with the same values where they are seen from outside
+# (issuer, MCP URL, resources) and local ones where they say how a process is run (listening
+# address, database, where the MCP server fetches the keys); scripts/check-compose.py
+# compares the two.
 #
 #   scripts/demo.sh                 start the stack, print what to do, wait for Ctrl-C
 #   scripts/demo.sh CMD [ARGS...]   start the stack, run CMD with DEMO_MCP_URL and
 #                                   DEMO_ISSUER exported, stop the stack, exit with CMD's status
+#   scripts/demo.sh --print-env     print each service's environment, start nothing
 #
 # Settings (environment variables):
+#   DEMO_HOST                the host name under which browsers and MCP clients reach both
+#                            services, as in docker-compose.yml; the issuer is
+#                            http://DEMO_HOST:DEMO_TOLLGATE_PORT and the MCP server
+#                            http://DEMO_HOST:DEMO_MCP_PORT/mcp. A host other than localhost,
+#                            127.x.x.x or [::1] makes both listen on every interface, for a
+#                            demo to another machine [localhost]
 #   DEMO_POSTGRES_ADMIN_URL  a PostgreSQL URL allowed to create databases
 #                            [postgres://postgres@127.0.0.1:5432/postgres]
 #   DEMO_DATABASE            the database Tollgate uses, created if missing [tollgate_demo]
@@ -21,6 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+host="${DEMO_HOST:-localhost}"
 admin_url="${DEMO_POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 database="${DEMO_DATABASE:-tollgate_demo}"
 reset="${DEMO_RESET:-0}"
@@ -46,10 +56,15 @@ if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); 
   die "this script needs bash 5.1 or newer, not $BASH_VERSION (macOS: brew install bash)"
 fi
 
+print_env=0
 case "${1:-}" in
   -h | --help)
     usage
     exit 0
+    ;;
+  --print-env)
+    (($# == 1)) || die "--print-env takes no arguments"
+    print_env=1
     ;;
 esac
 
@@ -60,6 +75,20 @@ for port in "$tollgate_port" "$mcp_port"; do
   fi
 done
 [[ $tollgate_port != "$mcp_port" ]] || die "DEMO_TOLLGATE_PORT and DEMO_MCP_PORT are both $mcp_port"
+# A DNS name, an IPv4 address or a bracketed IPv6 address, written as URLs need it: the
+# issuer is compared character for character, so Tollgate refuses upper case.
+[[ $host =~ ^([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$ || $host =~ ^\[[0-9a-f:.]+\]$ ]] ||
+  die "DEMO_HOST must be a lower-case host name or IP address (IPv6 in brackets), not '$host'"
+# Where the processes listen (another machine must reach a host other than loopback), and
+# the loopback address by which this script reaches them.
+case "$host" in
+  localhost | 127.*) listen=127.0.0.1 loopback=127.0.0.1 ;;
+  "[::1]") listen="[::1]" loopback="::1" ;;
+  "["*) listen="[::]" loopback="::1" ;;
+  *) listen=0.0.0.0 loopback=127.0.0.1 ;;
+esac
+loopback_url_host=$loopback
+[[ $loopback != *:* ]] || loopback_url_host="[$loopback]"
 [[ $reset == 0 || $reset == 1 ]] || die "DEMO_RESET must be 0 or 1, not '$reset'"
 [[ $database =~ ^[a-z_][a-z0-9_]*$ ]] ||
   die "DEMO_DATABASE must be a plain lower-case identifier ([a-z_][a-z0-9_]*), not '$database'"
@@ -75,21 +104,54 @@ else
   die "DEMO_POSTGRES_ADMIN_URL is not a postgres:// URL: $admin_url"
 fi
 
-issuer="http://127.0.0.1:${tollgate_port}"
-mcp_url="http://127.0.0.1:${mcp_port}/mcp"
-mcp_metadata_url="http://127.0.0.1:${mcp_port}/.well-known/oauth-protected-resource/mcp"
+issuer="http://${host}:${tollgate_port}"
+mcp_url="http://${host}:${mcp_port}/mcp"
+# The processes are local; the health checks and the MCP server's key fetches use the
+# loopback address, as the containers use service names.
+tollgate_local="http://${loopback_url_host}:${tollgate_port}"
+mcp_local_metadata_url="http://${loopback_url_host}:${mcp_port}/.well-known/oauth-protected-resource/mcp"
+mcp_metadata_url="http://${host}:${mcp_port}/.well-known/oauth-protected-resource/mcp"
 tollgate_bin="${target_dir}/${profile}/tollgate"
 mcp_bin="${target_dir}/${profile}/tollgate-example-mcp-server"
 tollgate_log="${log_dir}/tollgate.log"
 mcp_log="${log_dir}/mcp-server.log"
 
+# The environments of the compose services `tollgate` and `mcp-server`.
+tollgate_env=(
+  TOLLGATE_ISSUER="$issuer"
+  # The issuer is plain http, which Tollgate allows on loopback hosts only unless this is
+  # set; docker-compose.yml cannot tell whether DEMO_HOST is loopback and always sets it,
+  # and so does this script (it changes nothing for localhost).
+  TOLLGATE_ALLOW_INSECURE_ISSUER=true
+  TOLLGATE_BIND="${listen}:${tollgate_port}"
+  TOLLGATE_DATABASE_URL="$database_url"
+  TOLLGATE_RESOURCES="[{url = \"${mcp_url}\", scopes = [\"mcp:tools\", \"mcp:admin\"]}]"
+  RUST_LOG="${RUST_LOG:-tollgate=info}"
+)
+mcp_env=(
+  MCP_BIND="${listen}:${mcp_port}"
+  MCP_PUBLIC_URL="$mcp_url"
+  TOLLGATE_ISSUER="$issuer"
+  TOLLGATE_JWKS_URL="${tollgate_local}/jwks.json"
+)
+if ((print_env)); then
+  printf 'tollgate %s\n' "${tollgate_env[@]}"
+  printf 'mcp-server %s\n' "${mcp_env[@]}"
+  exit 0
+fi
+# The issuer comes from DEMO_HOST and DEMO_TOLLGATE_PORT, as in docker-compose.yml; a
+# different TOLLGATE_ISSUER in the environment would be silently overridden.
+if [[ -n ${TOLLGATE_ISSUER:-} && $TOLLGATE_ISSUER != "$issuer" ]]; then
+  die "TOLLGATE_ISSUER is set to $TOLLGATE_ISSUER, but the demo's issuer is $issuer; the demo derives it from DEMO_HOST (and DEMO_TOLLGATE_PORT): unset TOLLGATE_ISSUER and set DEMO_HOST instead"
+fi
+
 # Something answering on the port would take the requests meant for the demo, and the
 # health checks below would believe it.
-port_in_use() { (: <>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_in_use() { (: <>"/dev/tcp/${loopback}/$1") 2>/dev/null; }
 refuse_if_in_use() {
   local port=$1 what=$2 variable=$3
   if port_in_use "$port"; then
-    die "port $port (for $what) is already in use on 127.0.0.1; stop what listens there (ss -ltnp 'sport = :$port' shows it) or choose another port with $variable=..."
+    die "port $port (for $what) is already in use on $loopback; stop what listens there (ss -ltnp 'sport = :$port' shows it) or choose another port with $variable=..."
   fi
 }
 refuse_if_in_use "$tollgate_port" "Tollgate" DEMO_TOLLGATE_PORT
@@ -188,31 +250,18 @@ wait_until_healthy() {
 
 # Tollgate, as the compose service `tollgate`. `serve` migrates the database itself;
 # `migrate` first makes a wrong database URL fail here, with its own message.
-tollgate_env=(
-  TOLLGATE_ISSUER="$issuer"
-  TOLLGATE_BIND="127.0.0.1:${tollgate_port}"
-  TOLLGATE_DATABASE_URL="$database_url"
-  TOLLGATE_RESOURCES="[{url = \"${mcp_url}\", scopes = [\"mcp:tools\", \"mcp:admin\"]}]"
-  RUST_LOG="${RUST_LOG:-tollgate=info}"
-)
 env "${tollgate_env[@]}" "$tollgate_bin" migrate >"$tollgate_log" 2>&1 ||
   fail_with_log "tollgate migrate failed for $database_url" "$tollgate_log" \
     "if another version of Tollgate made this database, DEMO_RESET=1 starts from an empty one"
 env "${tollgate_env[@]}" "$tollgate_bin" serve >>"$tollgate_log" 2>&1 &
 tollgate_pid=$!
-wait_until_healthy "Tollgate" "$tollgate_pid" "${issuer}/healthz" "$tollgate_log"
+wait_until_healthy "Tollgate" "$tollgate_pid" "${tollgate_local}/healthz" "$tollgate_log"
 
-# The example MCP server, as the compose service `mcp-server`. It fetches the keys from
-# Tollgate directly (in compose, by the service name; here it is the same address).
-mcp_env=(
-  MCP_BIND="127.0.0.1:${mcp_port}"
-  MCP_PUBLIC_URL="$mcp_url"
-  TOLLGATE_ISSUER="$issuer"
-  TOLLGATE_JWKS_URL="${issuer}/jwks.json"
-)
+# The example MCP server, as the compose service `mcp-server`.
+
 env "${mcp_env[@]}" "$mcp_bin" >"$mcp_log" 2>&1 &
 mcp_pid=$!
-wait_until_healthy "the MCP server" "$mcp_pid" "$mcp_metadata_url" "$mcp_log"
+wait_until_healthy "the MCP server" "$mcp_pid" "$mcp_local_metadata_url" "$mcp_log"
 
 export DEMO_MCP_URL="$mcp_url" DEMO_ISSUER="$issuer"
 

@@ -1,12 +1,17 @@
 //! Several `tollgate serve` processes behind one issuer on one PostgreSQL database.
 
-use crate::helpers::{Backend, Callback, TestDb, VERIFIER, client, hidden_field};
+use crate::helpers::{
+    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, RegisteredClient, TestDb, VERIFIER, client,
+    hidden_field,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinSet;
 
 /// The issuer both instances share, as if behind one load balancer.
 const ISSUER: &str = "http://127.0.0.1:9999";
@@ -52,6 +57,151 @@ async fn jwks(http: &reqwest::Client, instance: &Instance) -> Value {
         .unwrap()
 }
 
+impl Instance {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Registers a client from `metadata`; the registration must succeed.
+    async fn register(&self, http: &reqwest::Client, metadata: Value) -> RegisteredClient {
+        let response = http
+            .post(self.url("/register"))
+            .json(&metadata)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        RegisteredClient {
+            client_id: body["client_id"].as_str().unwrap().to_owned(),
+            client_secret: body["client_secret"].as_str().map(str::to_owned),
+            body,
+        }
+    }
+
+    /// A public client like the MCP SDKs register.
+    async fn public_client(&self, http: &reqwest::Client) -> RegisteredClient {
+        let metadata = json!({
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none"
+        });
+        self.register(http, metadata).await
+    }
+
+    /// A confidential client, for introspection.
+    async fn resource_server(&self, http: &reqwest::Client) -> RegisteredClient {
+        self.register(http, json!({"redirect_uris": [CALLBACK]}))
+            .await
+    }
+
+    /// Loads the consent page and approves it as `dev`, both on this instance; returns the
+    /// code.
+    async fn code(&self, browser: &reqwest::Client, client_id: &str) -> String {
+        let page = browser
+            .get(self.url("/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", CALLBACK),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("state", "xyz"),
+                ("resource", RESOURCE),
+                ("scope", "mcp:tools"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "a consent page");
+        let page = page.text().await.unwrap();
+        let decision = browser
+            .post(self.url("/authorize"))
+            .form(&[
+                ("request_id", hidden_field(&page, "request_id").as_str()),
+                ("csrf_token", hidden_field(&page, "csrf_token").as_str()),
+                ("user", "dev"),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decision.status(), StatusCode::SEE_OTHER);
+        let callback = Callback::from_response(&decision);
+        assert_eq!(callback.one("iss"), ISSUER, "AZ-20: the shared issuer");
+        callback.one("code")
+    }
+
+    async fn token(&self, http: &reqwest::Client, form: &[(&str, &str)]) -> reqwest::Response {
+        http.post(self.url("/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Redeems `code` of the public client `client_id`; must succeed.
+    async fn redeem(&self, http: &reqwest::Client, client_id: &str, code: &str) -> Value {
+        let form = redemption(client_id, code);
+        let response = self.token(http, &as_pairs(&form)).await;
+        assert_eq!(response.status(), StatusCode::OK, "redemption");
+        response.json().await.unwrap()
+    }
+
+    /// Uses `refresh_token` of the public client `client_id`; returns the response.
+    async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        client_id: &str,
+        refresh_token: &str,
+    ) -> reqwest::Response {
+        let form = refreshment(client_id, refresh_token);
+        self.token(http, &as_pairs(&form)).await
+    }
+
+    async fn introspect(
+        &self,
+        http: &reqwest::Client,
+        caller: &RegisteredClient,
+        token: &str,
+    ) -> Value {
+        let response = http
+            .post(self.url("/introspect"))
+            .basic_auth(&caller.client_id, caller.client_secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+type Form = Vec<(&'static str, String)>;
+
+fn redemption(client_id: &str, code: &str) -> Form {
+    vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code.to_owned()),
+        ("code_verifier", VERIFIER.to_owned()),
+        ("client_id", client_id.to_owned()),
+        ("redirect_uri", CALLBACK.to_owned()),
+        ("resource", RESOURCE.to_owned()),
+    ]
+}
+
+fn refreshment(client_id: &str, refresh_token: &str) -> Form {
+    vec![
+        ("grant_type", "refresh_token".to_owned()),
+        ("refresh_token", refresh_token.to_owned()),
+        ("client_id", client_id.to_owned()),
+    ]
+}
+
+fn as_pairs(form: &Form) -> Vec<(&str, &str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// Instances started at the same moment on an empty database agree on one signing key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -69,7 +219,10 @@ async fn instances_started_together_agree_on_one_signing_key() {
     }
 }
 
-/// A flow that starts on A and finishes on B works; a revocation on B is seen by A at once.
+/// A flow moves between instances at every step: the code is issued by A (consent page
+/// and decision) and redeemed on B (TK-1), its refresh token is rotated on B and the new
+/// one once more on A (TK-16, TK-18); a revocation on B is seen by A on the very next
+/// request (OPT-2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(tollgate_postgres_tests),
@@ -79,131 +232,143 @@ async fn a_flow_can_move_between_instances() {
     let db = TestDb::new(Backend::Postgres).await;
     let (a, b) = tokio::join!(start(&db.url), start(&db.url));
     let browser = client();
+    let client = a.public_client(&browser).await;
+    let client_id = client.client_id.as_str();
+    let resource_server = b.resource_server(&browser).await;
 
-    let registered: Value = browser
-        .post(format!("{}/register", a.base))
-        .json(&json!({
-            "redirect_uris": [crate::helpers::CALLBACK],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "token_endpoint_auth_method": "none"
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap();
-    let resource_server: Value = browser
-        .post(format!("{}/register", b.base))
-        .json(&json!({"redirect_uris": [crate::helpers::CALLBACK]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Issued by A, redeemed on B.
+    let code = a.code(&browser, client_id).await;
+    let tokens = b.redeem(&browser, client_id, &code).await;
 
-    // The consent page from A, the decision to B (the browser cookie is the same).
-    let page = browser
-        .get(format!("{}/authorize", a.base))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", crate::helpers::CALLBACK),
-            ("code_challenge", crate::helpers::CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("state", "xyz"),
-            ("resource", crate::helpers::RESOURCE),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let decision = browser
-        .post(format!("{}/authorize", b.base))
-        .form(&[
-            ("request_id", hidden_field(&page, "request_id").as_str()),
-            ("csrf_token", hidden_field(&page, "csrf_token").as_str()),
-            ("user", "dev"),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(decision.status(), StatusCode::SEE_OTHER);
-    let callback = Callback::from_response(&decision);
-    assert_eq!(callback.one("iss"), ISSUER);
-    let code = callback.one("code");
+    // Rotated on B, then on A.
+    let on_b = b
+        .refresh(
+            &browser,
+            client_id,
+            tokens["refresh_token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(on_b.status(), StatusCode::OK, "refresh on B");
+    let on_b: Value = on_b.json().await.unwrap();
+    let on_a = a
+        .refresh(&browser, client_id, on_b["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(on_a.status(), StatusCode::OK, "refresh on A");
+    let on_a: Value = on_a.json().await.unwrap();
+    let refresh_token = on_a["refresh_token"].as_str().unwrap();
+    let access_token = on_a["access_token"].as_str().unwrap();
+    assert_eq!(crate::helpers::jwt_payload(access_token)["aud"], RESOURCE);
+    assert_eq!(on_a["scope"], "mcp:tools", "TK-18: the grant's scope");
 
-    // Redeem on B, refresh on B.
-    let tokens: Value = browser
-        .post(format!("{}/token", b.base))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", VERIFIER),
-            ("client_id", client_id),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refreshed: Value = browser
-        .post(format!("{}/token", b.base))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("client_id", client_id),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refresh_token = refreshed["refresh_token"].as_str().unwrap();
-    let access_token = refreshed["access_token"].as_str().unwrap();
-
-    let introspect_on_a = || async {
-        browser
-            .post(format!("{}/introspect", a.base))
-            .basic_auth(
-                resource_server["client_id"].as_str().unwrap(),
-                resource_server["client_secret"].as_str(),
-            )
-            .form(&[("token", access_token)])
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
-    assert_eq!(introspect_on_a().await["active"], true);
+    let introspected = b.introspect(&browser, &resource_server, access_token).await;
+    assert_eq!(introspected["active"], true, "A's token, known to B");
+    assert_eq!(
+        a.introspect(&browser, &resource_server, access_token).await["active"],
+        true
+    );
 
     // Revoke on B; A sees it on the very next request.
     let revoked = browser
-        .post(format!("{}/revoke", b.base))
+        .post(b.url("/revoke"))
         .form(&[("token", refresh_token), ("client_id", client_id)])
         .send()
         .await
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
-    assert_eq!(introspect_on_a().await["active"], false);
-    let refresh_on_a = browser
-        .post(format!("{}/token", a.base))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(
+        a.introspect(&browser, &resource_server, access_token).await["active"],
+        false
+    );
+    let refresh_on_a = a.refresh(&browser, client_id, refresh_token).await;
     assert_eq!(refresh_on_a.status(), StatusCode::BAD_REQUEST);
+}
+
+const RACERS: usize = 32;
+
+/// Sends `RACERS` copies of `form` to the token endpoint at once, alternating between the
+/// instances, and returns each status with its body.
+async fn race(
+    http: &reqwest::Client,
+    instances: [&Instance; 2],
+    form: Form,
+) -> Vec<(StatusCode, Value)> {
+    let form = Arc::new(form);
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let url = instances[i % 2].url("/token");
+        let (http, form) = (http.clone(), Arc::clone(&form));
+        set.spawn(async move {
+            let response = http.post(url).form(&*form).send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        });
+    }
+    set.join_all().await
+}
+
+/// Exactly one success; every other request got `400 invalid_grant`. Returns the success.
+fn exactly_one_success(results: Vec<(StatusCode, Value)>) -> Value {
+    let (winners, losers): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .partition(|(status, _)| *status == StatusCode::OK);
+    assert_eq!(winners.len(), 1, "winners: {winners:?}, losers: {losers:?}");
+    for (status, body) in &losers {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    winners.into_iter().next().unwrap().1
+}
+
+/// Asserts that the grant of a token response is revoked on both instances: its refresh
+/// token is refused and its access token is inactive.
+async fn assert_revoked_everywhere(
+    http: &reqwest::Client,
+    instances: [&Instance; 2],
+    resource_server: &RegisteredClient,
+    client_id: &str,
+    tokens: &Value,
+) {
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let access_token = tokens["access_token"].as_str().unwrap();
+    for instance in instances {
+        let response = instance.refresh(http, client_id, refresh_token).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        let introspected = instance
+            .introspect(http, resource_server, access_token)
+            .await;
+        assert_eq!(introspected["active"], false, "{}", instance.base);
+    }
+}
+
+/// TK-5 and TK-16 across instances: 32 concurrent redemptions of one code, split between A
+/// and B, yield exactly one token response and 31 `invalid_grant`; the replays then revoke
+/// what the winner got (TK-5). Likewise 32 concurrent uses of one refresh token (of a new
+/// grant): one new pair, 31 `invalid_grant`, and the reuse rule revokes the family, the
+/// winner's new pair included (TK-16).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(tollgate_postgres_tests),
+    ignore = "the PostgreSQL half was not run: set TOLLGATE_TEST_POSTGRES_URL"
+)]
+async fn single_use_holds_across_instances_under_concurrency() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let (a, b) = tokio::join!(start(&db.url), start(&db.url));
+    let http = client();
+    let client = a.public_client(&http).await;
+    let client_id = client.client_id.as_str();
+    let resource_server = b.resource_server(&http).await;
+
+    let code = a.code(&http, client_id).await;
+    let results = race(&http, [&a, &b], redemption(client_id, &code)).await;
+    let tokens = exactly_one_success(results);
+    assert_revoked_everywhere(&http, [&a, &b], &resource_server, client_id, &tokens).await;
+
+    let code = b.code(&http, client_id).await;
+    let tokens = a.redeem(&http, client_id, &code).await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let results = race(&http, [&b, &a], refreshment(client_id, refresh_token)).await;
+    let new_pair = exactly_one_success(results);
+    assert_revoked_everywhere(&http, [&a, &b], &resource_server, client_id, &new_pair).await;
 }

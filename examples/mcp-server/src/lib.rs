@@ -1,15 +1,16 @@
 //! A small MCP server that is an OAuth 2.1 resource server of Tollgate, the way the MCP
 //! authorization specification (2025-06-18, 2025-11-25) asks: it publishes RFC 9728 metadata
 //! naming Tollgate, accepts only RFC 9068 access tokens issued *for this server*, answers 401
-//! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a tool call
-//! whose scope the token lacks. MCP is rmcp's Streamable HTTP transport; OAuth is one axum
-//! middleware in front of it.
+//! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a request whose
+//! scope the token lacks: every MCP request needs `mcp:tools`, and `admin_stats` needs
+//! `mcp:admin` too. MCP is rmcp's Streamable HTTP transport; OAuth is one axum middleware in
+//! front of it.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Router, routing::get};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
@@ -23,9 +24,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::{net::TcpListener, sync::Mutex};
+use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowHeaders, CorsLayer};
 
-/// The scope every tool needs, and the one `admin_stats` needs.
+/// The scope every MCP request needs (the one the 401 challenge asks for), and the one
+/// `admin_stats` needs besides.
 pub const SCOPE_TOOLS: &str = "mcp:tools";
 pub const SCOPE_ADMIN: &str = "mcp:admin";
 
@@ -51,12 +54,33 @@ pub struct Settings {
 
 /// Serves the MCP server on `listener` until the process ends.
 pub async fn run(listener: TcpListener, settings: Settings) -> std::io::Result<()> {
-    let url = reqwest::Url::parse(&settings.public_url)
-        .map_err(|e| std::io::Error::other(format!("MCP_PUBLIC_URL: {e}")))?;
-    axum::serve(listener, router(settings, &url)).await
+    run_until(listener, settings, std::future::pending()).await
 }
 
-fn router(settings: Settings, url: &reqwest::Url) -> Router {
+/// Serves the MCP server on `listener` until `shutdown` completes, then ends every MCP
+/// session (their SSE streams would otherwise keep the connections open for ever) and
+/// returns once the requests in progress are answered.
+pub async fn run_until(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sessions = CancellationToken::new();
+    let router = router(settings, sessions.clone())?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            sessions.cancel();
+        })
+        .await
+}
+
+fn router(settings: Settings, sessions: CancellationToken) -> std::io::Result<Router> {
+    let parse = |name: &str, value: &str| {
+        reqwest::Url::parse(value).map_err(|e| std::io::Error::other(format!("{name}: {e}")))
+    };
+    let url = parse("MCP_PUBLIC_URL", &settings.public_url)?;
+    let issuer = parse("TOLLGATE_ISSUER", &settings.issuer)?;
     // RFC 9728 §3.1: the metadata URL is the well-known prefix followed by the resource's path,
     // without a terminating slash.
     let path = url.path().trim_end_matches('/');
@@ -84,7 +108,9 @@ fn router(settings: Settings, url: &reqwest::Url) -> Router {
     let mcp = StreamableHttpService::new(
         move || Ok(tools.clone()),
         Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_allowed_hosts(hosts),
+        StreamableHttpServerConfig::default()
+            .with_allowed_hosts(hosts)
+            .with_cancellation_token(sessions),
     );
 
     let mut router = Router::new()
@@ -96,10 +122,26 @@ fn router(settings: Settings, url: &reqwest::Url) -> Router {
         // Also at the root, for clients that only try the path-less well-known URL.
         router = router.route("/.well-known/oauth-protected-resource", get(metadata));
     }
+    // Clients of the 2025-03-26 revision know no protected resource metadata: they look for
+    // the authorization server's metadata at this server's origin (checklist MD-21). Send
+    // them to Tollgate's; a redirect, not a copy, so that they get it from Tollgate itself.
+    let legacy = Redirect::temporary(&authorization_server_metadata_url(&issuer));
+    router = router.route(
+        "/.well-known/oauth-authorization-server",
+        get(move || std::future::ready(legacy.clone())),
+    );
     // Browser-based MCP clients fetch the metadata and call the server cross-origin. The
     // token is a header, never a cookie, so any origin may. A `*` would not allow the
     // Authorization header (Fetch standard), so the requested headers are mirrored.
-    router.layer(CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request()))
+    let cors = CorsLayer::permissive().allow_headers(AllowHeaders::mirror_request());
+    Ok(router.layer(cors))
+}
+
+/// RFC 8414 §3.1: the well-known string goes between the issuer's host and its path.
+fn authorization_server_metadata_url(issuer: &reqwest::Url) -> String {
+    let origin = issuer.origin().ascii_serialization();
+    let path = issuer.path().trim_end_matches('/');
+    format!("{origin}/.well-known/oauth-authorization-server{path}")
 }
 
 /// The claims of a verified access token that the tools use; `iss`, `aud` and `exp` are
@@ -149,28 +191,40 @@ async fn authenticate(State(auth): State<Arc<Auth>>, request: Request, next: Nex
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    if let Some(tool) = called_tool(&body) {
-        let scope = required_scope(&tool);
-        if !claims.has_scope(scope) {
-            // MCP "Scope Challenge Handling": 403 naming the scopes to ask for (step-up
-            // authorization). The granted ones are included too, so that a client that
-            // replaces its scope with the challenge's (2025-11-25) keeps what it had, and one
-            // that takes the union (2026-07-28) gets the same set.
-            let why = format!("the tool {tool} needs the scope {scope}");
-            let error = Some(("insufficient_scope", why.as_str()));
-            let wanted = format!("{} {scope}", claims.scope).trim().to_owned();
-            return auth.challenge(StatusCode::FORBIDDEN, &wanted, error);
-        }
+    let tool = called_tool(&body);
+    let needed = required_scopes(tool.as_deref());
+    let missing: Vec<&str> = (needed.iter().copied())
+        .filter(|scope| !claims.has_scope(scope))
+        .collect();
+    if !missing.is_empty() {
+        // MCP "Scope Challenge Handling": 403 naming the scopes to ask for (step-up
+        // authorization). Without the base scope, the one the 401 challenge asks for,
+        // nothing is allowed, not even initialize or tools/list. The granted scopes are included too, so that a client that replaces its scope
+        // with the challenge's (2025-11-25) keeps what it had, and one that takes the union
+        // (2026-07-28) gets the same set.
+        let scopes = match missing.as_slice() {
+            [one] => format!("the scope {one}"),
+            many => format!("the scopes {}", many.join(" ")),
+        };
+        let why = match &tool {
+            Some(tool) => format!("the tool {tool} needs {scopes}"),
+            None => format!("every request to this MCP server needs {scopes}"),
+        };
+        let error = Some(("insufficient_scope", why.as_str()));
+        let granted = claims.scope.split(' ').filter(|scope| !scope.is_empty());
+        let wanted: Vec<&str> = granted.chain(missing).collect();
+        return auth.challenge(StatusCode::FORBIDDEN, &wanted.join(" "), error);
     }
     parts.extensions.insert(claims);
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
-/// The scope a tool needs; unknown tools need the base scope (rmcp then says they are unknown).
-fn required_scope(tool: &str) -> &'static str {
+/// The scopes a request needs: the base scope always, and for a tool call the tool's own.
+fn required_scopes(tool: Option<&str>) -> &'static [&'static str] {
     match tool {
-        "admin_stats" => SCOPE_ADMIN,
-        _ => SCOPE_TOOLS,
+        Some("admin_stats") => &[SCOPE_TOOLS, SCOPE_ADMIN],
+        // Unknown tools need the base scope only (rmcp then says they are unknown).
+        _ => &[SCOPE_TOOLS],
     }
 }
 

@@ -11,7 +11,7 @@
 //!   docker-compose, `http://tollgate:9000/jwks.json`).
 
 use std::net::SocketAddr;
-use tollgate_example_mcp_server::{Settings, run};
+use tollgate_example_mcp_server::{Settings, run_until};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +31,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         settings.public_url
     );
-    run(listener, settings).await?;
+    run_until(listener, settings, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM: what `docker compose down` sends. As PID 1 in a container a process
+/// gets no default action for SIGTERM, so without this handler it would be ignored and the
+/// container killed only after Docker's 10 s grace period.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            // Without a handler the default action (ending the process) still applies.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }

@@ -4,6 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tollgate::clock::{Clock, SystemClock};
+use tollgate::keys::SigningKey;
+use tollgate::oauth::access_token::{AccessTokenClaims, TYP};
 use tollgate_example_mcp_server::{Settings, run};
 
 /// RFC 7636 Appendix B.
@@ -19,6 +22,8 @@ struct Stack {
     resource: String,
     /// Keeps cookies (the consent form needs its cookie) and follows no redirects.
     http: reqwest::Client,
+    /// Tollgate's database (in `_db`), where its signing key is.
+    database_url: String,
     _db: tempfile::TempDir,
 }
 
@@ -30,8 +35,9 @@ impl Stack {
     /// Starts the stack with changed settings for the example server.
     async fn start_with(change: impl FnOnce(&mut Settings)) -> Stack {
         let db = tempfile::tempdir().unwrap();
+        let database_url = format!("sqlite://{}", db.path().join("tollgate.db").display());
         let config = tollgate::Config {
-            database_url: format!("sqlite://{}", db.path().join("tollgate.db").display()),
+            database_url: database_url.clone(),
             ..tollgate::Config::default()
         };
         let launch = tollgate::Launch {
@@ -62,7 +68,24 @@ impl Stack {
             issuer,
             resource,
             http,
+            database_url,
             _db: db,
+        }
+    }
+
+    /// A forger with Tollgate's active signing key, read from its database the way
+    /// `tollgate token` reads it.
+    async fn forger(&self) -> Forger {
+        let store = tollgate::store::Store::connect(&self.database_url)
+            .await
+            .unwrap();
+        let keys = store.all_keys().await.unwrap();
+        store.close().await;
+        let active = keys.iter().find(|key| key.active).expect("an active key");
+        Forger {
+            key: SigningKey::from_pem(&active.private_key_pem).unwrap(),
+            issuer: self.issuer.clone(),
+            resource: self.resource.clone(),
         }
     }
 
@@ -161,6 +184,29 @@ impl Stack {
             session: None,
             next_id: 1,
         }
+    }
+}
+
+/// Signs access tokens with Tollgate's own key, so that a test token can differ from a good
+/// one in exactly one respect.
+struct Forger {
+    key: SigningKey,
+    issuer: String,
+    resource: String,
+}
+
+impl Forger {
+    /// The claims of a good token: Tollgate's issuer, this server's audience, `mcp:tools`,
+    /// issued now for five minutes.
+    fn claims(&self) -> AccessTokenClaims {
+        let scope = Some("mcp:tools".to_owned());
+        let audience = vec![self.resource.clone()];
+        let now = SystemClock.now();
+        AccessTokenClaims::issue(&self.issuer, "dev", "forger", audience, scope, now, 300)
+    }
+
+    fn sign(&self, typ: &str, claims: &AccessTokenClaims) -> String {
+        self.key.sign(typ, claims).unwrap()
     }
 }
 
@@ -461,5 +507,223 @@ async fn the_issuer_must_match_byte_for_byte() {
     assert!(
         challenge.contains(&format!(r#"error_description="{why}""#)),
         "{challenge}"
+    );
+}
+
+/// TK-13, TK-14, MD-17 from the resource server's side: a token must be signed (RS256) by a
+/// key in Tollgate's JWKS, typed `at+jwt` (RFC 9068 §4, so that another JWT signed by the
+/// same keys cannot pass for one), issued by Tollgate, for this server, and unexpired. Each
+/// token below is a good one with exactly one of these wrong, and is refused with a 401
+/// that says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_with_any_one_defect_is_refused_with_its_reason() {
+    let stack = Stack::start().await;
+    let forger = stack.forger().await;
+    // The control: without a defect, a token from the forger is accepted.
+    let good = forger.sign(TYP, &forger.claims());
+    let accepted = stack.mcp(&good).post(&initialize_message()).await;
+    assert_eq!(accepted.status(), StatusCode::OK, "a good forged token");
+
+    let mut expired = forger.claims();
+    // Ten minutes ago: beyond the 60 s leeway that validators allow for clock skew.
+    expired.exp = SystemClock.now() - 600;
+    expired.iat = expired.exp - 300;
+    let mut widened = forger.claims();
+    widened.scope = Some("mcp:tools mcp:admin".to_owned());
+    // A good token's header and signature around a payload that was changed.
+    let tampered = {
+        let good: Vec<&str> = good.split('.').collect();
+        let widened = forger.sign(TYP, &widened);
+        let payload = widened.split('.').nth(1).unwrap();
+        format!("{}.{payload}.{}", good[0], good[2])
+    };
+    let (stranger, _) = tokio::task::spawn_blocking(SigningKey::generate)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut other_issuer = forger.claims();
+    other_issuer.iss = "http://127.0.0.1:1".to_owned();
+    let mut other_audience = forger.claims();
+    other_audience.aud = tollgate::keys::Audience::from_list(vec!["http://127.0.0.1:1/mcp".into()]);
+
+    let cases = [
+        (
+            forger.sign(TYP, &expired),
+            "the token has expired".to_owned(),
+        ),
+        (tampered, "the token's signature is wrong".to_owned()),
+        (
+            stranger.sign(TYP, &forger.claims()).unwrap(),
+            "the token's signing key is not one of Tollgate's".to_owned(),
+        ),
+        (
+            forger.sign("JWT", &forger.claims()),
+            "the token is not a JWT access token (typ is not at+jwt)".to_owned(),
+        ),
+        (
+            forger.sign(TYP, &other_issuer),
+            format!("the token was not issued by {}", stack.issuer),
+        ),
+        (
+            forger.sign(TYP, &other_audience),
+            format!(
+                "the token's audience is not {0} (ask for it with resource={0})",
+                stack.resource
+            ),
+        ),
+    ];
+    let metadata = stack.metadata_url();
+    for (token, why) in cases {
+        let response = stack.mcp(&token).post(&initialize_message()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+        assert_eq!(
+            www_authenticate(&response),
+            format!(
+                r#"Bearer error="invalid_token", scope="mcp:tools", resource_metadata="{metadata}", error_description="{why}""#
+            )
+        );
+    }
+}
+
+/// MCP "Scope Challenge Handling": the base scope that the 401 challenge asks for is needed
+/// for every MCP request, not only for tool calls. A token without it gets 403
+/// `insufficient_scope` naming it on initialize, on tools/list and on a tool call; a token
+/// with `mcp:admin` alone cannot call admin_stats either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_needs_the_base_scope() {
+    let stack = Stack::start().await;
+    let metadata = stack.metadata_url();
+    let challenge = |scope: &str, why: &str| {
+        format!(
+            r#"Bearer error="insufficient_scope", scope="{scope}", resource_metadata="{metadata}", error_description="{why}""#
+        )
+    };
+    let (no_scope, _) = stack.token(&stack.resource, "").await;
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&no_scope).unwrap();
+    assert_eq!(claims["scope"], Value::Null, "no scope granted");
+    let response = stack.mcp(&no_scope).post(&initialize_message()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let why = "every request to this MCP server needs the scope mcp:tools";
+    assert_eq!(www_authenticate(&response), challenge("mcp:tools", why));
+
+    // In a session opened with a good token.
+    let (good, _) = stack.token(&stack.resource, "mcp:tools").await;
+    let mut mcp = stack.mcp(&good);
+    mcp.initialize().await;
+    mcp.token = no_scope;
+    let (_, response) = mcp.send("tools/list", json!({})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(www_authenticate(&response), challenge("mcp:tools", why));
+    let (_, response) = mcp.send("tools/call", json!({"name": "whoami"})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let why = "the tool whoami needs the scope mcp:tools";
+    assert_eq!(www_authenticate(&response), challenge("mcp:tools", why));
+
+    let (admin_only, _) = stack.token(&stack.resource, "mcp:admin").await;
+    mcp.token = admin_only;
+    let (_, response) = mcp.send("tools/call", json!({"name": "admin_stats"})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let why = "the tool admin_stats needs the scope mcp:tools";
+    let wanted = "mcp:admin mcp:tools";
+    assert_eq!(www_authenticate(&response), challenge(wanted, why));
+}
+
+/// The binary stops cleanly and at once on SIGTERM (what `docker compose down` sends; as
+/// PID 1 in a container it would otherwise be ignored until Docker kills it 10 s later) and
+/// on Ctrl-C (SIGINT), even with an MCP session's SSE stream open.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_stops_on_sigterm_and_ctrl_c_with_a_stream_open() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let stack = Stack::start().await;
+    let (token, _) = stack.token(&stack.resource, "mcp:tools").await;
+    for signal in ["TERM", "INT"] {
+        // The same canonical URL as the stack's server, so the token is good here too.
+        let mut child =
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate-example-mcp-server"))
+                .env("MCP_BIND", "127.0.0.1:0")
+                .env("MCP_PUBLIC_URL", &stack.resource)
+                .env("TOLLGATE_ISSUER", &stack.issuer)
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // "mcp server listening on 127.0.0.1:PORT with resource URL"
+        let line = lines.next_line().await.unwrap().expect("a listening line");
+        let addr = line.split_whitespace().nth(4).unwrap();
+
+        let mut mcp = stack.mcp(&token);
+        mcp.url = format!("http://{addr}/mcp");
+        mcp.initialize().await;
+        let stream = (stack.http.get(&mcp.url))
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", mcp.session.as_deref().unwrap())
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), StatusCode::OK, "an open SSE stream");
+
+        let pid = child.id().unwrap().to_string();
+        let kill = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("still running 5 s after SIG{signal}"))
+            .unwrap();
+        assert!(status.success(), "SIG{signal}: {status}");
+        drop(stream);
+    }
+}
+
+/// MD-21: clients of the 2025-03-26 revision know no protected resource metadata and look
+/// for the authorization server's metadata at the MCP server's origin. They are redirected
+/// to Tollgate's (a browser may read the redirect), so a client that follows redirects, as
+/// the SDKs' HTTP clients do, gets 200 and Tollgate's document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn md_21_clients_of_2025_03_26_find_tollgate_at_the_mcp_server_origin() {
+    let stack = Stack::start().await;
+    let legacy_url = stack
+        .resource
+        .replace("/mcp", "/.well-known/oauth-authorization-server");
+    let response = (stack.http.get(&legacy_url))
+        .header("origin", "https://inspector.example")
+        .header("mcp-protocol-version", "2025-03-26")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        response.headers()["location"],
+        format!("{}/.well-known/oauth-authorization-server", stack.issuer).as_str()
+    );
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+
+    let following = reqwest::Client::builder().no_proxy().build().unwrap();
+    let response = following.get(&legacy_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = response.json().await.unwrap();
+    assert_eq!(metadata["issuer"], stack.issuer);
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{}/authorize", stack.issuer)
+    );
+
+    // RFC 8414 §3.1: for an issuer with a path, the well-known string goes before the path.
+    let stack = Stack::start_with(|s| s.issuer = "http://127.0.0.1:1/tenant1/".into()).await;
+    let legacy_url = stack
+        .resource
+        .replace("/mcp", "/.well-known/oauth-authorization-server");
+    let response = stack.http.get(&legacy_url).send().await.unwrap();
+    assert_eq!(
+        response.headers()["location"],
+        "http://127.0.0.1:1/.well-known/oauth-authorization-server/tenant1"
     );
 }

@@ -13,18 +13,78 @@ use url::Url;
 /// CIMD -01 §6.6: documents are small; anything bigger is refused.
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 
-/// Whether `client_id` names a metadata document: an `https` URL with a path (CIMD §3), or,
-/// when local development is allowed, an `http` URL on a loopback host.
-pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
+/// What a `client_id` is, as far as metadata documents go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentUrl {
+    /// Not a document URL: a client id registered some other way.
+    No,
+    /// A Client Identifier URL (CIMD §3) whose document may be fetched.
+    Yes,
+    /// Meant as a document URL, but it breaks a rule of CIMD §3; says which.
+    Invalid(&'static str),
+}
+
+/// Classifies `client_id`: an `https` URL with a path is a Client Identifier URL (CIMD §3),
+/// and so, when local development is allowed, is an `http` URL on a loopback host. Such a
+/// URL must not have user information (it would be sent to the host), a fragment, or `.`
+/// or `..` path segments (which `Url` resolves away, so the raw string is checked).
+pub fn classify(client_id: &str, allow_http_loopback: bool) -> DocumentUrl {
     let Ok(url) = Url::parse(client_id) else {
-        return false;
+        return DocumentUrl::No;
     };
-    let has_path = url.path() != "/" && !url.path().is_empty();
-    match url.scheme() {
+    let (authority, path) = split_raw(client_id);
+    // The path as written: `/a/..` has one, though `Url` resolves it to `/`.
+    let has_path = !path.is_empty() && path != "/";
+    let candidate = match url.scheme() {
         "https" => has_path,
         "http" => allow_http_loopback && has_path && is_loopback(&url),
         _ => false,
+    };
+    if !candidate {
+        return DocumentUrl::No;
     }
+    if authority.contains('@') || !url.username().is_empty() || url.password().is_some() {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain user information (user:password@) \
+             (CIMD §3)",
+        );
+    }
+    if url.fragment().is_some() || client_id.contains('#') {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain a fragment (#...) (CIMD §3)",
+        );
+    }
+    if path.split(['/', '\\']).any(is_dot_segment) {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain '.' or '..' path segments (CIMD §3)",
+        );
+    }
+    DocumentUrl::Yes
+}
+
+/// Whether `client_id` names a metadata document that may be fetched.
+pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
+    classify(client_id, allow_http_loopback) == DocumentUrl::Yes
+}
+
+/// The raw authority and path of an absolute URL, as written (no normalisation). A `\`
+/// ends the authority too: the WHATWG parser `Url` follows reads it as `/`.
+fn split_raw(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    match rest.find(['/', '\\']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    }
+}
+
+/// `.` and `..`, also percent-encoded (RFC 3986 §2.3 and §5.2.4; the WHATWG URL standard
+/// resolves `%2e` the same way).
+fn is_dot_segment(segment: &str) -> bool {
+    matches!(
+        segment.to_ascii_lowercase().as_str(),
+        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+    )
 }
 
 /// Validates a fetched document for `client_id` and returns the client's metadata.
@@ -174,6 +234,54 @@ mod tests {
         assert!(is_document_url("http://127.0.0.1:3000/c.json", true));
         assert!(!is_document_url("http://example.com/c.json", true));
         assert!(!is_document_url("5f4c2a3e-uuid", true));
+    }
+
+    #[test]
+    fn cimd_3_url_rules() {
+        let invalid = |id: &str| match classify(id, true) {
+            DocumentUrl::Invalid(why) => why,
+            other => panic!("{id}: {other:?}"),
+        };
+        for id in [
+            "https://user:pass@app.example.com/c.json",
+            "https://user@app.example.com/c.json",
+            "https://@app.example.com/c.json",
+            "http://u:p@127.0.0.1:3000/c.json",
+        ] {
+            assert!(invalid(id).contains("user information"), "{id}");
+        }
+        for id in [
+            "https://app.example.com/c.json#x",
+            "https://app.example.com/c.json#",
+        ] {
+            assert!(invalid(id).contains("fragment"), "{id}");
+        }
+        for id in [
+            "https://app.example.com/a/../c.json",
+            "https://app.example.com/./c.json",
+            "https://app.example.com/a/..",
+            "https://app.example.com/a/%2e%2E/c.json",
+            "https://app.example.com/a/.%2e/c.json",
+            "https://app.example.com/a\\..\\c.json",
+            "http://127.0.0.1:3000/a/../c.json",
+        ] {
+            assert!(invalid(id).contains("'..' path segments"), "{id}");
+        }
+        // Dots inside a segment, a query (only SHOULD NOT) and a port are fine.
+        for id in [
+            "https://app.example.com/.well-known/c.json",
+            "https://app.example.com/a..b/c.json",
+            "https://app.example.com/c.json?v=1",
+            "https://app.example.com:8443/c.json",
+        ] {
+            assert_eq!(classify(id, false), DocumentUrl::Yes, "{id}");
+        }
+        // Not document URLs at all: looked up as registered clients.
+        assert_eq!(
+            classify("http://u:p@example.com/c.json", true),
+            DocumentUrl::No
+        );
+        assert_eq!(classify("my-client", true), DocumentUrl::No);
     }
 
     #[test]

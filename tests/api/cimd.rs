@@ -1,13 +1,15 @@
 //! Client ID Metadata Documents (CIMD-1..CIMD-14, MD-11), against a local document server.
 
-use crate::helpers::{Backend, Callback, TestApp, assert_oauth_error};
+use crate::helpers::{Backend, Callback, TestApp, TestDb, assert_oauth_error};
 use crate::on_both_backends;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use reqwest::StatusCode as Status;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ struct Documents {
 struct DocumentServer {
     base: String,
     state: Arc<Mutex<Documents>>,
+    /// TCP connections accepted, whatever came over them (a TLS handshake, a GET).
+    connections: Arc<AtomicUsize>,
 }
 
 impl DocumentServer {
@@ -40,8 +44,25 @@ impl DocumentServer {
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        let listener = listener.tap_io(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, router).await });
-        DocumentServer { base, state }
+        DocumentServer {
+            base,
+            state,
+            connections,
+        }
+    }
+
+    fn port(&self) -> &str {
+        self.base.rsplit(':').next().unwrap()
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     fn url(&self, path: &str) -> String {
@@ -348,6 +369,107 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     .await;
 }
 
+/// CIMD §3 (the rules behind CIMD-1): a client identifier URL with user information, a
+/// fragment or dot segments is refused before anything is fetched; credentials in the
+/// URL never reach the host.
+async fn cimd_1_url_rules_are_checked_before_fetching(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "no-store");
+    let port = docs.port();
+    for (url, why) in [
+        (
+            format!("http://user:secret@127.0.0.1:{port}/doc.json"),
+            "must not contain user information",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/doc.json#frag"),
+            "must not contain a fragment",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/x/../doc.json"),
+            "path segments",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/./doc.json"),
+            "path segments",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/x/%2e%2e/doc.json"),
+            "path segments",
+        ),
+    ] {
+        assert_refused(authorize(&app, &url).await, why).await;
+        let response = app
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("code_verifier", crate::helpers::VERIFIER),
+                ("client_id", &url),
+            ])
+            .await;
+        let description =
+            assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
+        assert!(description.contains(why), "{description}");
+    }
+    assert_eq!(docs.connections(), 0, "nothing was fetched");
+}
+
+/// CIMD-1 (metadata documents only while enabled): a document client stored while they
+/// were accepted stops working once the configuration refuses it, and works again when
+/// the configuration accepts it again.
+async fn cimd_1_stored_document_clients_follow_the_configuration(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "max-age=60");
+    let client_id = docs.url("doc.json");
+    let dev = |c: &mut tollgate::Config| c.cimd.allow_http_loopback = true;
+    let first = TestApp::builder(backend)
+        .on_db(db.clone())
+        .config(dev)
+        .spawn()
+        .await;
+    let form = first
+        .consent_form(&first.authorize_params(&client_id, &[("redirect_uri", CALLBACK)]))
+        .await;
+    let code = Callback::from_response(&first.decide(&form, "approve", "dev").await).one("code");
+    let response = first
+        .exchange(&client_id, &code, &[("redirect_uri", CALLBACK)])
+        .await;
+    assert_eq!(response.status(), Status::OK);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    first.stop().await;
+
+    type Change = fn(&mut tollgate::Config);
+    let refusals: [(Change, &str); 2] = [
+        (|c| c.cimd.enabled = false, "cimd.enabled is false"),
+        // Enabled, but http document URLs are no longer allowed.
+        (|_| {}, "only with cimd.allow_http_loopback"),
+    ];
+    for (change, why) in refusals {
+        let app = TestApp::builder(backend)
+            .on_db(db.clone())
+            .config(change)
+            .spawn()
+            .await;
+        assert_refused(authorize(&app, &client_id).await, why).await;
+        let response = app.refresh(&client_id, &refresh, &[]).await;
+        let description =
+            assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
+        assert!(description.contains(why), "{description}");
+        app.stop().await;
+    }
+
+    let again = TestApp::builder(backend)
+        .on_db(db)
+        .config(dev)
+        .spawn()
+        .await;
+    let response = again.refresh(&client_id, &refresh, &[]).await;
+    assert_eq!(response.status(), Status::OK, "the grant was only refused");
+}
+
 /// The local development setting is refused when the issuer is not on loopback.
 async fn http_loopback_documents_need_a_loopback_issuer(backend: Backend) {
     let db = crate::helpers::TestDb::new(backend).await;
@@ -392,6 +514,8 @@ async fn cimd_can_be_switched_off(backend: Backend) {
 
 on_both_backends!(
     cimd_1_a_document_client_completes_the_flow,
+    cimd_1_url_rules_are_checked_before_fetching,
+    cimd_1_stored_document_clients_follow_the_configuration,
     cimd_2_4_5_invalid_documents_are_refused,
     cimd_7_8_only_200_counts_and_redirects_are_not_followed,
     cimd_10_big_or_slow_documents_are_refused,

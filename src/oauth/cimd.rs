@@ -109,11 +109,26 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OA
         }
         None => return Err(invalid("client_id is missing".to_owned())),
     }
-    // MCP 2025-11-25: client_id, client_name and redirect_uris are required.
-    for required in ["client_name", "redirect_uris"] {
-        if object.get(required).is_none() {
-            return Err(invalid(format!("{required} is missing")));
+    // MCP 2025-11-25: client_id, client_name and redirect_uris are required, with values
+    // (a `null` is no better than a missing member).
+    match object.get("client_name") {
+        Some(serde_json::Value::String(name)) if !name.trim().is_empty() => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "client_name must be a non-empty string, not {other}"
+            )));
         }
+        None => return Err(invalid("client_name is missing".to_owned())),
+    }
+    match object.get("redirect_uris") {
+        Some(serde_json::Value::Array(uris))
+            if !uris.is_empty() && uris.iter().all(serde_json::Value::is_string) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "redirect_uris must be a non-empty array of redirect URI strings, not {other}"
+            )));
+        }
+        None => return Err(invalid("redirect_uris is missing".to_owned())),
     }
     // CIMD §4.1: no shared secrets for a client anyone can claim to be.
     if object.contains_key("client_secret") || object.contains_key("client_secret_expires_at") {
@@ -299,6 +314,12 @@ mod tests {
             (br#"{"client_id":"https://other.example/c.json","client_name":"x","redirect_uris":["https://a/cb"]}"#.to_vec(), "exactly"),
             (format!(r#"{{"client_id":"{URL}","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name"),
             (format!(r#"{{"client_id":"{URL}","client_name":"x"}}"#).into_bytes(), "redirect_uris"),
+            (format!(r#"{{"client_id":"{URL}","client_name":null,"redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name must be a non-empty string"),
+            (format!(r#"{{"client_id":"{URL}","client_name":" ","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name must be a non-empty string"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":null}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":"https://a/cb"}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[null]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secret"),
             (doc(r#","client_secret":"s""#), "client secret"),
             (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),

@@ -218,6 +218,21 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
             "must be exactly the document",
         ),
         ("no-name.json", String::new(), "client_name is missing"),
+        (
+            "null-name.json",
+            String::new(),
+            "client_name must be a non-empty string",
+        ),
+        (
+            "null-uris.json",
+            String::new(),
+            "redirect_uris must be a non-empty array",
+        ),
+        (
+            "no-uris.json",
+            String::new(),
+            "redirect_uris must be a non-empty array",
+        ),
         ("secret.json", String::new(), "shared secret"),
         ("not-json.json", "<html>".to_owned(), "not JSON"),
     ];
@@ -227,6 +242,18 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
             "no-name.json" => {
                 format!(r#"{{"client_id":"{url}","redirect_uris":["http://localhost/callback"]}}"#)
             }
+            // CIMD-4: a null is not a value; without one the document is not valid.
+            "null-name.json" => document(&url, "").replace(
+                r#""client_name":"Example MCP Client""#,
+                r#""client_name":null"#,
+            ),
+            "null-uris.json" => {
+                format!(r#"{{"client_id":"{url}","client_name":"x","redirect_uris":null}}"#)
+            }
+            "no-uris.json" => format!(
+                r#"{{"client_id":"{url}","client_name":"x","redirect_uris":[],
+                "grant_types":["client_credentials"],"response_types":[]}}"#
+            ),
             "secret.json" => document(&url, "").replace(r#""none""#, r#""client_secret_basic""#),
             _ => body,
         };

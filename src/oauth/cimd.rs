@@ -204,6 +204,7 @@ fn may_connect_v4(ip: Ipv4Addr, allow_loopback: bool) -> bool {
         || a == 0                               // "this network"
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0)       // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99)     // 6to4 relay anycast (RFC 7526)
         || (a == 198 && (18..20).contains(&b))  // benchmarking
         || a >= 240; // reserved
     !special
@@ -221,6 +222,8 @@ fn may_connect_v6(ip: Ipv6Addr, allow_loopback: bool) -> bool {
         || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
         || (segments[0] == 0x0064 && segments[1] == 0xff9b) // NAT64, may reach private v4
         || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // discard-only
+        || segments[..6] == [0; 6]              // IPv4-compatible ::/96 (RFC 4291 §2.5.5.1)
+        || (segments[0] == 0x2001 && segments[1] == 0) // Teredo, tunnels to any v4 (RFC 4380)
         || (segments[0] == 0x2002); // 6to4, may embed private v4
     !special
 }
@@ -371,10 +374,24 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            // Tunnelling and transition ranges that can carry traffic to any v4 address.
+            "::a00:1",
+            "::7f00:1",
+            "::5db8:d822",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2002:a00:1::1",
+            "2002:5db8:d822::1",
+            "192.88.99.1",
+            "::ffff:192.88.99.1",
         ] {
             assert!(!may_connect(blocked.parse().unwrap(), false), "{blocked}");
         }
-        for allowed in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"] {
+        for allowed in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "2001:4860:4860::8888",
+        ] {
             assert!(may_connect(allowed.parse().unwrap(), false), "{allowed}");
         }
         assert!(may_connect("127.0.0.1".parse().unwrap(), true));

@@ -155,24 +155,87 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OA
     Ok(metadata)
 }
 
-/// How long a fetched document may be reused, from its `Cache-Control` header, capped at
-/// `max`: `no-store`/`no-cache` mean not at all; `max-age` is honoured; without either,
-/// `default`.
-pub fn cache_lifetime(cache_control: Option<&str>, default: Duration, max: Duration) -> Duration {
-    let Some(value) = cache_control else {
-        return default.min(max);
-    };
+/// The response headers that decide how long a fetched document may be reused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheHeaders<'a> {
+    pub cache_control: Option<&'a str>,
+    pub expires: Option<&'a str>,
+    pub date: Option<&'a str>,
+}
+
+/// How long a fetched document may be reused (RFC 9111 §4.2.1), capped at `max`:
+/// `no-store`/`no-cache`/`private` mean not at all; `max-age` is honoured; without it,
+/// `Expires` minus `Date` (or minus `now`, the time of receipt, without a `Date`), where an
+/// `Expires` that is not a valid date means already expired (RFC 9111 §5.3); without
+/// either, `default`.
+pub fn cache_lifetime(
+    headers: CacheHeaders<'_>,
+    now: i64,
+    default: Duration,
+    max: Duration,
+) -> Duration {
     let mut max_age = None;
-    for directive in value.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
+    for directive in headers.cache_control.unwrap_or_default().split(',') {
+        let lower = directive.trim().to_ascii_lowercase();
         if lower == "no-store" || lower == "no-cache" || lower == "private" {
             return Duration::ZERO;
         }
         if let Some(seconds) = lower.strip_prefix("max-age=") {
-            max_age = seconds.trim_matches('"').parse::<u64>().ok();
+            // An invalid max-age is stale (RFC 9111 §4.2.1 "invalid ... stale").
+            max_age = Some(seconds.trim_matches('"').parse::<u64>().unwrap_or(0));
         }
     }
-    max_age.map_or(default, Duration::from_secs).min(max)
+    let lifetime = match (max_age, headers.expires) {
+        (Some(seconds), _) => Duration::from_secs(seconds),
+        (None, Some(expires)) => {
+            let received = headers.date.and_then(parse_http_date).unwrap_or(now);
+            let seconds = parse_http_date(expires).map_or(0, |at| at.saturating_sub(received));
+            Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+        }
+        (None, None) => default,
+    };
+    lifetime.min(max)
+}
+
+/// Parses an IMF-fixdate (RFC 9110 §5.6.7), `Sun, 06 Nov 1994 08:49:37 GMT`, into unix
+/// seconds. The obsolete formats are not accepted: a date that does not parse makes an
+/// `Expires` mean "already expired", which is the safe reading.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_weekday, rest) = text.trim().split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let number = |digits: &str, len: usize| -> Option<i64> {
+        (digits.len() == len && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    let day = number(day, 2)?;
+    let month = i64::try_from(MONTHS.iter().position(|m| m == month)?).ok()? + 1;
+    let year = number(year, 4)?;
+    let clock: Vec<&str> = time.split(':').collect();
+    let [hour, minute, second] = clock.as_slice() else {
+        return None;
+    };
+    let (hour, minute, second) = (number(hour, 2)?, number(minute, 2)?, number(second, 2)?);
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Whether a fetch may connect to `ip`. Only globally routable unicast addresses qualify
@@ -336,23 +399,78 @@ mod tests {
     #[test]
     fn cache_lifetimes() {
         let (default, max) = (Duration::from_secs(300), Duration::from_secs(3600));
-        assert_eq!(cache_lifetime(None, default, max), default);
+        let now = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
+        let lifetime = |cache_control, expires, date| {
+            let headers = CacheHeaders {
+                cache_control,
+                expires,
+                date,
+            };
+            cache_lifetime(headers, now, default, max)
+        };
+        assert_eq!(lifetime(None, None, None), default);
         assert_eq!(
-            cache_lifetime(Some("max-age=60"), default, max),
+            lifetime(Some("max-age=60"), None, None),
             Duration::from_secs(60)
         );
+        assert_eq!(lifetime(Some("public, max-age=86400"), None, None), max);
+        assert_eq!(lifetime(Some("no-store"), None, None), Duration::ZERO);
         assert_eq!(
-            cache_lifetime(Some("public, max-age=86400"), default, max),
+            lifetime(Some("max-age=60, no-cache"), None, None),
+            Duration::ZERO
+        );
+        assert_eq!(lifetime(Some("max-age=soon"), None, None), Duration::ZERO);
+        // RFC 9111 §4.2.1: Expires minus Date, or minus the time of receipt.
+        let expires = Some("Sun, 06 Nov 1994 08:51:37 GMT");
+        assert_eq!(
+            lifetime(None, expires, Some("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Duration::from_secs(120)
+        );
+        assert_eq!(lifetime(None, expires, None), Duration::from_secs(120));
+        assert_eq!(
+            lifetime(
+                Some("public"),
+                expires,
+                Some("Sun, 06 Nov 1994 08:50:37 GMT")
+            ),
+            Duration::from_secs(60)
+        );
+        // max-age wins over Expires; the bound applies to Expires as well.
+        assert_eq!(
+            lifetime(Some("max-age=10"), expires, None),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            lifetime(None, Some("Fri, 06 Nov 2099 08:51:37 GMT"), None),
             max
         );
+        // In the past, or not a date ("0"): already expired (RFC 9111 §5.3).
+        for stale in ["Sun, 06 Nov 1994 08:00:00 GMT", "0", "tomorrow"] {
+            assert_eq!(lifetime(None, Some(stale), None), Duration::ZERO, "{stale}");
+        }
+    }
+
+    #[test]
+    fn http_dates() {
         assert_eq!(
-            cache_lifetime(Some("no-store"), default, max),
-            Duration::ZERO
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
         );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(
-            cache_lifetime(Some("max-age=60, no-cache"), default, max),
-            Duration::ZERO
+            parse_http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
+            Some(1_835_481_599)
         );
+        for bad in [
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

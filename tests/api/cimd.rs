@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the document server answers for one path.
 #[derive(Clone)]
@@ -328,6 +329,18 @@ async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
         "larger than 5120 bytes",
     )
     .await;
+    // Without a Content-Length the limit still holds: the body is counted as it arrives.
+    let chunked = ChunkedServer::start(8 * 1024).await;
+    assert_refused(
+        authorize(&app, &chunked.url).await,
+        "larger than 5120 bytes",
+    )
+    .await;
+    assert_eq!(
+        chunked.requests(),
+        1,
+        "it was fetched, and refused while reading"
+    );
     let mut slow = ok(document(&docs.url("slow.json"), ""), "no-store");
     slow.delay = Duration::from_secs(3);
     docs.answer("slow.json", slow);
@@ -357,6 +370,31 @@ async fn cimd_6_caching(backend: Backend) {
     }
     assert_eq!(docs.hits("uncached.json"), 2);
 
+    // Without max-age, Expires (minus Date) decides, the same way (RFC 9111 §4.2.1).
+    let mut expiring = ok(document(&docs.url("expires.json"), ""), "public");
+    expiring.headers.extend([
+        ("date", "Sun, 06 Nov 1994 08:49:37 GMT".to_owned()),
+        ("expires", "Sun, 06 Nov 1994 08:51:37 GMT".to_owned()),
+    ]);
+    docs.answer("expires.json", expiring);
+    let url = docs.url("expires.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("expires.json"), 1, "cached until Expires");
+    app.clock.advance(121);
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("expires.json"), 2, "fetched again after Expires");
+    // An Expires that is not a date means already expired (RFC 9111 §5.3).
+    let mut expired = ok(document(&docs.url("expired.json"), ""), "public");
+    expired.headers.push(("expires", "0".to_owned()));
+    docs.answer("expired.json", expired);
+    let url = docs.url("expired.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("expired.json"), 2);
+
     // An invalid document, then the fixed one: the fix is seen at once.
     let url = docs.url("fixed.json");
     docs.answer(
@@ -374,7 +412,7 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let docs = DocumentServer::start().await;
     docs.publish("doc.json", "no-store");
-    let port = docs.base.rsplit(':').next().unwrap().to_owned();
+    let port = docs.port().to_owned();
     for url in [
         format!("https://127.0.0.1:{port}/doc.json"),
         format!("https://localhost:{port}/doc.json"),
@@ -384,7 +422,9 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     ] {
         assert_refused(authorize(&app, &url).await, "does not fetch from").await;
     }
-    assert_eq!(docs.hits("doc.json"), 0, "no connection was made");
+    // An https fetch of the plain-http document server could never produce a GET; a TLS
+    // handshake would still be a TCP connection, so connections are what is counted.
+    assert_eq!(docs.connections(), 0, "no connection was made");
     // Plain http is not a document URL at all without the setting.
     assert_refused(authorize(&app, &docs.url("doc.json")).await, "no client").await;
     // The setting relaxes loopback only.
@@ -394,6 +434,36 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
         "does not fetch from",
     )
     .await;
+}
+
+/// CIMD-6: `cimd.max_cache` bounds what a document's cache headers ask for.
+async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.cimd.allow_http_loopback = true;
+            c.cimd.max_cache = Duration::from_secs(120);
+        })
+        .spawn()
+        .await;
+    let docs = DocumentServer::start().await;
+    docs.publish("long.json", "max-age=86400");
+    let mut expiring = ok(document(&docs.url("far.json"), ""), "public");
+    expiring
+        .headers
+        .push(("expires", "Fri, 06 Nov 2099 08:51:37 GMT".to_owned()));
+    docs.answer("far.json", expiring);
+    for path in ["long.json", "far.json"] {
+        let url = docs.url(path);
+        for _ in 0..2 {
+            assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+        }
+        assert_eq!(docs.hits(path), 1, "{path}: cached");
+    }
+    app.clock.advance(121);
+    for path in ["long.json", "far.json"] {
+        assert_eq!(authorize(&app, &docs.url(path)).await.status(), Status::OK);
+        assert_eq!(docs.hits(path), 2, "{path}: fetched again after max_cache");
+    }
 }
 
 /// CIMD §3 (the rules behind CIMD-1): a client identifier URL with user information, a
@@ -539,10 +609,66 @@ async fn cimd_can_be_switched_off(backend: Backend) {
     assert_eq!(docs.hits("doc.json"), 0);
 }
 
+/// A document server that answers every request with a valid document of `size` bytes
+/// sent in 1 KB chunks (`Transfer-Encoding: chunked`, no `Content-Length`).
+struct ChunkedServer {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl ChunkedServer {
+    async fn start(size: usize) -> ChunkedServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/chunked.json", listener.local_addr().unwrap());
+        let padding = format!(r#","padding":"{}""#, "x".repeat(size));
+        let body = document(&url, &padding).into_bytes();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                transfer-encoding: chunked\r\ncache-control: no-store\r\n\r\n";
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    for chunk in body.chunks(1024) {
+                        let size = format!("{:x}\r\n", chunk.len());
+                        let sent = async {
+                            stream.write_all(size.as_bytes()).await?;
+                            stream.write_all(chunk).await?;
+                            stream.write_all(b"\r\n").await?;
+                            stream.flush().await
+                        };
+                        if sent.await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = stream.write_all(b"0\r\n\r\n").await;
+                });
+            }
+        });
+        ChunkedServer { url, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
 on_both_backends!(
     cimd_1_a_document_client_completes_the_flow,
     cimd_1_url_rules_are_checked_before_fetching,
     cimd_1_stored_document_clients_follow_the_configuration,
+    cimd_6_cache_lifetime_is_bounded,
     cimd_2_4_5_invalid_documents_are_refused,
     cimd_7_8_only_200_counts_and_redirects_are_not_followed,
     cimd_10_big_or_slow_documents_are_refused,

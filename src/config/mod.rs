@@ -189,8 +189,8 @@ pub struct CimdConfig {
     /// Accept `https` URL client ids and fetch their metadata documents.
     pub enabled: bool,
     /// Local development without the internet: also accept `http` document URLs on
-    /// loopback hosts and let fetches reach loopback addresses. Refused unless the issuer
-    /// itself is on loopback.
+    /// loopback hosts and let fetches reach loopback addresses. Refused unless both the
+    /// issuer and the listening address are on loopback.
     pub allow_http_loopback: bool,
     /// The whole fetch, connection to last byte.
     #[serde(with = "duration")]

@@ -588,6 +588,40 @@ async fn http_loopback_documents_need_a_loopback_issuer(backend: Backend) {
     assert!(error.contains("allow_http_loopback"), "{error}");
 }
 
+/// The local development setting is refused when the server listens on a non-loopback
+/// address, even though the issuer derived from a wildcard bind is on loopback.
+async fn http_loopback_documents_need_a_loopback_bind(backend: Backend) {
+    let db = crate::helpers::TestDb::new(backend).await;
+    let mut config = tollgate::Config {
+        database_url: db.url.clone(),
+        bind: "0.0.0.0:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.cimd.allow_http_loopback = true;
+    let error = tollgate::Server::bind(config.clone())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("allow_http_loopback") && error.contains("listens on a loopback"),
+        "{error}"
+    );
+    // A listener handed in by the caller counts, not only `bind`.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    let launch = tollgate::Launch {
+        listener: Some(listener),
+        clock: None,
+    };
+    let error = tollgate::Server::start(config, launch)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("listens on a loopback"), "{error}");
+}
+
 /// Switched off: not advertised, and URL client ids are unknown clients.
 async fn cimd_can_be_switched_off(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -675,5 +709,6 @@ on_both_backends!(
     cimd_6_caching,
     cimd_9_no_fetches_to_special_use_addresses,
     http_loopback_documents_need_a_loopback_issuer,
+    http_loopback_documents_need_a_loopback_bind,
     cimd_can_be_switched_off,
 );

@@ -45,11 +45,11 @@ pub async fn introspect(
 ) -> Result<Json<Introspection>, ApiError> {
     let params = form_params(&headers, &body)?;
     let caller = client_auth::authenticate(&app, &headers, &params).await?;
-    if !caller.metadata.token_endpoint_auth_method.is_confidential() {
+    if !caller.metadata.is_confidential() {
         return Err(OAuthError::invalid_client(
             "introspection needs an authenticated caller: use the credentials of a \
-             confidential client, such as one registered for the resource server \
-             (RFC 7662 §2.1)",
+             confidential client (not a public client or a native app), such as one \
+             registered for the resource server (RFC 7662 §2.1)",
         )
         .into());
     }

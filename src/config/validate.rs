@@ -194,6 +194,13 @@ impl Config {
                     );
                 }
             }
+            if client.introspection && !client.is_confidential() {
+                problems.add(
+                    &at("introspection"),
+                    "only a confidential client (with a secret or secret_hash) can call the \
+                     introspection endpoint",
+                );
+            }
             for (j, uri) in client.redirect_uris.iter().enumerate() {
                 if let Err(e) = redirect_uri::validate_for_registration(uri) {
                     problems.add(
@@ -339,6 +346,7 @@ mod tests {
             scopes: vec![],
             consent: None,
             user: None,
+            introspection: false,
         }
     }
 
@@ -383,6 +391,27 @@ mod tests {
                 "clients[1].grant_types[0]",
             ]
         );
+    }
+
+    #[test]
+    fn introspection_needs_a_secret() {
+        let mut public = client("rs");
+        public.introspection = true;
+        let config = Config {
+            clients: vec![public],
+            ..Config::default()
+        };
+        let paths: Vec<String> = config
+            .validate()
+            .iter()
+            .map(|p| path_text(&p.path))
+            .collect();
+        assert_eq!(paths, ["clients[0].introspection"]);
+        let config = Config {
+            clients: vec![ClientSeed::resource_server("rs", "s")],
+            ..Config::default()
+        };
+        assert_eq!(config.validate(), vec![]);
     }
 
     #[test]

@@ -137,8 +137,11 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
 
 /// OPT-3: DELETE removes the client and revokes everything issued to it.
 async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let (uri, token) = management(&client);
     let tokens = app.tokens(&client.client_id).await;

@@ -94,15 +94,26 @@ async fn a_flow_can_move_between_instances() {
         .await
         .unwrap();
     let client_id = registered["client_id"].as_str().unwrap();
-    let resource_server: Value = browser
-        .post(format!("{}/register", b.base))
-        .json(&json!({"redirect_uris": [crate::helpers::CALLBACK]}))
-        .send()
-        .await
+    // A resource server may introspect other clients' tokens (a registered client may not).
+    let added = crate::helpers::tollgate(&[
+        "clients",
+        "add",
+        "--client-id",
+        "resource-server",
+        "--introspection",
+        "--database-url",
+        &db.url,
+    ]);
+    assert!(
+        added.contains("introspection: every client's tokens"),
+        "{added}"
+    );
+    let secret = added
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret: "))
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .to_owned();
+    let resource_server = json!({"client_id": "resource-server", "client_secret": secret});
 
     // The consent page from A, the decision to B (the browser cookie is the same).
     let page = browser

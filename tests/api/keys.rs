@@ -33,6 +33,7 @@ async fn spawn(backend: Backend) -> TestApp {
             c.keys.reload_interval = Duration::from_millis(20);
             c.keys.grace_period = Duration::from_secs(600);
         })
+        .with_resource_server()
         .spawn()
         .await
 }
@@ -42,7 +43,7 @@ async fn spawn(backend: Backend) -> TestApp {
 /// grace period the retired key leaves the JWKS.
 async fn rotation_keeps_old_tokens_valid_for_the_grace_period(backend: Backend) {
     let app = spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let before = app.tokens(&client.client_id).await;
     let old_token = before["access_token"].as_str().unwrap().to_owned();

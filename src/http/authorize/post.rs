@@ -37,6 +37,13 @@ async fn record_decision(
             })
     };
     let request_id = field("request_id")?;
+    // Request ids are base64url; a control character (a NUL would even fail the PostgreSQL
+    // query) means the form is not one Tollgate showed.
+    if request_id.chars().any(char::is_control) {
+        return Err(PageError::bad_request(OAuthError::invalid_request(
+            "request_id is not one this server issued; submit the consent form Tollgate showed",
+        )));
+    }
     let csrf_token = field("csrf_token")?;
     let decision = match field("decision")? {
         "approve" => {

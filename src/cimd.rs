@@ -9,7 +9,9 @@
 
 use crate::clock::Clock;
 use crate::config::CimdConfig;
-use crate::oauth::cimd::{MAX_DOCUMENT_BYTES, cache_lifetime, may_connect, parse_document};
+use crate::oauth::cimd::{
+    CacheHeaders, MAX_DOCUMENT_BYTES, cache_lifetime, may_connect, parse_document,
+};
 use crate::oauth::client::ClientMetadata;
 use crate::oauth::error::OAuthError;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -100,7 +102,7 @@ impl DocumentFetcher {
                 return Ok((cached.metadata.clone(), false));
             }
         }
-        let (metadata, lifetime) = self.fetch(url).await?;
+        let (metadata, lifetime) = self.fetch(url, now).await?;
         let mut cache = self.lock();
         if lifetime.is_zero() {
             cache.remove(url);
@@ -117,7 +119,7 @@ impl DocumentFetcher {
         Ok((metadata, true))
     }
 
-    async fn fetch(&self, url: &str) -> Result<(ClientMetadata, Duration), OAuthError> {
+    async fn fetch(&self, url: &str, now: i64) -> Result<(ClientMetadata, Duration), OAuthError> {
         let failed = |why: String| {
             OAuthError::invalid_client(format!(
                 "the client metadata document at {url} could not be used: {why}"
@@ -149,14 +151,18 @@ impl DocumentFetcher {
                 response.status()
             )));
         }
-        let lifetime = cache_lifetime(
+        let header = |name| {
             response
                 .headers()
-                .get(reqwest::header::CACHE_CONTROL)
-                .and_then(|v| v.to_str().ok()),
-            DEFAULT_CACHE,
-            self.max_cache,
-        );
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+        };
+        let headers = CacheHeaders {
+            cache_control: header(reqwest::header::CACHE_CONTROL),
+            expires: header(reqwest::header::EXPIRES),
+            date: header(reqwest::header::DATE),
+        };
+        let lifetime = cache_lifetime(headers, now, DEFAULT_CACHE, self.max_cache);
         let too_big = || {
             failed(format!(
                 "it is larger than {MAX_DOCUMENT_BYTES} bytes (CIMD §6.6)"

@@ -6,7 +6,7 @@
 use crate::config::{ClientSeed, Config};
 use crate::oauth::error::OAuthError;
 use crate::secret::{hash_chosen_secret, is_argon2_hash, verify_chosen_secret};
-use crate::store::{Client, ClientPolicy, ClientSource, Store, StoreError};
+use crate::store::{Client, ClientSource, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -53,11 +53,7 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<Applied, 
                 })?,
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
             source: ClientSource::Seed,
-            policy: ClientPolicy {
-                allowed_scopes: seed.scopes.clone(),
-                consent: seed.consent,
-                user: seed.user.clone(),
-            },
+            policy: seed.policy(),
         };
         let unchanged = existing.as_ref().is_some_and(|old| {
             old.secret_digest == client.secret_digest

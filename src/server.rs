@@ -74,10 +74,16 @@ impl Server {
             Some(issuer) => Issuer::parse(issuer, config.allow_insecure_issuer)?,
             None => Issuer::parse(&default_issuer(addr), false)?,
         };
-        let problems = config.validate();
+        let mut problems: Vec<String> = config.validate().iter().map(ToString::to_string).collect();
+        // The listener may have been bound by the caller, elsewhere than `config.bind`.
+        if config.cimd.allow_http_loopback {
+            if let Some(why) = crate::config::validate::loopback_only_problem(addr) {
+                problems.push(format!("cimd.allow_http_loopback: {why}"));
+            }
+        }
         if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            return Err(StartError::Config(list.join("; ")));
+            problems.dedup();
+            return Err(StartError::Config(problems.join("; ")));
         }
         let cimd = if config.cimd.enabled {
             Some(

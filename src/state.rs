@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::config::{Config, User};
 use crate::http::rate_limit::{FailureThrottle, RateLimiter};
 use crate::keys::KeyRing;
-use crate::oauth::cimd;
+use crate::oauth::cimd::{self, DocumentUrl};
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
@@ -108,34 +108,71 @@ impl App {
     /// The client a `client_id` names: a registered one from the store, or, for a URL, the
     /// one its metadata document describes.
     pub async fn client(&self, client_id: &str) -> Result<Client, ClientError> {
+        // No client id holds a control character, and PostgreSQL text cannot hold NUL (the
+        // query would fail): such an id names no client, whatever the database.
+        if client_id.chars().any(char::is_control) {
+            return Err(ClientError::Unknown);
+        }
+        let allow_http_loopback = self.config.cimd.allow_http_loopback;
         if let Some(fetcher) = &self.cimd {
-            if self.is_document_client(client_id) {
-                let (metadata, fetched) = fetcher
-                    .metadata(client_id, self.clock.as_ref())
-                    .await
-                    .map_err(ClientError::Document)?;
-                let client = Client {
-                    client_id: client_id.to_owned(),
-                    secret_digest: None,
-                    registration_token_digest: None,
-                    metadata,
-                    created_at: self.now(),
-                    source: ClientSource::Document,
-                    policy: ClientPolicy::default(),
-                };
-                // Grants refer to their client, so the document's client is stored too.
-                if fetched && !self.store.upsert_owned_client(&client).await? {
-                    return Err(ClientError::Document(OAuthError::invalid_client(
-                        "this client id is taken by a client registered another way",
-                    )));
+            match cimd::classify(client_id, allow_http_loopback) {
+                DocumentUrl::Yes => return self.document_client(fetcher, client_id).await,
+                DocumentUrl::Invalid(why) => {
+                    return Err(ClientError::Document(OAuthError::invalid_client(format!(
+                        "client_id '{client_id}' is not a usable client identifier URL: {why}"
+                    ))));
                 }
-                return Ok(client);
+                DocumentUrl::No => {}
             }
         }
-        self.store
+        let client = self
+            .store
             .client(client_id)
             .await?
-            .ok_or(ClientError::Unknown)
+            .ok_or(ClientError::Unknown)?;
+        if client.source == ClientSource::Document {
+            // Stored while document clients were accepted; the configuration now refuses
+            // this URL, and a stored copy must not outlive that decision.
+            let why = if self.cimd.is_none() {
+                "this server does not accept Client ID Metadata Document clients \
+                 (cimd.enabled is false)"
+            } else {
+                "this server accepts http metadata document URLs only with \
+                 cimd.allow_http_loopback"
+            };
+            return Err(ClientError::Document(OAuthError::invalid_client(format!(
+                "client_id '{client_id}' is a metadata document URL, and {why}"
+            ))));
+        }
+        Ok(client)
+    }
+
+    /// The client a metadata document describes, fetched (or from the cache) and stored.
+    async fn document_client(
+        &self,
+        fetcher: &DocumentFetcher,
+        client_id: &str,
+    ) -> Result<Client, ClientError> {
+        let (metadata, fetched) = fetcher
+            .metadata(client_id, self.clock.as_ref())
+            .await
+            .map_err(ClientError::Document)?;
+        let client = Client {
+            client_id: client_id.to_owned(),
+            secret_digest: None,
+            registration_token_digest: None,
+            metadata,
+            created_at: self.now(),
+            source: ClientSource::Document,
+            policy: ClientPolicy::default(),
+        };
+        // Grants refer to their client, so the document's client is stored too.
+        if fetched && !self.store.upsert_owned_client(&client).await? {
+            return Err(ClientError::Document(OAuthError::invalid_client(
+                "this client id is taken by a client registered another way",
+            )));
+        }
+        Ok(client)
     }
 
     pub fn now(&self) -> i64 {

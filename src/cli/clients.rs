@@ -4,7 +4,7 @@ use super::{ConfigArgs, Failure, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ClientSeed, ConsentMode};
 use crate::secret::{Secret, hash_chosen_secret};
-use crate::store::{Client, ClientPolicy, ClientSource};
+use crate::store::{Client, ClientSource};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +55,9 @@ pub(super) struct AddArgs {
     /// The user `auto` consent approves as.
     #[arg(long, value_name = "USER")]
     approve_as: Option<String>,
+    /// A resource server: may introspect every client's tokens, not only its own.
+    #[arg(long, conflicts_with = "public")]
+    introspection: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -94,6 +97,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
         scopes: args.scopes,
         consent: args.consent,
         user: args.approve_as,
+        introspection: args.introspection,
     };
     let check = crate::Config {
         clients: vec![seed.clone()],
@@ -119,11 +123,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
         metadata,
         created_at: SystemClock.now(),
         source: ClientSource::Cli,
-        policy: ClientPolicy {
-            allowed_scopes: seed.scopes.clone(),
-            consent: seed.consent,
-            user: seed.user.clone(),
-        },
+        policy: seed.policy(),
     };
     let store = open_store(&config).await?;
     let inserted = store.insert_client(&client).await;
@@ -151,6 +151,9 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
         client.metadata.token_endpoint_auth_method
     );
     println!("grant_types: {}", client.metadata.grant_types.join(" "));
+    if client.policy.introspection {
+        println!("introspection: every client's tokens");
+    }
     Ok(())
 }
 

@@ -132,10 +132,15 @@ impl Config {
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but
-    /// never less than the access token lifetime, so every token issued before a rotation
-    /// still verifies until it expires.
+    /// never less than the access token lifetime plus the reload interval (rounded up to
+    /// whole seconds). Other instances keep signing with the retired key until their next
+    /// reload, up to `reload_interval` after the rotation, and each of those tokens must
+    /// verify until it expires.
     pub fn key_grace_period(&self) -> Duration {
-        self.keys.grace_period.max(self.access_token_ttl)
+        let last_token_signed = self.keys.reload_interval;
+        let floor = self.access_token_ttl.saturating_add(last_token_signed);
+        let floor_secs = floor.as_secs() + u64::from(floor.subsec_nanos() > 0);
+        self.keys.grace_period.max(Duration::from_secs(floor_secs))
     }
 }
 
@@ -189,8 +194,8 @@ pub struct CimdConfig {
     /// Accept `https` URL client ids and fetch their metadata documents.
     pub enabled: bool,
     /// Local development without the internet: also accept `http` document URLs on
-    /// loopback hosts and let fetches reach loopback addresses. Refused unless the issuer
-    /// itself is on loopback.
+    /// loopback hosts and let fetches reach loopback addresses. Refused unless both the
+    /// issuer and the listening address are on loopback.
     pub allow_http_loopback: bool,
     /// The whole fetch, connection to last byte.
     #[serde(with = "duration")]
@@ -215,7 +220,8 @@ impl Default for CimdConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
-    /// How long a retired key stays published (at least the access token lifetime).
+    /// How long a retired key stays published (at least the access token lifetime plus
+    /// `reload_interval`).
     #[serde(with = "duration")]
     pub grace_period: Duration,
     /// How often a running server re-reads the keys from the database, to pick up a
@@ -254,11 +260,20 @@ mod tests {
     }
 
     #[test]
-    fn key_grace_never_undercuts_the_token_lifetime() {
+    fn key_grace_covers_the_token_lifetime_and_the_reload_interval() {
         let mut config = Config::default();
         config.keys.grace_period = Duration::from_secs(60);
+        config.keys.reload_interval = Duration::from_secs(10);
         config.access_token_ttl = Duration::from_secs(300);
-        assert_eq!(config.key_grace_period(), Duration::from_secs(300));
+        // A token signed by another instance just before its reload, 10 s after the
+        // rotation, expires 310 s after it.
+        assert_eq!(config.key_grace_period(), Duration::from_secs(310));
+        config.keys.reload_interval = Duration::from_millis(20);
+        assert_eq!(
+            config.key_grace_period(),
+            Duration::from_secs(301),
+            "rounded up"
+        );
         config.keys.grace_period = Duration::from_secs(3600);
         assert_eq!(config.key_grace_period(), Duration::from_secs(3600));
     }

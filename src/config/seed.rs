@@ -121,6 +121,10 @@ pub struct ClientSeed {
     /// Who `auto` approves as for this client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A resource server that may introspect every client's tokens (RFC 7662). Without it,
+    /// a client can introspect only the tokens issued to itself. Needs a secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub introspection: bool,
 }
 
 impl ClientSeed {
@@ -137,6 +141,7 @@ impl ClientSeed {
             scopes: Vec::new(),
             consent: None,
             user: None,
+            introspection: false,
         }
     }
 
@@ -149,8 +154,27 @@ impl ClientSeed {
         }
     }
 
+    /// A resource server with a chosen secret: a confidential client that may introspect
+    /// every client's tokens (and use client_credentials).
+    pub fn resource_server(client_id: impl Into<String>, secret: &str) -> Self {
+        ClientSeed {
+            introspection: true,
+            ..ClientSeed::confidential(client_id, secret)
+        }
+    }
+
     pub fn is_confidential(&self) -> bool {
         self.secret.is_some() || self.secret_hash.is_some()
+    }
+
+    /// Tollgate's own rules for this client.
+    pub fn policy(&self) -> crate::store::ClientPolicy {
+        crate::store::ClientPolicy {
+            allowed_scopes: self.scopes.clone(),
+            consent: self.consent,
+            user: self.user.clone(),
+            introspection: self.introspection,
+        }
     }
 }
 

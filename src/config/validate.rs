@@ -78,6 +78,14 @@ impl Config {
                  loopback addresses)",
             );
         }
+        // A loopback issuer (configured, or derived from a wildcard bind) says nothing about
+        // who can reach the server: with `bind = "0.0.0.0:9000"` anyone on the network could
+        // make it fetch from its own loopback services.
+        if self.cimd.allow_http_loopback {
+            if let Some(why) = loopback_only_problem(self.bind) {
+                problems.add(&[Key("cimd"), Key("allow_http_loopback")], why);
+            }
+        }
         self.check_resources(&mut problems);
         self.check_users(&mut problems);
         self.check_clients(&mut problems);
@@ -186,6 +194,13 @@ impl Config {
                     );
                 }
             }
+            if client.introspection && !client.is_confidential() {
+                problems.add(
+                    &at("introspection"),
+                    "only a confidential client (with a secret or secret_hash) can call the \
+                     introspection endpoint",
+                );
+            }
             for (j, uri) in client.redirect_uris.iter().enumerate() {
                 if let Err(e) = redirect_uri::validate_for_registration(uri) {
                     problems.add(
@@ -239,6 +254,17 @@ impl Config {
             }
         }
     }
+}
+
+/// Why `cimd.allow_http_loopback` may not be used by a server listening on `addr`.
+pub fn loopback_only_problem(addr: std::net::SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "only allowed when the server listens on a loopback address, not {addr} (it lets \
+             document fetches reach loopback addresses, so it must not be reachable from \
+             other hosts); bind to 127.0.0.1 or [::1], or turn it off"
+        )
+    })
 }
 
 fn unknown_user(subject: &str) -> String {
@@ -320,6 +346,7 @@ mod tests {
             scopes: vec![],
             consent: None,
             user: None,
+            introspection: false,
         }
     }
 
@@ -364,6 +391,47 @@ mod tests {
                 "clients[1].grant_types[0]",
             ]
         );
+    }
+
+    #[test]
+    fn introspection_needs_a_secret() {
+        let mut public = client("rs");
+        public.introspection = true;
+        let config = Config {
+            clients: vec![public],
+            ..Config::default()
+        };
+        let paths: Vec<String> = config
+            .validate()
+            .iter()
+            .map(|p| path_text(&p.path))
+            .collect();
+        assert_eq!(paths, ["clients[0].introspection"]);
+        let config = Config {
+            clients: vec![ClientSeed::resource_server("rs", "s")],
+            ..Config::default()
+        };
+        assert_eq!(config.validate(), vec![]);
+    }
+
+    #[test]
+    fn http_loopback_documents_need_a_loopback_bind() {
+        let mut config = Config::default();
+        config.cimd.allow_http_loopback = true;
+        assert_eq!(config.validate(), vec![]);
+        for bind in ["0.0.0.0:9000", "[::]:9000", "192.168.1.5:9000"] {
+            config.bind = bind.parse().unwrap();
+            // No issuer: the one derived from a wildcard bind would be on loopback.
+            let paths: Vec<String> = config
+                .validate()
+                .iter()
+                .map(|p| path_text(&p.path))
+                .collect();
+            assert_eq!(paths, ["cimd.allow_http_loopback"], "{bind}");
+            config.issuer = Some("http://localhost:9000".to_owned());
+            assert_eq!(config.validate().len(), 1, "{bind}, loopback issuer");
+            config.issuer = None;
+        }
     }
 
     #[test]

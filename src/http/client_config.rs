@@ -11,6 +11,7 @@ use crate::state::{App, AppState};
 use crate::store::Client;
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,22 +24,27 @@ const SERVER_OWNED: [&str; 4] = [
     "client_id_issued_at",
 ];
 
+/// The client id in the path. One that does not decode (percent-encoded bytes that are not
+/// UTF-8) names no client, so it gets the same 401 as an unknown one, not axum's plain-text
+/// 400.
+type ClientIdPath = Result<Path<String>, PathRejection>;
+
 pub async fn read(
     State(app): State<AppState>,
-    Path(client_id): Path<String>,
+    client_id: ClientIdPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let client = authorised_client(&app, &client_id, &headers).await?;
+    let client = authorised_client(&app, client_id, &headers).await?;
     Ok(Json(ClientInformation::of(&app, &client)).into_response())
 }
 
 pub async fn update(
     State(app): State<AppState>,
-    Path(client_id): Path<String>,
+    client_id: ClientIdPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let client = authorised_client(&app, &client_id, &headers).await?;
+    let client = authorised_client(&app, client_id, &headers).await?;
     let document: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         OAuthError::invalid_client_metadata(format!("the body is not a JSON object: {e}"))
     })?;
@@ -86,10 +92,10 @@ pub async fn update(
 
 pub async fn delete(
     State(app): State<AppState>,
-    Path(client_id): Path<String>,
+    client_id: ClientIdPath,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let client = authorised_client(&app, &client_id, &headers).await?;
+    let client = authorised_client(&app, client_id, &headers).await?;
     app.store.delete_client(&client.client_id).await?;
     tracing::info!(client_id = %client.client_id, "deleted a client and revoked its grants");
     Ok(StatusCode::NO_CONTENT)
@@ -99,31 +105,69 @@ pub async fn delete(
 /// Every failure is the same 401 (RFC 7592 §2.1: also for a client that does not exist).
 async fn authorised_client(
     app: &App,
-    client_id: &str,
+    client_id: ClientIdPath,
     headers: &HeaderMap,
 ) -> Result<Client, ApiError> {
     let invalid =
         |why: &'static str| ApiError::OAuth(OAuthError::new(ErrorCode::InvalidToken, why));
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            invalid("send the registration access token as 'Authorization: Bearer <token>'")
-        })?;
-    let client = app.store.client(client_id).await?;
-    match client {
+    let token = bearer_token(headers).ok_or_else(|| {
+        invalid("send the registration access token as 'Authorization: Bearer <token>'")
+    })?;
+    let not_valid = || {
+        invalid(
+            "the registration access token is not valid for this client, or the client does \
+             not exist",
+        )
+    };
+    let Ok(Path(client_id)) = client_id else {
+        return Err(not_valid());
+    };
+    // No client id holds a control character, and PostgreSQL text cannot hold NUL (the
+    // query would fail with a 500): such an id names no client, so it is refused first.
+    if client_id.chars().any(char::is_control) {
+        return Err(not_valid());
+    }
+    match app.store.client(&client_id).await? {
         Some(client)
             if client
                 .registration_token_digest
                 .as_deref()
-                .is_some_and(|digest| digest_matches(token.trim(), digest)) =>
+                .is_some_and(|digest| digest_matches(token, digest)) =>
         {
             Ok(client)
         }
-        _ => Err(invalid(
-            "the registration access token is not valid for this client, or the client does \
-             not exist",
-        )),
+        _ => Err(not_valid()),
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`. The scheme is case-insensitive
+/// (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer  abc "] {
+            assert_eq!(bearer_token(&with_auth(value)), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc"] {
+            assert_eq!(bearer_token(&with_auth(value)), None, "{value}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 }

@@ -1,5 +1,12 @@
-//! `POST /introspect` (RFC 7662; checklist OPT-1): a confidential client, typically a
-//! resource server, asks whether a token is active and what it grants.
+//! `POST /introspect` (RFC 7662; checklist OPT-1): a confidential client asks whether a
+//! token is active and what it grants.
+//!
+//! Who may learn what (RFC 7662 §2.1 "to prevent token scanning attacks, the endpoint MUST
+//! also require some form of authorization", §4): open registration hands anyone a
+//! confidential client, so being one is not enough. A caller learns about the tokens issued
+//! to itself; about other clients' tokens only if it is declared a resource server
+//! (`introspection = true` on a configured or CLI-added client). Everything else is
+//! `{"active": false}`, exactly like an unknown token, so the answer says nothing.
 
 use super::client_auth;
 use super::error::ApiError;
@@ -45,17 +52,25 @@ pub async fn introspect(
 ) -> Result<Json<Introspection>, ApiError> {
     let params = form_params(&headers, &body)?;
     let caller = client_auth::authenticate(&app, &headers, &params).await?;
-    if !caller.metadata.token_endpoint_auth_method.is_confidential() {
+    if !caller.metadata.is_confidential() {
         return Err(OAuthError::invalid_client(
             "introspection needs an authenticated caller: use the credentials of a \
-             confidential client, such as one registered for the resource server \
-             (RFC 7662 §2.1)",
+             confidential client (not a public client or a native app), such as one \
+             registered for the resource server (RFC 7662 §2.1)",
         )
         .into());
     }
     let token = params.require("token")?;
     let now = app.now();
-    let answer = match PresentedToken::find(&app, token).await? {
+    let presented = PresentedToken::find(&app, token).await?;
+    let may_see = caller.policy.introspection
+        || presented
+            .client_id()
+            .is_some_and(|owner| owner == caller.client_id);
+    if !may_see {
+        return Ok(Json(Introspection::default()));
+    }
+    let answer = match presented {
         PresentedToken::Access { claims, record } if record.is_active(now) => Introspection {
             active: true,
             iss: Some(claims.iss),
@@ -87,7 +102,7 @@ pub async fn introspect(
                 jti: None,
             }
         }
-        // Revoked, expired, rotated, unknown or foreign: nothing more is said (§2.2).
+        // Revoked, expired, rotated or unknown: nothing more is said (§2.2).
         _ => Introspection::default(),
     };
     Ok(Json(answer))

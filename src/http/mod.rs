@@ -51,19 +51,20 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("no-cache"),
         ));
 
+    // Closing registration stops new registrations only: clients registered while it was
+    // open keep managing themselves with their registration access tokens (RFC 7592).
     let mut credentials = Router::new()
         .route(routes::TOKEN, post(token::token))
         .route(routes::REVOKE, post(revoke::revoke))
-        .route(routes::INTROSPECT, post(introspect::introspect));
+        .route(routes::INTROSPECT, post(introspect::introspect))
+        .route(
+            routes::CLIENT_CONFIGURATION,
+            get(client_config::read)
+                .put(client_config::update)
+                .delete(client_config::delete),
+        );
     if app.config.registration.open {
-        credentials = credentials
-            .route(routes::REGISTER, post(register::register))
-            .route(
-                routes::CLIENT_CONFIGURATION,
-                get(client_config::read)
-                    .put(client_config::update)
-                    .delete(client_config::delete),
-            );
+        credentials = credentials.route(routes::REGISTER, post(register::register));
     }
     let credentials = credentials.layer(no_store.clone());
 

@@ -13,18 +13,78 @@ use url::Url;
 /// CIMD -01 §6.6: documents are small; anything bigger is refused.
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 
-/// Whether `client_id` names a metadata document: an `https` URL with a path (CIMD §3), or,
-/// when local development is allowed, an `http` URL on a loopback host.
-pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
+/// What a `client_id` is, as far as metadata documents go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentUrl {
+    /// Not a document URL: a client id registered some other way.
+    No,
+    /// A Client Identifier URL (CIMD §3) whose document may be fetched.
+    Yes,
+    /// Meant as a document URL, but it breaks a rule of CIMD §3; says which.
+    Invalid(&'static str),
+}
+
+/// Classifies `client_id`: an `https` URL with a path is a Client Identifier URL (CIMD §3),
+/// and so, when local development is allowed, is an `http` URL on a loopback host. Such a
+/// URL must not have user information (it would be sent to the host), a fragment, or `.`
+/// or `..` path segments (which `Url` resolves away, so the raw string is checked).
+pub fn classify(client_id: &str, allow_http_loopback: bool) -> DocumentUrl {
     let Ok(url) = Url::parse(client_id) else {
-        return false;
+        return DocumentUrl::No;
     };
-    let has_path = url.path() != "/" && !url.path().is_empty();
-    match url.scheme() {
+    let (authority, path) = split_raw(client_id);
+    // The path as written: `/a/..` has one, though `Url` resolves it to `/`.
+    let has_path = !path.is_empty() && path != "/";
+    let candidate = match url.scheme() {
         "https" => has_path,
         "http" => allow_http_loopback && has_path && is_loopback(&url),
         _ => false,
+    };
+    if !candidate {
+        return DocumentUrl::No;
     }
+    if authority.contains('@') || !url.username().is_empty() || url.password().is_some() {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain user information (user:password@) \
+             (CIMD §3)",
+        );
+    }
+    if url.fragment().is_some() || client_id.contains('#') {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain a fragment (#...) (CIMD §3)",
+        );
+    }
+    if path.split(['/', '\\']).any(is_dot_segment) {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain '.' or '..' path segments (CIMD §3)",
+        );
+    }
+    DocumentUrl::Yes
+}
+
+/// Whether `client_id` names a metadata document that may be fetched.
+pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
+    classify(client_id, allow_http_loopback) == DocumentUrl::Yes
+}
+
+/// The raw authority and path of an absolute URL, as written (no normalisation). A `\`
+/// ends the authority too: the WHATWG parser `Url` follows reads it as `/`.
+fn split_raw(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    match rest.find(['/', '\\']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    }
+}
+
+/// `.` and `..`, also percent-encoded (RFC 3986 §2.3 and §5.2.4; the WHATWG URL standard
+/// resolves `%2e` the same way).
+fn is_dot_segment(segment: &str) -> bool {
+    matches!(
+        segment.to_ascii_lowercase().as_str(),
+        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+    )
 }
 
 /// Validates a fetched document for `client_id` and returns the client's metadata.
@@ -49,11 +109,26 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OA
         }
         None => return Err(invalid("client_id is missing".to_owned())),
     }
-    // MCP 2025-11-25: client_id, client_name and redirect_uris are required.
-    for required in ["client_name", "redirect_uris"] {
-        if object.get(required).is_none() {
-            return Err(invalid(format!("{required} is missing")));
+    // MCP 2025-11-25: client_id, client_name and redirect_uris are required, with values
+    // (a `null` is no better than a missing member).
+    match object.get("client_name") {
+        Some(serde_json::Value::String(name)) if !name.trim().is_empty() => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "client_name must be a non-empty string, not {other}"
+            )));
         }
+        None => return Err(invalid("client_name is missing".to_owned())),
+    }
+    match object.get("redirect_uris") {
+        Some(serde_json::Value::Array(uris))
+            if !uris.is_empty() && uris.iter().all(serde_json::Value::is_string) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "redirect_uris must be a non-empty array of redirect URI strings, not {other}"
+            )));
+        }
+        None => return Err(invalid("redirect_uris is missing".to_owned())),
     }
     // CIMD §4.1: no shared secrets for a client anyone can claim to be.
     if object.contains_key("client_secret") || object.contains_key("client_secret_expires_at") {
@@ -80,24 +155,87 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OA
     Ok(metadata)
 }
 
-/// How long a fetched document may be reused, from its `Cache-Control` header, capped at
-/// `max`: `no-store`/`no-cache` mean not at all; `max-age` is honoured; without either,
-/// `default`.
-pub fn cache_lifetime(cache_control: Option<&str>, default: Duration, max: Duration) -> Duration {
-    let Some(value) = cache_control else {
-        return default.min(max);
-    };
+/// The response headers that decide how long a fetched document may be reused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheHeaders<'a> {
+    pub cache_control: Option<&'a str>,
+    pub expires: Option<&'a str>,
+    pub date: Option<&'a str>,
+}
+
+/// How long a fetched document may be reused (RFC 9111 §4.2.1), capped at `max`:
+/// `no-store`/`no-cache`/`private` mean not at all; `max-age` is honoured; without it,
+/// `Expires` minus `Date` (or minus `now`, the time of receipt, without a `Date`), where an
+/// `Expires` that is not a valid date means already expired (RFC 9111 §5.3); without
+/// either, `default`.
+pub fn cache_lifetime(
+    headers: CacheHeaders<'_>,
+    now: i64,
+    default: Duration,
+    max: Duration,
+) -> Duration {
     let mut max_age = None;
-    for directive in value.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
+    for directive in headers.cache_control.unwrap_or_default().split(',') {
+        let lower = directive.trim().to_ascii_lowercase();
         if lower == "no-store" || lower == "no-cache" || lower == "private" {
             return Duration::ZERO;
         }
         if let Some(seconds) = lower.strip_prefix("max-age=") {
-            max_age = seconds.trim_matches('"').parse::<u64>().ok();
+            // An invalid max-age is stale (RFC 9111 §4.2.1 "invalid ... stale").
+            max_age = Some(seconds.trim_matches('"').parse::<u64>().unwrap_or(0));
         }
     }
-    max_age.map_or(default, Duration::from_secs).min(max)
+    let lifetime = match (max_age, headers.expires) {
+        (Some(seconds), _) => Duration::from_secs(seconds),
+        (None, Some(expires)) => {
+            let received = headers.date.and_then(parse_http_date).unwrap_or(now);
+            let seconds = parse_http_date(expires).map_or(0, |at| at.saturating_sub(received));
+            Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+        }
+        (None, None) => default,
+    };
+    lifetime.min(max)
+}
+
+/// Parses an IMF-fixdate (RFC 9110 §5.6.7), `Sun, 06 Nov 1994 08:49:37 GMT`, into unix
+/// seconds. The obsolete formats are not accepted: a date that does not parse makes an
+/// `Expires` mean "already expired", which is the safe reading.
+pub fn parse_http_date(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_weekday, rest) = text.trim().split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let number = |digits: &str, len: usize| -> Option<i64> {
+        (digits.len() == len && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    };
+    let day = number(day, 2)?;
+    let month = i64::try_from(MONTHS.iter().position(|m| m == month)?).ok()? + 1;
+    let year = number(year, 4)?;
+    let clock: Vec<&str> = time.split(':').collect();
+    let [hour, minute, second] = clock.as_slice() else {
+        return None;
+    };
+    let (hour, minute, second) = (number(hour, 2)?, number(minute, 2)?, number(second, 2)?);
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// Whether a fetch may connect to `ip`. Only globally routable unicast addresses qualify
@@ -129,6 +267,7 @@ fn may_connect_v4(ip: Ipv4Addr, allow_loopback: bool) -> bool {
         || a == 0                               // "this network"
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && c == 0)       // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99)     // 6to4 relay anycast (RFC 7526)
         || (a == 198 && (18..20).contains(&b))  // benchmarking
         || a >= 240; // reserved
     !special
@@ -146,6 +285,8 @@ fn may_connect_v6(ip: Ipv6Addr, allow_loopback: bool) -> bool {
         || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
         || (segments[0] == 0x0064 && segments[1] == 0xff9b) // NAT64, may reach private v4
         || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // discard-only
+        || segments[..6] == [0; 6]              // IPv4-compatible ::/96 (RFC 4291 §2.5.5.1)
+        || (segments[0] == 0x2001 && segments[1] == 0) // Teredo, tunnels to any v4 (RFC 4380)
         || (segments[0] == 0x2002); // 6to4, may embed private v4
     !special
 }
@@ -177,6 +318,54 @@ mod tests {
     }
 
     #[test]
+    fn cimd_3_url_rules() {
+        let invalid = |id: &str| match classify(id, true) {
+            DocumentUrl::Invalid(why) => why,
+            other => panic!("{id}: {other:?}"),
+        };
+        for id in [
+            "https://user:pass@app.example.com/c.json",
+            "https://user@app.example.com/c.json",
+            "https://@app.example.com/c.json",
+            "http://u:p@127.0.0.1:3000/c.json",
+        ] {
+            assert!(invalid(id).contains("user information"), "{id}");
+        }
+        for id in [
+            "https://app.example.com/c.json#x",
+            "https://app.example.com/c.json#",
+        ] {
+            assert!(invalid(id).contains("fragment"), "{id}");
+        }
+        for id in [
+            "https://app.example.com/a/../c.json",
+            "https://app.example.com/./c.json",
+            "https://app.example.com/a/..",
+            "https://app.example.com/a/%2e%2E/c.json",
+            "https://app.example.com/a/.%2e/c.json",
+            "https://app.example.com/a\\..\\c.json",
+            "http://127.0.0.1:3000/a/../c.json",
+        ] {
+            assert!(invalid(id).contains("'..' path segments"), "{id}");
+        }
+        // Dots inside a segment, a query (only SHOULD NOT) and a port are fine.
+        for id in [
+            "https://app.example.com/.well-known/c.json",
+            "https://app.example.com/a..b/c.json",
+            "https://app.example.com/c.json?v=1",
+            "https://app.example.com:8443/c.json",
+        ] {
+            assert_eq!(classify(id, false), DocumentUrl::Yes, "{id}");
+        }
+        // Not document URLs at all: looked up as registered clients.
+        assert_eq!(
+            classify("http://u:p@example.com/c.json", true),
+            DocumentUrl::No
+        );
+        assert_eq!(classify("my-client", true), DocumentUrl::No);
+    }
+
+    #[test]
     fn the_mcp_example_document_is_valid() {
         let metadata = parse_document(URL, &doc("")).unwrap();
         assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
@@ -191,6 +380,12 @@ mod tests {
             (br#"{"client_id":"https://other.example/c.json","client_name":"x","redirect_uris":["https://a/cb"]}"#.to_vec(), "exactly"),
             (format!(r#"{{"client_id":"{URL}","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name"),
             (format!(r#"{{"client_id":"{URL}","client_name":"x"}}"#).into_bytes(), "redirect_uris"),
+            (format!(r#"{{"client_id":"{URL}","client_name":null,"redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name must be a non-empty string"),
+            (format!(r#"{{"client_id":"{URL}","client_name":" ","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name must be a non-empty string"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":null}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":"https://a/cb"}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[null]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secret"),
             (doc(r#","client_secret":"s""#), "client secret"),
             (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
@@ -204,23 +399,78 @@ mod tests {
     #[test]
     fn cache_lifetimes() {
         let (default, max) = (Duration::from_secs(300), Duration::from_secs(3600));
-        assert_eq!(cache_lifetime(None, default, max), default);
+        let now = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
+        let lifetime = |cache_control, expires, date| {
+            let headers = CacheHeaders {
+                cache_control,
+                expires,
+                date,
+            };
+            cache_lifetime(headers, now, default, max)
+        };
+        assert_eq!(lifetime(None, None, None), default);
         assert_eq!(
-            cache_lifetime(Some("max-age=60"), default, max),
+            lifetime(Some("max-age=60"), None, None),
             Duration::from_secs(60)
         );
+        assert_eq!(lifetime(Some("public, max-age=86400"), None, None), max);
+        assert_eq!(lifetime(Some("no-store"), None, None), Duration::ZERO);
         assert_eq!(
-            cache_lifetime(Some("public, max-age=86400"), default, max),
+            lifetime(Some("max-age=60, no-cache"), None, None),
+            Duration::ZERO
+        );
+        assert_eq!(lifetime(Some("max-age=soon"), None, None), Duration::ZERO);
+        // RFC 9111 §4.2.1: Expires minus Date, or minus the time of receipt.
+        let expires = Some("Sun, 06 Nov 1994 08:51:37 GMT");
+        assert_eq!(
+            lifetime(None, expires, Some("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Duration::from_secs(120)
+        );
+        assert_eq!(lifetime(None, expires, None), Duration::from_secs(120));
+        assert_eq!(
+            lifetime(
+                Some("public"),
+                expires,
+                Some("Sun, 06 Nov 1994 08:50:37 GMT")
+            ),
+            Duration::from_secs(60)
+        );
+        // max-age wins over Expires; the bound applies to Expires as well.
+        assert_eq!(
+            lifetime(Some("max-age=10"), expires, None),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            lifetime(None, Some("Fri, 06 Nov 2099 08:51:37 GMT"), None),
             max
         );
+        // In the past, or not a date ("0"): already expired (RFC 9111 §5.3).
+        for stale in ["Sun, 06 Nov 1994 08:00:00 GMT", "0", "tomorrow"] {
+            assert_eq!(lifetime(None, Some(stale), None), Duration::ZERO, "{stale}");
+        }
+    }
+
+    #[test]
+    fn http_dates() {
         assert_eq!(
-            cache_lifetime(Some("no-store"), default, max),
-            Duration::ZERO
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
         );
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         assert_eq!(
-            cache_lifetime(Some("max-age=60, no-cache"), default, max),
-            Duration::ZERO
+            parse_http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
+            Some(1_835_481_599)
         );
+        for bad in [
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -242,10 +492,24 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            // Tunnelling and transition ranges that can carry traffic to any v4 address.
+            "::a00:1",
+            "::7f00:1",
+            "::5db8:d822",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2002:a00:1::1",
+            "2002:5db8:d822::1",
+            "192.88.99.1",
+            "::ffff:192.88.99.1",
         ] {
             assert!(!may_connect(blocked.parse().unwrap(), false), "{blocked}");
         }
-        for allowed in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"] {
+        for allowed in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "2001:4860:4860::8888",
+        ] {
             assert!(may_connect(allowed.parse().unwrap(), false), "{allowed}");
         }
         assert!(may_connect("127.0.0.1".parse().unwrap(), true));

@@ -11,6 +11,8 @@ pub const AUTHORIZATION_CODE: &str = "authorization_code";
 pub const REFRESH_TOKEN: &str = "refresh_token";
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const CODE: &str = "code";
+/// OpenID Connect Registration §2 `application_type` of an app on the user's device.
+pub const NATIVE: &str = "native";
 
 /// The grant types a client may register, in the order they are advertised.
 pub const SUPPORTED_GRANT_TYPES: [&str; 3] =
@@ -171,14 +173,22 @@ impl RegistrationRequest {
             ));
         }
         // OAuth 2.1 §4.2: only a client that can authenticate may use client_credentials.
-        if grant_types.iter().any(|g| g == CLIENT_CREDENTIALS)
-            && !token_endpoint_auth_method.is_confidential()
-        {
-            return Err(OAuthError::invalid_client_metadata(
-                "the client_credentials grant needs a confidential client: register \
-                 token_endpoint_auth_method client_secret_basic or client_secret_post \
-                 (OAuth 2.1 §4.2)",
-            ));
+        if grant_types.iter().any(|g| g == CLIENT_CREDENTIALS) {
+            if !token_endpoint_auth_method.is_confidential() {
+                return Err(OAuthError::invalid_client_metadata(
+                    "the client_credentials grant needs a confidential client: register \
+                     token_endpoint_auth_method client_secret_basic or client_secret_post \
+                     (OAuth 2.1 §4.2)",
+                ));
+            }
+            if self.application_type.as_deref() == Some(NATIVE) {
+                return Err(OAuthError::invalid_client_metadata(
+                    "the client_credentials grant needs a confidential client, and a native \
+                     app is a public client whatever secret it holds (OAuth 2.1 §2.1, §8.1; \
+                     RFC 8252 §8.5): register it as application_type 'web' or drop \
+                     client_credentials",
+                ));
+            }
         }
         let redirect_uris = self.redirect_uris.unwrap_or_default();
         if has_code_grant && redirect_uris.is_empty() {
@@ -214,7 +224,7 @@ impl RegistrationRequest {
                 .map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
         }
         if let Some(kind) = self.application_type.as_deref() {
-            if kind != "native" && kind != "web" {
+            if kind != NATIVE && kind != "web" {
                 return Err(OAuthError::invalid_client_metadata(format!(
                     "application_type '{kind}' is not 'native' or 'web' (OpenID Connect \
                      Registration §2)"
@@ -252,6 +262,16 @@ fn check_web_url(member: &str, value: &str) -> Result<(), OAuthError> {
 impl ClientMetadata {
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// The client type (OAuth 2.1 §2.1): confidential when it authenticates with a secret
+    /// and is not a native app. A native app's secret, even a per-instance one from dynamic
+    /// registration, may still be checked when presented, but it never makes the app
+    /// confidential: the AS "MUST NOT rely on public client authentication for the purpose
+    /// of identifying the client" (OAuth 2.1 §2.1; §8.1; RFC 8252 §8.5; checklist SEC-4).
+    pub fn is_confidential(&self) -> bool {
+        self.token_endpoint_auth_method.is_confidential()
+            && self.application_type.as_deref() != Some(NATIVE)
     }
 }
 
@@ -312,6 +332,37 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn sec_4_native_apps_are_public_whatever_their_auth_method() {
+        let native_with_secret = request(
+            r#"{"redirect_uris":["http://127.0.0.1:53682/callback"],
+            "token_endpoint_auth_method":"client_secret_basic","application_type":"native"}"#,
+        )
+        .validate()
+        .unwrap();
+        assert!(
+            native_with_secret
+                .token_endpoint_auth_method
+                .is_confidential()
+        );
+        assert!(!native_with_secret.is_confidential());
+        let web = request(
+            r#"{"redirect_uris":["https://c.example/cb"],
+            "token_endpoint_auth_method":"client_secret_basic","application_type":"web"}"#,
+        )
+        .validate()
+        .unwrap();
+        assert!(web.is_confidential());
+        let err = request(
+            r#"{"grant_types":["client_credentials"],"response_types":[],
+            "token_endpoint_auth_method":"client_secret_post","application_type":"native"}"#,
+        )
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidClientMetadata);
+        assert!(err.description.contains("native app is a public client"));
     }
 
     #[test]

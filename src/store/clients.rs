@@ -68,6 +68,10 @@ pub struct ClientPolicy {
     /// Who `auto` consent approves as.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A resource server: may introspect tokens issued to any client, not only its own
+    /// (RFC 7662 §2.1, §4). Only declared clients (configuration file, CLI) can have it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub introspection: bool,
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,15 +1,18 @@
 //! Client ID Metadata Documents (CIMD-1..CIMD-14, MD-11), against a local document server.
 
-use crate::helpers::{Backend, Callback, TestApp, assert_oauth_error};
+use crate::helpers::{Backend, Callback, TestApp, TestDb, assert_oauth_error};
 use crate::on_both_backends;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use reqwest::StatusCode as Status;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the document server answers for one path.
 #[derive(Clone)]
@@ -30,6 +33,8 @@ struct Documents {
 struct DocumentServer {
     base: String,
     state: Arc<Mutex<Documents>>,
+    /// TCP connections accepted, whatever came over them (a TLS handshake, a GET).
+    connections: Arc<AtomicUsize>,
 }
 
 impl DocumentServer {
@@ -40,8 +45,25 @@ impl DocumentServer {
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        let listener = listener.tap_io(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, router).await });
-        DocumentServer { base, state }
+        DocumentServer {
+            base,
+            state,
+            connections,
+        }
+    }
+
+    fn port(&self) -> &str {
+        self.base.rsplit(':').next().unwrap()
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     fn url(&self, path: &str) -> String {
@@ -197,6 +219,21 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
             "must be exactly the document",
         ),
         ("no-name.json", String::new(), "client_name is missing"),
+        (
+            "null-name.json",
+            String::new(),
+            "client_name must be a non-empty string",
+        ),
+        (
+            "null-uris.json",
+            String::new(),
+            "redirect_uris must be a non-empty array",
+        ),
+        (
+            "no-uris.json",
+            String::new(),
+            "redirect_uris must be a non-empty array",
+        ),
         ("secret.json", String::new(), "shared secret"),
         ("not-json.json", "<html>".to_owned(), "not JSON"),
     ];
@@ -206,6 +243,18 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
             "no-name.json" => {
                 format!(r#"{{"client_id":"{url}","redirect_uris":["http://localhost/callback"]}}"#)
             }
+            // CIMD-4: a null is not a value; without one the document is not valid.
+            "null-name.json" => document(&url, "").replace(
+                r#""client_name":"Example MCP Client""#,
+                r#""client_name":null"#,
+            ),
+            "null-uris.json" => {
+                format!(r#"{{"client_id":"{url}","client_name":"x","redirect_uris":null}}"#)
+            }
+            "no-uris.json" => format!(
+                r#"{{"client_id":"{url}","client_name":"x","redirect_uris":[],
+                "grant_types":["client_credentials"],"response_types":[]}}"#
+            ),
             "secret.json" => document(&url, "").replace(r#""none""#, r#""client_secret_basic""#),
             _ => body,
         };
@@ -280,6 +329,18 @@ async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
         "larger than 5120 bytes",
     )
     .await;
+    // Without a Content-Length the limit still holds: the body is counted as it arrives.
+    let chunked = ChunkedServer::start(8 * 1024).await;
+    assert_refused(
+        authorize(&app, &chunked.url).await,
+        "larger than 5120 bytes",
+    )
+    .await;
+    assert_eq!(
+        chunked.requests(),
+        1,
+        "it was fetched, and refused while reading"
+    );
     let mut slow = ok(document(&docs.url("slow.json"), ""), "no-store");
     slow.delay = Duration::from_secs(3);
     docs.answer("slow.json", slow);
@@ -309,6 +370,31 @@ async fn cimd_6_caching(backend: Backend) {
     }
     assert_eq!(docs.hits("uncached.json"), 2);
 
+    // Without max-age, Expires (minus Date) decides, the same way (RFC 9111 §4.2.1).
+    let mut expiring = ok(document(&docs.url("expires.json"), ""), "public");
+    expiring.headers.extend([
+        ("date", "Sun, 06 Nov 1994 08:49:37 GMT".to_owned()),
+        ("expires", "Sun, 06 Nov 1994 08:51:37 GMT".to_owned()),
+    ]);
+    docs.answer("expires.json", expiring);
+    let url = docs.url("expires.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("expires.json"), 1, "cached until Expires");
+    app.clock.advance(121);
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("expires.json"), 2, "fetched again after Expires");
+    // An Expires that is not a date means already expired (RFC 9111 §5.3).
+    let mut expired = ok(document(&docs.url("expired.json"), ""), "public");
+    expired.headers.push(("expires", "0".to_owned()));
+    docs.answer("expired.json", expired);
+    let url = docs.url("expired.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("expired.json"), 2);
+
     // An invalid document, then the fixed one: the fix is seen at once.
     let url = docs.url("fixed.json");
     docs.answer(
@@ -326,7 +412,7 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let docs = DocumentServer::start().await;
     docs.publish("doc.json", "no-store");
-    let port = docs.base.rsplit(':').next().unwrap().to_owned();
+    let port = docs.port().to_owned();
     for url in [
         format!("https://127.0.0.1:{port}/doc.json"),
         format!("https://localhost:{port}/doc.json"),
@@ -336,7 +422,9 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     ] {
         assert_refused(authorize(&app, &url).await, "does not fetch from").await;
     }
-    assert_eq!(docs.hits("doc.json"), 0, "no connection was made");
+    // An https fetch of the plain-http document server could never produce a GET; a TLS
+    // handshake would still be a TCP connection, so connections are what is counted.
+    assert_eq!(docs.connections(), 0, "no connection was made");
     // Plain http is not a document URL at all without the setting.
     assert_refused(authorize(&app, &docs.url("doc.json")).await, "no client").await;
     // The setting relaxes loopback only.
@@ -346,6 +434,137 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
         "does not fetch from",
     )
     .await;
+}
+
+/// CIMD-6: `cimd.max_cache` bounds what a document's cache headers ask for.
+async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.cimd.allow_http_loopback = true;
+            c.cimd.max_cache = Duration::from_secs(120);
+        })
+        .spawn()
+        .await;
+    let docs = DocumentServer::start().await;
+    docs.publish("long.json", "max-age=86400");
+    let mut expiring = ok(document(&docs.url("far.json"), ""), "public");
+    expiring
+        .headers
+        .push(("expires", "Fri, 06 Nov 2099 08:51:37 GMT".to_owned()));
+    docs.answer("far.json", expiring);
+    for path in ["long.json", "far.json"] {
+        let url = docs.url(path);
+        for _ in 0..2 {
+            assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+        }
+        assert_eq!(docs.hits(path), 1, "{path}: cached");
+    }
+    app.clock.advance(121);
+    for path in ["long.json", "far.json"] {
+        assert_eq!(authorize(&app, &docs.url(path)).await.status(), Status::OK);
+        assert_eq!(docs.hits(path), 2, "{path}: fetched again after max_cache");
+    }
+}
+
+/// CIMD §3 (the rules behind CIMD-1): a client identifier URL with user information, a
+/// fragment or dot segments is refused before anything is fetched; credentials in the
+/// URL never reach the host.
+async fn cimd_1_url_rules_are_checked_before_fetching(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "no-store");
+    let port = docs.port();
+    for (url, why) in [
+        (
+            format!("http://user:secret@127.0.0.1:{port}/doc.json"),
+            "must not contain user information",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/doc.json#frag"),
+            "must not contain a fragment",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/x/../doc.json"),
+            "path segments",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/./doc.json"),
+            "path segments",
+        ),
+        (
+            format!("http://127.0.0.1:{port}/x/%2e%2e/doc.json"),
+            "path segments",
+        ),
+    ] {
+        assert_refused(authorize(&app, &url).await, why).await;
+        let response = app
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("code_verifier", crate::helpers::VERIFIER),
+                ("client_id", &url),
+            ])
+            .await;
+        let description =
+            assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
+        assert!(description.contains(why), "{description}");
+    }
+    assert_eq!(docs.connections(), 0, "nothing was fetched");
+}
+
+/// CIMD-1 (metadata documents only while enabled): a document client stored while they
+/// were accepted stops working once the configuration refuses it, and works again when
+/// the configuration accepts it again.
+async fn cimd_1_stored_document_clients_follow_the_configuration(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "max-age=60");
+    let client_id = docs.url("doc.json");
+    let dev = |c: &mut tollgate::Config| c.cimd.allow_http_loopback = true;
+    let first = TestApp::builder(backend)
+        .on_db(db.clone())
+        .config(dev)
+        .spawn()
+        .await;
+    let form = first
+        .consent_form(&first.authorize_params(&client_id, &[("redirect_uri", CALLBACK)]))
+        .await;
+    let code = Callback::from_response(&first.decide(&form, "approve", "dev").await).one("code");
+    let response = first
+        .exchange(&client_id, &code, &[("redirect_uri", CALLBACK)])
+        .await;
+    assert_eq!(response.status(), Status::OK);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    first.stop().await;
+
+    type Change = fn(&mut tollgate::Config);
+    let refusals: [(Change, &str); 2] = [
+        (|c| c.cimd.enabled = false, "cimd.enabled is false"),
+        // Enabled, but http document URLs are no longer allowed.
+        (|_| {}, "only with cimd.allow_http_loopback"),
+    ];
+    for (change, why) in refusals {
+        let app = TestApp::builder(backend)
+            .on_db(db.clone())
+            .config(change)
+            .spawn()
+            .await;
+        assert_refused(authorize(&app, &client_id).await, why).await;
+        let response = app.refresh(&client_id, &refresh, &[]).await;
+        let description =
+            assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
+        assert!(description.contains(why), "{description}");
+        app.stop().await;
+    }
+
+    let again = TestApp::builder(backend)
+        .on_db(db)
+        .config(dev)
+        .spawn()
+        .await;
+    let response = again.refresh(&client_id, &refresh, &[]).await;
+    assert_eq!(response.status(), Status::OK, "the grant was only refused");
 }
 
 /// The local development setting is refused when the issuer is not on loopback.
@@ -369,6 +588,40 @@ async fn http_loopback_documents_need_a_loopback_issuer(backend: Backend) {
     assert!(error.contains("allow_http_loopback"), "{error}");
 }
 
+/// The local development setting is refused when the server listens on a non-loopback
+/// address, even though the issuer derived from a wildcard bind is on loopback.
+async fn http_loopback_documents_need_a_loopback_bind(backend: Backend) {
+    let db = crate::helpers::TestDb::new(backend).await;
+    let mut config = tollgate::Config {
+        database_url: db.url.clone(),
+        bind: "0.0.0.0:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.cimd.allow_http_loopback = true;
+    let error = tollgate::Server::bind(config.clone())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("allow_http_loopback") && error.contains("listens on a loopback"),
+        "{error}"
+    );
+    // A listener handed in by the caller counts, not only `bind`.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    let launch = tollgate::Launch {
+        listener: Some(listener),
+        clock: None,
+    };
+    let error = tollgate::Server::start(config, launch)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("listens on a loopback"), "{error}");
+}
+
 /// Switched off: not advertised, and URL client ids are unknown clients.
 async fn cimd_can_be_switched_off(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -390,13 +643,72 @@ async fn cimd_can_be_switched_off(backend: Backend) {
     assert_eq!(docs.hits("doc.json"), 0);
 }
 
+/// A document server that answers every request with a valid document of `size` bytes
+/// sent in 1 KB chunks (`Transfer-Encoding: chunked`, no `Content-Length`).
+struct ChunkedServer {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl ChunkedServer {
+    async fn start(size: usize) -> ChunkedServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/chunked.json", listener.local_addr().unwrap());
+        let padding = format!(r#","padding":"{}""#, "x".repeat(size));
+        let body = document(&url, &padding).into_bytes();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                transfer-encoding: chunked\r\ncache-control: no-store\r\n\r\n";
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    for chunk in body.chunks(1024) {
+                        let size = format!("{:x}\r\n", chunk.len());
+                        let sent = async {
+                            stream.write_all(size.as_bytes()).await?;
+                            stream.write_all(chunk).await?;
+                            stream.write_all(b"\r\n").await?;
+                            stream.flush().await
+                        };
+                        if sent.await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = stream.write_all(b"0\r\n\r\n").await;
+                });
+            }
+        });
+        ChunkedServer { url, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
 on_both_backends!(
     cimd_1_a_document_client_completes_the_flow,
+    cimd_1_url_rules_are_checked_before_fetching,
+    cimd_1_stored_document_clients_follow_the_configuration,
+    cimd_6_cache_lifetime_is_bounded,
     cimd_2_4_5_invalid_documents_are_refused,
     cimd_7_8_only_200_counts_and_redirects_are_not_followed,
     cimd_10_big_or_slow_documents_are_refused,
     cimd_6_caching,
     cimd_9_no_fetches_to_special_use_addresses,
     http_loopback_documents_need_a_loopback_issuer,
+    http_loopback_documents_need_a_loopback_bind,
     cimd_can_be_switched_off,
 );

@@ -112,8 +112,11 @@ fn verify(jwks: &Value, token: &str, audience: &str) -> Result<Value, jsonwebtok
 /// `tollgate token`: the running server's JWKS verifies it and introspection knows it;
 /// the "wrong on purpose" options produce tokens a resource server must refuse.
 async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let mint = |extra: &[&str]| {
         let mut args = vec![
             "token",

@@ -1,6 +1,6 @@
 //! Client management with the registration access token (RFC 7592, OPT-3).
 
-use crate::helpers::{Backend, CALLBACK, RegisteredClient, TestApp, assert_oauth_error};
+use crate::helpers::{Backend, CALLBACK, RegisteredClient, TestApp, TestDb, assert_oauth_error};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -137,8 +137,11 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
 
 /// OPT-3: DELETE removes the client and revokes everything issued to it.
 async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let (uri, token) = management(&client);
     let tokens = app.tokens(&client.client_id).await;
@@ -199,7 +202,160 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
     );
 }
 
+/// OPT-3: the authentication scheme is case-insensitive (RFC 9110 §11.1).
+async fn opt_3_the_bearer_scheme_is_case_insensitive(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let (uri, token) = management(&client);
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .http
+            .get(&uri)
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+}
+
+/// OPT-3 (RFC 7592 §2.2): a confidential client may send its current client_secret in an
+/// update, and keeps it; a different secret is refused and changes nothing.
+async fn opt_3_update_of_a_confidential_client_with_its_secret(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.confidential_client("client_secret_basic").await;
+    let (uri, token) = management(&client);
+    let secret = client.client_secret.clone().unwrap();
+    let update = |secret: &str, name: &str| {
+        app.http.put(&uri).bearer_auth(&token).json(&json!({
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "client_name": name,
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_basic"
+        }))
+    };
+    let response = update(&secret, "Renamed").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["client_name"], "Renamed");
+    assert!(
+        body.get("client_secret").is_none(),
+        "the secret is not shown again"
+    );
+
+    let response = update("not-the-secret", "Hijacked").send().await.unwrap();
+    let description =
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+    assert!(description.contains("does not match"), "{description}");
+    let response = app.http.get(&uri).bearer_auth(&token).send().await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["client_name"], "Renamed",
+        "the refused update changed nothing"
+    );
+    // The secret still authenticates the client.
+    assert_eq!(app.introspect(&client, "abc").await["active"], false);
+}
+
+/// OPT-3, MD-10: closing registration stops new registrations, not the management of
+/// clients registered while it was open.
+async fn opt_3_management_outlives_closed_registration(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let open = TestApp::builder(backend).on_db(db.clone()).spawn().await;
+    let client = open.public_client().await;
+    let (uri, token) = management(&client);
+    let open_uri = open.url(&format!("/register/{}", client.client_id));
+    open.stop().await;
+
+    let closed = TestApp::builder(backend)
+        .on_db(db)
+        .config(|c| c.registration.open = false)
+        .spawn()
+        .await;
+    assert!(
+        closed
+            .metadata()
+            .await
+            .get("registration_endpoint")
+            .is_none()
+    );
+    let response = closed.register(&json!({"redirect_uris": [CALLBACK]})).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // The same client configuration URI on the restarted server (a new port).
+    assert_eq!(uri, open_uri);
+    let uri = closed.url(&format!("/register/{}", client.client_id));
+    let response = closed
+        .http
+        .get(&uri)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = closed
+        .http
+        .put(&uri)
+        .bearer_auth(&token)
+        .json(&json!({
+            "client_id": client.client_id,
+            "redirect_uris": [CALLBACK],
+            "token_endpoint_auth_method": "none"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = closed
+        .http
+        .delete(&uri)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+/// OPT-3: a client id in the path that no client can have (control characters, which
+/// PostgreSQL text cannot even hold, or bytes that are not UTF-8) gets the RFC 7592 401,
+/// never a 500 or a plain-text 400.
+async fn opt_3_impossible_client_ids_in_the_path(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for path in [
+        "/register/%00",
+        "/register/a%0Ab",
+        "/register/%7F",
+        "/register/%FF",
+    ] {
+        for method in [
+            reqwest::Method::GET,
+            reqwest::Method::PUT,
+            reqwest::Method::DELETE,
+        ] {
+            let response = app
+                .http
+                .request(method.clone(), app.url(path))
+                .bearer_auth("x")
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            let description =
+                assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+            assert!(
+                description.contains("not valid"),
+                "{method} {path}: {description}"
+            );
+        }
+    }
+}
+
 on_both_backends!(
+    opt_3_the_bearer_scheme_is_case_insensitive,
+    opt_3_update_of_a_confidential_client_with_its_secret,
+    opt_3_management_outlives_closed_registration,
+    opt_3_impossible_client_ids_in_the_path,
     opt_3_read_with_the_registration_access_token,
     opt_3_update_replaces_the_metadata,
     opt_3_delete_revokes_the_clients_grants,

@@ -54,8 +54,13 @@ async fn one_code_redeemed_32_times_at_once_yields_one_token(backend: Backend) {
 /// 32 concurrent uses of one refresh token: exactly one new pair, and since the other 31
 /// are reuse, the grant is then revoked, the new pair with it.
 async fn one_refresh_token_used_32_times_at_once_yields_one_pair(backend: Backend) {
-    let app = Arc::new(TestApp::spawn(backend).await);
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = Arc::new(
+        TestApp::builder(backend)
+            .with_resource_server()
+            .spawn()
+            .await,
+    );
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let tokens = app.tokens(&client.client_id).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();

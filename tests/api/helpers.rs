@@ -15,6 +15,9 @@ pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const CALLBACK: &str = "http://127.0.0.1:53682/callback";
 pub const RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+/// The resource-server client `TestAppBuilder::with_resource_server` declares.
+pub const RESOURCE_SERVER: &str = "resource-server";
+const RESOURCE_SERVER_SECRET: &str = "resource-server-secret";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,19 @@ impl TestAppBuilder {
         self.config = Config::from_file(path).unwrap();
         self.config.issuer = None;
         self
+    }
+
+    /// Declares a resource server (`introspection = true`) that may introspect every
+    /// client's tokens; `TestApp::resource_server` gives its credentials. Call it after
+    /// `config_file`, which replaces the whole configuration.
+    pub fn with_resource_server(self) -> Self {
+        self.config(|c| {
+            c.clients
+                .push(tollgate::config::ClientSeed::resource_server(
+                    RESOURCE_SERVER,
+                    RESOURCE_SERVER_SECRET,
+                ));
+        })
     }
 
     /// Gives the issuer a path, such as "/t1".
@@ -357,6 +373,15 @@ impl TestApp {
             "application_type": "native"
         }))
         .await
+    }
+
+    /// The resource server of `TestAppBuilder::with_resource_server`.
+    pub fn resource_server(&self) -> RegisteredClient {
+        RegisteredClient {
+            client_id: RESOURCE_SERVER.to_owned(),
+            client_secret: Some(RESOURCE_SERVER_SECRET.to_owned()),
+            body: Value::Null,
+        }
     }
 
     /// A confidential client with the given token endpoint authentication method.
@@ -621,7 +646,8 @@ pub fn jwt_header(token: &str) -> Value {
 }
 
 impl TestApp {
-    /// Introspects `token` with a confidential client's credentials.
+    /// Introspects `token` with a confidential client's credentials (the resource server's
+    /// to see every client's tokens).
     pub async fn introspect(&self, caller: &RegisteredClient, token: &str) -> Value {
         let response = self
             .http

@@ -89,12 +89,6 @@ impl Instance {
         self.register(http, metadata).await
     }
 
-    /// A confidential client, for introspection.
-    async fn resource_server(&self, http: &reqwest::Client) -> RegisteredClient {
-        self.register(http, json!({"redirect_uris": [CALLBACK]}))
-            .await
-    }
-
     /// Loads the consent page and approves it as `dev`, both on this instance; returns the
     /// code.
     async fn code(&self, browser: &reqwest::Client, client_id: &str) -> String {
@@ -202,6 +196,30 @@ fn as_pairs(form: &Form) -> Vec<(&str, &str)> {
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// A client that may introspect every client's tokens (RFC 7662 §2.1: the resource server),
+/// added with the CLI the way an operator would.
+fn resource_server(database_url: &str) -> RegisteredClient {
+    let added = crate::helpers::tollgate(&[
+        "clients",
+        "add",
+        "--client-id",
+        "resource-server",
+        "--introspection",
+        "--database-url",
+        database_url,
+    ]);
+    let secret = added
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret: "))
+        .unwrap_or_else(|| panic!("a generated secret in: {added}"))
+        .to_owned();
+    RegisteredClient {
+        client_id: "resource-server".to_owned(),
+        client_secret: Some(secret),
+        body: Value::Null,
+    }
+}
+
 /// Instances started at the same moment on an empty database agree on one signing key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -234,7 +252,7 @@ async fn a_flow_can_move_between_instances() {
     let browser = client();
     let client = a.public_client(&browser).await;
     let client_id = client.client_id.as_str();
-    let resource_server = b.resource_server(&browser).await;
+    let resource_server = resource_server(&db.url);
 
     // Issued by A, redeemed on B.
     let code = a.code(&browser, client_id).await;
@@ -358,7 +376,7 @@ async fn single_use_holds_across_instances_under_concurrency() {
     let http = client();
     let client = a.public_client(&http).await;
     let client_id = client.client_id.as_str();
-    let resource_server = b.resource_server(&http).await;
+    let resource_server = resource_server(&db.url);
 
     let code = a.code(&http, client_id).await;
     let results = race(&http, [&a, &b], redemption(client_id, &code)).await;

@@ -33,6 +33,7 @@ async fn spawn(backend: Backend) -> TestApp {
             c.keys.reload_interval = Duration::from_millis(20);
             c.keys.grace_period = Duration::from_secs(600);
         })
+        .with_resource_server()
         .spawn()
         .await
 }
@@ -42,7 +43,7 @@ async fn spawn(backend: Backend) -> TestApp {
 /// grace period the retired key leaves the JWKS.
 async fn rotation_keeps_old_tokens_valid_for_the_grace_period(backend: Backend) {
     let app = spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let before = app.tokens(&client.client_id).await;
     let old_token = before["access_token"].as_str().unwrap().to_owned();
@@ -121,7 +122,58 @@ async fn automatic_rotation(backend: Backend) {
     assert_ne!(kid, first[0]);
 }
 
+/// The effective grace period is the larger of `keys.grace_period` and the token lifetime
+/// (plus the reload interval): a configured 60 s does not drop a key whose tokens live
+/// 300 s. Automatic rotations, stamped with the server's clock, mark the moments a reload
+/// happened, so the JWKS can be read mid-grace.
+async fn a_short_grace_period_still_covers_the_token_lifetime(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.access_token_ttl = Duration::from_secs(300);
+            c.keys.grace_period = Duration::from_secs(60);
+            c.keys.reload_interval = Duration::from_millis(20);
+            c.keys.rotate_every = Some(Duration::from_secs(100));
+        })
+        .spawn()
+        .await;
+    // Waits for the rotation the clock now calls for; returns the JWKS read by the reload
+    // that follows it in the same tick (at the advanced time).
+    let rotate = |seen: Vec<String>| {
+        let app = &app;
+        async move {
+            app.clock.advance(101);
+            eventually("a rotation", Duration::from_secs(10), || {
+                let seen = seen.clone();
+                async move { kids(&app.jwks().await).iter().any(|k| !seen.contains(k)) }
+            })
+            .await;
+            kids(&app.jwks().await)
+        }
+    };
+    let key0 = kids(&app.jwks().await);
+    let after_first = rotate(key0.clone()).await; // key0 retired at t+101
+    let after_second = rotate(after_first.clone()).await; // key1 retired at t+202
+    assert!(
+        after_second.contains(&key0[0]),
+        "101 s after its retirement, within the 300 s token lifetime, key0 is published: \
+         {after_second:?}"
+    );
+    assert_eq!(after_second.len(), 3);
+    // Much later, both retired keys have gone.
+    app.clock.advance(400);
+    eventually(
+        "the retired keys leave",
+        Duration::from_secs(10),
+        || async {
+            let now = kids(&app.jwks().await);
+            now.len() == 2 && !now.iter().any(|k| after_first.contains(k))
+        },
+    )
+    .await;
+}
+
 on_both_backends!(
+    a_short_grace_period_still_covers_the_token_lifetime,
     rotation_keeps_old_tokens_valid_for_the_grace_period,
     automatic_rotation,
 );

@@ -1,6 +1,6 @@
 //! Dynamic client registration (RFC 7591; DCR-1..DCR-9).
 
-use crate::helpers::{Backend, CALLBACK, TestApp, assert_oauth_error};
+use crate::helpers::{Backend, CALLBACK, RESOURCE, TestApp, VERIFIER, assert_oauth_error};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -159,6 +159,83 @@ async fn registration_requires_a_json_object(backend: Backend) {
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
 }
 
+/// SEC-4: a native app that registers a shared-secret method gets its per-instance secret
+/// (RFC 8252 §8.4) and must present it, but it stays a public client: no
+/// client_credentials, no introspection, and its refresh tokens rotate.
+async fn sec_4_a_native_app_with_a_secret_is_treated_as_public(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .register(&json!({
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "application_type": "native"
+        }))
+        .await;
+    let description =
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+    assert!(
+        description.contains("native app is a public client"),
+        "{description}"
+    );
+
+    let native = app
+        .register_ok(&json!({
+            "client_name": "Native app",
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "application_type": "native"
+        }))
+        .await;
+    let secret = native.client_secret.clone().unwrap();
+    let post = |path: &str, form: Vec<(&str, String)>| {
+        app.http
+            .post(app.url(path))
+            .basic_auth(&native.client_id, Some(&secret))
+            .form(&form)
+            .send()
+    };
+    let code = app.code(&native.client_id).await;
+    let response = post(
+        "/token",
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("code_verifier", VERIFIER.to_owned()),
+            ("redirect_uri", CALLBACK.to_owned()),
+            ("resource", RESOURCE.to_owned()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Its secret does not make it a caller that introspection trusts.
+    let response = post("/introspect", vec![("token", access)]).await.unwrap();
+    assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    // Refresh tokens rotate, and a reused one is refused, as for any public client.
+    let refresh_with = |token: &str| {
+        post(
+            "/token",
+            vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", token.to_owned()),
+            ],
+        )
+    };
+    let response = refresh_with(&refresh).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let rotated: serde_json::Value = response.json().await.unwrap();
+    assert_ne!(rotated["refresh_token"], refresh.as_str());
+    let reused = refresh_with(&refresh).await.unwrap();
+    assert_oauth_error(reused, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
 on_both_backends!(
     dcr_1_public_client_gets_its_metadata_back_without_a_secret,
     dcr_2_confidential_client_gets_a_secret,
@@ -168,4 +245,5 @@ on_both_backends!(
     dcr_9_registration_is_rate_limited,
     md_10_closed_registration_is_not_advertised,
     registration_requires_a_json_object,
+    sec_4_a_native_app_with_a_secret_is_treated_as_public,
 );

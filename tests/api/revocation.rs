@@ -7,8 +7,11 @@ use reqwest::StatusCode;
 /// OPT-1: a live access token and a live refresh token are described; anything else is
 /// just inactive.
 async fn opt_1_introspection_describes_live_tokens(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let tokens = app.tokens(&client.client_id).await;
     let access = tokens["access_token"].as_str().unwrap();
@@ -51,6 +54,96 @@ async fn opt_1_introspection_describes_live_tokens(backend: Backend) {
     );
 }
 
+/// OPT-1 (RFC 7662 §2.1, §4): open registration gives anyone a confidential client, so a
+/// caller learns about the tokens issued to itself, and about other clients' tokens only
+/// when it is a declared resource server; otherwise they look like unknown tokens.
+async fn opt_1_introspection_shows_other_clients_tokens_only_to_resource_servers(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let registered = app
+        .register_ok(&serde_json::json!({
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "application_type": "web"
+        }))
+        .await;
+    for token in [access, refresh] {
+        assert_eq!(
+            app.introspect(&registered, token).await,
+            serde_json::json!({"active": false}),
+            "another client's token"
+        );
+    }
+    let response = app
+        .client_credentials(
+            &registered.client_id,
+            registered.client_secret.as_deref(),
+            &[("resource", RESOURCE)],
+        )
+        .await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    let own = body["access_token"].as_str().unwrap();
+    let answer = app.introspect(&registered, own).await;
+    assert_eq!(answer["active"], true, "its own token");
+    assert_eq!(answer["client_id"], registered.client_id);
+
+    let resource_server = app.resource_server();
+    for (token, owner) in [
+        (access, &client.client_id),
+        (refresh, &client.client_id),
+        (own, &registered.client_id),
+    ] {
+        let answer = app.introspect(&resource_server, token).await;
+        assert_eq!(answer["active"], true);
+        assert_eq!(answer["client_id"], owner.as_str());
+    }
+}
+
+/// OPT-1 (RFC 7662 §2.2): a refresh token that was revoked, rotated away or has expired
+/// is inactive, even though the store still knows it.
+async fn opt_1_inactive_refresh_tokens(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .config(|c| c.refresh_token_ttl = std::time::Duration::from_secs(3600))
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
+    let client = app.public_client().await;
+    let is_active = |token: String| {
+        let resource_server = &resource_server;
+        let app = &app;
+        async move { app.introspect(resource_server, &token).await["active"] == true }
+    };
+    let refresh_of =
+        |tokens: &serde_json::Value| tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Revoked.
+    let revoked = refresh_of(&app.tokens(&client.client_id).await);
+    assert!(is_active(revoked.clone()).await);
+    let response = app.revoke(&client.client_id, &revoked).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!is_active(revoked).await, "revoked");
+
+    // Rotated: the old token is spent, its successor is active.
+    let rotated = refresh_of(&app.tokens(&client.client_id).await);
+    let response = app.refresh(&client.client_id, &rotated, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let successor = refresh_of(&response.json().await.unwrap());
+    assert!(!is_active(rotated).await, "rotated");
+    assert!(is_active(successor.clone()).await);
+
+    // Expired (refresh_token_ttl is an hour).
+    app.clock.advance(3601);
+    assert!(!is_active(successor).await, "expired");
+}
+
 /// OPT-1: only an authenticated, confidential caller may introspect.
 async fn opt_1_introspection_requires_a_confidential_caller(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -77,8 +170,11 @@ async fn opt_1_introspection_requires_a_confidential_caller(backend: Backend) {
 
 /// TK-5: after a code replay, the access token issued for the code is inactive too.
 async fn tk_5_replayed_code_deactivates_its_access_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
     let first: serde_json::Value = app
@@ -104,8 +200,11 @@ async fn tk_5_replayed_code_deactivates_its_access_token(backend: Backend) {
 
 /// OPT-2: revoking a refresh token revokes the grant, access tokens included.
 async fn opt_2_revoking_a_refresh_token_revokes_the_family(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let tokens = app.tokens(&client.client_id).await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
@@ -122,8 +221,11 @@ async fn opt_2_revoking_a_refresh_token_revokes_the_family(backend: Backend) {
 
 /// OPT-2: revoking an access token revokes only that token.
 async fn opt_2_revoking_an_access_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resource_server = app.confidential_client("client_secret_basic").await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
     let client = app.public_client().await;
     let tokens = app.tokens(&client.client_id).await;
     let access = tokens["access_token"].as_str().unwrap();
@@ -143,6 +245,66 @@ async fn opt_2_revoking_an_access_token(backend: Backend) {
         )
         .await;
     assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+/// OPT-2: the access tokens a refresh issued belong to the grant too; revoking the current
+/// refresh token revokes them and the ones from before the rotation.
+async fn opt_2_revocation_reaches_access_tokens_issued_by_refreshes(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
+    let client = app.public_client().await;
+    let first = app.tokens(&client.client_id).await;
+    let response = app
+        .refresh(
+            &client.client_id,
+            first["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let second: serde_json::Value = response.json().await.unwrap();
+    let accesses = [&first, &second].map(|t| t["access_token"].as_str().unwrap().to_owned());
+    for access in &accesses {
+        assert_eq!(
+            app.introspect(&resource_server, access).await["active"],
+            true
+        );
+    }
+    let refresh = second["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        app.revoke(&client.client_id, refresh).await.status(),
+        StatusCode::OK
+    );
+    for access in &accesses {
+        assert_eq!(
+            app.introspect(&resource_server, access).await["active"],
+            false,
+            "every access token of the grant"
+        );
+    }
+}
+
+/// OPT-2 (RFC 7009 §2.1): a client cannot revoke another client's access token.
+async fn opt_2_another_clients_access_token_is_not_revoked(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
+    let client = app.public_client().await;
+    let other = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let response = app.revoke(&other.client_id, access).await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+    assert_eq!(
+        app.introspect(&resource_server, access).await["active"],
+        true,
+        "the refused request revoked nothing"
+    );
 }
 
 /// OPT-2: unknown tokens get 200; another client's token is refused; the caller must
@@ -176,9 +338,13 @@ async fn opt_2_revocation_rules(backend: Backend) {
 
 on_both_backends!(
     opt_1_introspection_describes_live_tokens,
+    opt_1_introspection_shows_other_clients_tokens_only_to_resource_servers,
     opt_1_introspection_requires_a_confidential_caller,
+    opt_1_inactive_refresh_tokens,
     tk_5_replayed_code_deactivates_its_access_token,
     opt_2_revoking_a_refresh_token_revokes_the_family,
     opt_2_revoking_an_access_token,
     opt_2_revocation_rules,
+    opt_2_revocation_reaches_access_tokens_issued_by_refreshes,
+    opt_2_another_clients_access_token_is_not_revoked,
 );

@@ -233,7 +233,87 @@ fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// A NUL or another control character where an identifier goes names nothing: PostgreSQL
+/// text cannot even hold NUL, so it must never reach a query (that would be a 500).
+async fn control_characters_in_identifiers_are_client_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    // A consent page first, so the browser cookie is there and a decision reaches the
+    // request_id lookup.
+    app.consent_form(&app.authorize_params(&client.client_id, &[]))
+        .await;
+    for id in ["%00", "a%00b", "%01", "x%0Ay"] {
+        let forms = [
+            (
+                "/token",
+                format!("grant_type=authorization_code&code=c&client_id={id}"),
+            ),
+            (
+                "/token",
+                format!(
+                    "grant_type=refresh_token&refresh_token={id}&client_id={}",
+                    client.client_id
+                ),
+            ),
+            ("/revoke", format!("token=t&client_id={id}")),
+            (
+                "/introspect",
+                format!("token=t&client_id={id}&client_secret=s"),
+            ),
+            (
+                "/authorize",
+                format!("request_id={id}&csrf_token=y&decision=deny"),
+            ),
+        ];
+        for (path, body) in forms {
+            let response = app
+                .http
+                .post(app.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert!(status.is_client_error(), "{path} {body}: {status}");
+        }
+        let response = app
+            .http
+            .get(format!(
+                "{}?client_id={id}&redirect_uri=http://127.0.0.1:53682/callback",
+                app.url("/authorize")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "authorize {id}: {}",
+            response.status()
+        );
+        let response = app
+            .http
+            .post(app.url("/token"))
+            .basic_auth(
+                id.replace("%00", "\0")
+                    .replace("%01", "\u{1}")
+                    .replace("%0A", "\n"),
+                Some("s"),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "basic {id}: {}",
+            response.status()
+        );
+    }
+}
+
 on_both_backends!(
     malformed_requests_never_cause_a_server_error,
     wrong_methods_are_explained,
+    control_characters_in_identifiers_are_client_errors,
 );

@@ -66,10 +66,22 @@ async fn the_example_file_works(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
-        "bob"
-    );
+    let agent_token = body["access_token"].as_str().unwrap();
+    assert_eq!(jwt_payload(agent_token)["sub"], "bob");
+
+    // mcp-server (introspection = true) sees the agent's token; ci-pipeline does not.
+    for (caller, secret, active) in [
+        ("mcp-server", "change-me-too", true),
+        ("ci-pipeline", "change-me-in-ci", false),
+    ] {
+        let caller = crate::helpers::RegisteredClient {
+            client_id: caller.to_owned(),
+            client_secret: Some(secret.to_owned()),
+            body: Value::Null,
+        };
+        let answer = app.introspect(&caller, agent_token).await;
+        assert_eq!(answer["active"], active, "{}", caller.client_id);
+    }
 
     // login_hint picks the user, and alice's extra claims go into her token.
     let response = app

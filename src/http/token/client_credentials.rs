@@ -16,10 +16,12 @@ pub async fn exchange(
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, ApiError> {
-    if !client.metadata.token_endpoint_auth_method.is_confidential() {
+    // The client type, not the auth method: a native app's secret does not count
+    // (OAuth 2.1 §2.1, checklist SEC-4).
+    if !client.metadata.is_confidential() {
         return Err(OAuthError::unauthorized_client(
-            "client_credentials is for confidential clients only; a public client cannot \
-             prove who it is (OAuth 2.1 §4.2)",
+            "client_credentials is for confidential clients only; a public client (one \
+             without a secret, or a native app) cannot prove who it is (OAuth 2.1 §4.2)",
         )
         .into());
     }

@@ -64,7 +64,8 @@ fn configuration_layers_and_redaction() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("BIND"));
 }
 
-/// check-config accepts the example and lists every problem of a bad file with its line.
+/// check-config accepts the example and lists every problem of a bad file with its line: a
+/// wrong type hides nothing else, not even a problem of meaning in the same client.
 #[test]
 fn check_config_reports_problems_with_lines() {
     let ok = tollgate(&["check-config", &example_file()]);
@@ -73,27 +74,49 @@ fn check_config_reports_problems_with_lines() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "issuer = \"http://127.0.0.1:9000/\"\n\n[[clients]]\nclient_id = \"x\"\nredirect_uris = [\"http://evil.example/cb\"]\nconsent = \"sometimes\"\n",
+        r#"issuer = "http://127.0.0.1:9000/"
+access_token_ttl = "5 minutes"
+
+[registration]
+per_minute = "many"
+
+[[clients]]
+client_id = "x"
+redirect_uris = ["http://evil.example/cb"]
+consent = "sometimes"
+user = "nobody"
+
+[[resources]]
+url = "not a url"
+default = "yes"
+"#,
     )
     .unwrap();
     let output = run_tollgate(&["check-config", bad.to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(1));
     let report = String::from_utf8(output.stdout).unwrap();
     let path = bad.display().to_string();
-    assert!(report.contains(&format!("{path}:6: clients")), "{report}");
-    // The type error hides the rest of that client, but not the issuer's problem... which
-    // is a problem of meaning, checked once every type is right: fix the type and see it.
-    std::fs::write(
-        &bad,
-        "issuer = \"http://127.0.0.1:9000/\"\n\n[[clients]]\nclient_id = \"x\"\nredirect_uris = [\"http://evil.example/cb\"]\n",
-    )
-    .unwrap();
-    let output = run_tollgate(&["check-config", bad.to_str().unwrap()], &[]);
-    let report = String::from_utf8(output.stdout).unwrap();
-    assert!(report.contains(&format!("{path}:1: issuer")), "{report}");
+    let expected = [
+        (1, "issuer"),                      // meaning: no trailing slash
+        (2, "access_token_ttl"),            // type
+        (5, "registration.per_minute"),     // type
+        (9, "clients[0].redirect_uris[0]"), // meaning
+        (10, "clients[0].consent"),         // type
+        (11, "clients[0].user"),            // meaning
+        (14, "resources[0].url"),           // meaning
+        (15, "resources[0].default"),       // type
+    ];
+    for (line, setting) in expected {
+        assert!(
+            report.contains(&format!("{path}:{line}: {setting}: ")),
+            "line {line} ({setting}) missing from:\n{report}"
+        );
+    }
+    assert_eq!(report.lines().count(), expected.len(), "{report}");
     assert!(
-        report.contains(&format!("{path}:5: clients[0].redirect_uris[0]")),
-        "{report}"
+        String::from_utf8_lossy(&output.stderr).contains("8 problem(s)"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 

@@ -100,7 +100,7 @@ impl Store {
                 .await?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(StoreError::UnsupportedUrl(crate::config::redacted_url(url)));
         };
         Ok(Store { backend })
     }

@@ -120,6 +120,26 @@ default = "yes"
     );
 }
 
+/// print-config never shows the database password (a compose file puts it in
+/// TOLLGATE_DATABASE_URL).
+#[test]
+fn print_config_masks_the_database_password() {
+    let output = run_tollgate(
+        &["print-config"],
+        &[(
+            "TOLLGATE_DATABASE_URL",
+            "postgres://tollgate:s3cretpw@postgres:5432/tollgate",
+        )],
+    );
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(!printed.contains("s3cretpw"), "{printed}");
+    assert!(
+        printed.contains(r#"database_url = "postgres://tollgate:***@postgres:5432/tollgate""#),
+        "{printed}"
+    );
+}
+
 fn verify(jwks: &Value, token: &str, audience: &str) -> Result<Value, jsonwebtoken::errors::Error> {
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     let kid = jwt_header(token)["kid"].as_str().unwrap().to_owned();

@@ -91,7 +91,7 @@ impl Server {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
-        let applied = seed::apply(&store, &config, clock.now()).await?;
+        let (applied, secret_check) = seed::apply(&store, &config, clock.now()).await?;
         if applied != Applied::default() {
             tracing::info!(
                 written = applied.written,
@@ -99,7 +99,17 @@ impl Server {
                 "applied the clients of the configuration"
             );
         }
-        let app = Arc::new(App::new(config, issuer, store, keys, clock, cimd));
+        // Argon2 verifications of declared secrets run after start-up (see `seed`).
+        let declared_secrets = secret_check.spawn(store.clone());
+        let app = Arc::new(App::new(
+            config,
+            issuer,
+            store,
+            keys,
+            clock,
+            cimd,
+            declared_secrets,
+        ));
         Ok(Server { listener, app })
     }
 

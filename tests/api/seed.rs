@@ -8,6 +8,7 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use tollgate::store::Store;
 
 fn example_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tollgate.example.toml")
@@ -161,6 +162,18 @@ async fn prompt_none_depends_on_the_consent_mode(backend: Backend) {
     );
 }
 
+/// What the database holds for a declared client, to show that a start rewrote nothing.
+async fn stored(db: &TestDb, client_id: &str) -> (Option<String>, Value, i64) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let client = store.client(client_id).await.unwrap().unwrap();
+    store.close().await;
+    (
+        client.secret_digest,
+        serde_json::to_value(&client.metadata).unwrap(),
+        client.created_at,
+    )
+}
+
 /// Applying the file is idempotent; an edit updates and removes declared clients and
 /// leaves dynamically registered ones alone.
 async fn applying_the_file_is_idempotent(backend: Backend) {
@@ -229,6 +242,57 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
     assert_eq!(refreshed.status(), StatusCode::OK);
 }
 
+/// Start-up does not wait for argon2 (the readiness budget is a few milliseconds): a stored
+/// hash of a declared secret is checked against the file in the background, and until the
+/// check is done, authentication of that client waits for it rather than use a stale hash.
+async fn declared_secrets_are_checked_after_start_up(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(backend).await;
+    let path = write(
+        &dir,
+        "[[clients]]\nclient_id = \"ci\"\nsecret = \"s3cret\"\n",
+    );
+    TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await
+        .stop()
+        .await;
+    // A stored hash that takes about a second to verify (argon2 with t=60), and does not
+    // match: as if the file's secret had been edited.
+    let slow = "$argon2id$v=19$m=19456,t=60,p=1$c2FsdHNhbHRzYWx0c2FsdA$\
+                AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let store = Store::connect(&db.url).await.unwrap();
+    let (current, _, _) = stored(&db, "ci").await;
+    assert!(
+        store
+            .replace_declared_secret("ci", &current.unwrap(), slow)
+            .await
+            .unwrap()
+    );
+
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    let (right_after_start, _, _) = stored(&db, "ci").await;
+    assert_eq!(
+        right_after_start.as_deref(),
+        Some(slow),
+        "start-up verified the stored hash before it was ready"
+    );
+    assert_eq!(app.metadata().await["issuer"], app.issuer);
+    // The request waits for the check, which replaces the hash, then succeeds.
+    let response = app.client_credentials("ci", Some("s3cret"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (rewritten, _, _) = stored(&db, "ci").await;
+    let rewritten = rewritten.unwrap();
+    assert!(rewritten.starts_with("$argon2id$") && rewritten != slow);
+    store.close().await;
+}
+
 /// A client's consent mode overrides the server's; the server's applies to dynamic clients.
 async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -256,5 +320,6 @@ on_both_backends!(
     passwords_are_asked_on_the_consent_page,
     prompt_none_depends_on_the_consent_mode,
     applying_the_file_is_idempotent,
+    declared_secrets_are_checked_after_start_up,
     the_global_consent_mode_applies_to_registered_clients,
 );

@@ -8,6 +8,7 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use tollgate::seed::Applied;
 use tollgate::store::Store;
 
 fn example_file() -> PathBuf {
@@ -174,8 +175,9 @@ async fn stored(db: &TestDb, client_id: &str) -> (Option<String>, Value, i64) {
     )
 }
 
-/// Applying the file is idempotent; an edit updates and removes declared clients and
-/// leaves dynamically registered ones alone.
+/// Applying the file is idempotent: the same file again rewrites nothing (a re-hashed
+/// secret would show as a new argon2 salt) and a declared client's grants survive; an edit
+/// updates and removes declared clients and leaves dynamically registered ones alone.
 async fn applying_the_file_is_idempotent(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(backend).await;
@@ -183,6 +185,9 @@ async fn applying_the_file_is_idempotent(backend: Backend) {
 [[clients]]
 client_id = "kept"
 secret = "one"
+[[clients]]
+client_id = "agent"
+redirect_uris = ["http://127.0.0.1:53682/callback"]
 [[clients]]
 client_id = "dropped"
 redirect_uris = ["http://127.0.0.1:53682/callback"]
@@ -195,28 +200,56 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         .await;
     let dynamic = app.public_client().await;
     let tokens = app.tokens(&dynamic.client_id).await;
+    let agent_tokens = app.tokens("agent").await;
     app.stop().await;
+    let before = [
+        stored(&db, "kept").await,
+        stored(&db, "agent").await,
+        stored(&db, "dropped").await,
+    ];
 
-    // Same file: nothing changes (the secret still works, the dynamic grant survives).
+    // Same file: nothing changes.
     let app = TestApp::builder(backend)
         .config_file(&path)
         .on_db(db.clone())
         .spawn()
         .await;
-    let listing =
-        crate::helpers::tollgate(&["clients", "list", "--database-url", app.database_url()]);
-    assert!(
-        listing.contains("kept") && listing.contains("dropped"),
-        "{listing}"
-    );
     let response = app.client_credentials("kept", Some("one"), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
+    let refreshed = app
+        .refresh(
+            "agent",
+            agent_tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::OK,
+        "the declared client's grant survived the restart"
+    );
+    let agent_tokens: Value = refreshed.json().await.unwrap();
     app.stop().await;
+    let after = [
+        stored(&db, "kept").await,
+        stored(&db, "agent").await,
+        stored(&db, "dropped").await,
+    ];
+    assert_eq!(after, before, "a start with the same file rewrote a client");
+    // And applying it once more, as a start does, counts nothing written or removed.
+    let store = Store::connect(&db.url).await.unwrap();
+    let config = tollgate::Config::from_file(&path).unwrap();
+    let (applied, check) = tollgate::seed::apply(&store, &config, 0).await.unwrap();
+    assert_eq!(applied, Applied::default());
+    assert_eq!(check.run(&store).await.unwrap(), 0, "no secret changed");
+    store.close().await;
 
     // Edited: a new secret, one client gone.
     let path = write(
         &dir,
-        "[[clients]]\nclient_id = \"kept\"\nsecret = \"two\"\n",
+        "[[clients]]\nclient_id = \"kept\"\nsecret = \"two\"\n\
+         [[clients]]\nclient_id = \"agent\"\n\
+         redirect_uris = [\"http://127.0.0.1:53682/callback\"]\n",
     );
     let app = TestApp::builder(backend)
         .config_file(&path)
@@ -231,7 +264,16 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         .get_authorize(&app.authorize_params("dropped", &[]))
         .await;
     assert_eq!(gone.status(), StatusCode::BAD_REQUEST);
-    // The dynamically registered client and its grant are untouched.
+    // The unchanged declared client, the dynamically registered one and their grants are
+    // untouched.
+    let refreshed = app
+        .refresh(
+            "agent",
+            agent_tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
     let refreshed = app
         .refresh(
             &dynamic.client_id,

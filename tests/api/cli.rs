@@ -120,6 +120,37 @@ default = "yes"
     );
 }
 
+/// TOLLGATE_CONFIG names the configuration file, as --config does (which wins over it).
+#[test]
+fn tollgate_config_names_the_file() {
+    let file = example_file();
+    let env = [("TOLLGATE_CONFIG", file.as_str())];
+    let output = run_tollgate(&["print-config"], &env);
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains(r#"subject = "alice""#)
+            && printed.contains(r#"client_id = "ci-pipeline""#),
+        "{printed}"
+    );
+    let output = run_tollgate(&["check-config"], &env);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{file}: ok\n")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "[[users]]\nsubject = \"zoe\"\n").unwrap();
+    let output = run_tollgate(&["print-config", "--config", other.to_str().unwrap()], &env);
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains(r#"subject = "zoe""#) && !printed.contains("alice"),
+        "{printed}"
+    );
+}
+
 /// print-config never shows the database password (a compose file puts it in
 /// TOLLGATE_DATABASE_URL).
 #[test]

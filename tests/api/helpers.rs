@@ -676,6 +676,32 @@ pub fn tollgate(args: &[&str]) -> String {
 /// Runs the `tollgate` binary with extra environment variables (and none of the caller's
 /// TOLLGATE_* settings).
 pub fn run_tollgate(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    tollgate_command(args, env).output().unwrap()
+}
+
+/// Like [`run_tollgate`], with `input` on standard input.
+pub fn run_tollgate_with_input(
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = tollgate_command(args, env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn tollgate_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
     for (name, _) in std::env::vars() {
         if name.starts_with("TOLLGATE_") {
@@ -685,7 +711,6 @@ pub fn run_tollgate(args: &[&str], env: &[(&str, &str)]) -> std::process::Output
     command
         .args(args)
         .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .envs(env.iter().copied());
+    command
 }

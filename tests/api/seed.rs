@@ -3,6 +3,7 @@
 
 use crate::helpers::{
     Backend, CALLBACK, Callback, TestApp, TestDb, assert_oauth_error, jwt_payload,
+    run_tollgate_with_input,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -88,6 +89,23 @@ async fn the_example_file_works(backend: Backend) {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["groups"], json!(["admins"]));
+
+    // A login_hint that names no user is ignored: the client's configured user (bob).
+    let response = app
+        .get_authorize(&app.authorize_params("headless-agent", &[("login_hint", "mallory")]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let code = Callback::from_response(&response).one("code");
+    let body: Value = app
+        .redeem("headless-agent", &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "bob"
+    );
 
     // always-denied: access_denied at once.
     let response = app
@@ -335,6 +353,141 @@ async fn declared_secrets_are_checked_after_start_up(backend: Backend) {
     store.close().await;
 }
 
+/// `tollgate hash-secret` makes the argon2 PHC strings that `secret_hash` and
+/// `password_hash` take, and a file with them works like one with the secrets in clear.
+async fn hashed_secrets_and_passwords_in_the_file(backend: Backend) {
+    let hash = |secret: &str| {
+        let output = run_tollgate_with_input(&["hash-secret"], &[], secret);
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    // A trailing newline (echo without -n) is not part of the secret.
+    let secret_hash = hash("s3cret\n");
+    let password_hash = hash("wonderland");
+    assert!(secret_hash.starts_with("$argon2id$"), "{secret_hash}");
+    let empty = run_tollgate_with_input(&["hash-secret"], &[], "");
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("standard input"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        &format!(
+            r#"
+[[users]]
+subject = "alice"
+password_hash = "{password_hash}"
+
+[[clients]]
+client_id = "ci"
+secret_hash = "{secret_hash}"
+"#
+        ),
+    );
+    let app = TestApp::builder(backend).config_file(&path).spawn().await;
+    let response = app.client_credentials("ci", Some("s3cret"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.client_credentials("ci", Some("s3cret\n"), &[]).await;
+    assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[("login_hint", "alice")]))
+        .await;
+    assert!(form.html.contains(r#"type="password""#));
+    let submit = |password: &'static str| {
+        app.http
+            .post(app.url("/authorize"))
+            .form(&[
+                ("request_id", form.request_id.as_str()),
+                ("csrf_token", form.csrf_token.as_str()),
+                ("user", "alice"),
+                ("password", password),
+                ("decision", "approve"),
+            ])
+            .send()
+    };
+    assert_eq!(
+        submit("guess").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        submit("wonderland").await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// Editing a declared client's redirect URIs, scopes and consent mode takes effect at the
+/// next start (AZ-3: the old redirect URI is refused).
+async fn edits_to_a_declared_client_apply_on_restart(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(backend).await;
+    let path = write(
+        &dir,
+        r#"
+[[clients]]
+client_id = "agent"
+redirect_uris = ["http://127.0.0.1:53682/callback"]
+scopes = ["mcp:tools"]
+"#,
+    );
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    // The consent page (prompt mode), for the scope it may ask for.
+    app.consent_form(&app.authorize_params("agent", &[])).await;
+    let response = app
+        .get_authorize(&app.authorize_params("agent", &[("scope", "mcp:admin")]))
+        .await;
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "invalid_scope"
+    );
+    app.stop().await;
+
+    let other = "http://127.0.0.1:53682/other";
+    let path = write(
+        &dir,
+        &format!(
+            r#"
+[[clients]]
+client_id = "agent"
+redirect_uris = ["{other}"]
+scopes = ["mcp:admin"]
+consent = "auto"
+"#
+        ),
+    );
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db)
+        .spawn()
+        .await;
+    let old_uri = app
+        .get_authorize(&app.authorize_params("agent", &[("scope", "mcp:admin")]))
+        .await;
+    assert_eq!(old_uri.status(), StatusCode::BAD_REQUEST);
+    assert!(old_uri.headers().get("location").is_none());
+    let params = [("redirect_uri", other), ("scope", "mcp:admin")];
+    let response = app
+        .get_authorize(&app.authorize_params("agent", &params))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND, "auto consent now");
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.url.path(), "/other");
+    assert!(callback.get("code").is_some());
+    let params = [("redirect_uri", other), ("scope", "mcp:tools")];
+    let response = app
+        .get_authorize(&app.authorize_params("agent", &params))
+        .await;
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "invalid_scope"
+    );
+}
+
 /// A client's consent mode overrides the server's; the server's applies to dynamic clients.
 async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -363,5 +516,7 @@ on_both_backends!(
     prompt_none_depends_on_the_consent_mode,
     applying_the_file_is_idempotent,
     declared_secrets_are_checked_after_start_up,
+    hashed_secrets_and_passwords_in_the_file,
+    edits_to_a_declared_client_apply_on_restart,
     the_global_consent_mode_applies_to_registered_clients,
 );

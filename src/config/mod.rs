@@ -79,7 +79,22 @@ impl Config {
         file: Option<&Path>,
         flags: &impl Serialize,
     ) -> Result<Config, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        Self::layers(
+            Figment::from(Serialized::defaults(Config::default())),
+            file,
+            flags,
+        )
+        .extract()
+        .map_err(Box::new)
+    }
+
+    /// Whether the file, the environment or the flags set `key` (a top-level setting), as
+    /// opposed to leaving it at its default.
+    pub fn is_given(file: Option<&Path>, flags: &impl Serialize, key: &str) -> bool {
+        Self::layers(Figment::new(), file, flags).contains(key)
+    }
+
+    fn layers(mut figment: Figment, file: Option<&Path>, flags: &impl Serialize) -> Figment {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -89,11 +104,7 @@ impl Config {
             let top = key.as_str().split('.').next().unwrap_or_default();
             Config::KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
         });
-        figment
-            .merge(env)
-            .admerge(Serialized::defaults(flags))
-            .extract()
-            .map_err(Box::new)
+        figment.merge(env).admerge(Serialized::defaults(flags))
     }
 
     /// The configuration of a file (with the environment's overrides), as

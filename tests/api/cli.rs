@@ -5,6 +5,8 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::time::Duration;
+use tollgate::store::{ServerSetting, Store};
 
 fn example_file() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -251,6 +253,68 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
     assert_ne!(jwt_payload(&wrong_issuer)["iss"], app.issuer);
 }
 
+/// Without --issuer, `tollgate token` signs as the issuer that the server on the database
+/// recorded, so that its resource servers accept the token (TK-13: `iss` is the issuer);
+/// an explicit issuer or bind address wins, with a warning. A lifetime beyond the grace
+/// period of the server's signing keys is refused: the token would outlive its key.
+async fn token_command_signs_as_the_servers_issuer(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| c.keys.grace_period = Duration::from_secs(3600))
+        .spawn()
+        .await;
+    let url = app.database_url();
+    let token = tollgate(&["token", "--database-url", url, "--aud", RESOURCE]);
+    let claims = verify(&app.jwks().await, token.trim(), RESOURCE).unwrap();
+    assert_eq!(claims["iss"], app.issuer);
+
+    for (flag, value, issuer) in [
+        ("--issuer", "http://127.0.0.1:9300", "http://127.0.0.1:9300"),
+        ("--bind", "127.0.0.1:9400", "http://127.0.0.1:9400"),
+    ] {
+        let output = run_tollgate(
+            &[
+                "token",
+                "--database-url",
+                url,
+                "--aud",
+                RESOURCE,
+                flag,
+                value,
+            ],
+            &[],
+        );
+        assert!(output.status.success());
+        let token = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(jwt_payload(token.trim())["iss"], issuer);
+        let warning = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            warning.contains("warning") && warning.contains(&app.issuer),
+            "{warning}"
+        );
+    }
+
+    // The server's grace period is 1h; the command's own default (1d) does not count.
+    let too_long = run_tollgate(&["token", "--database-url", url, "--ttl", "2h"], &[]);
+    assert_eq!(too_long.status.code(), Some(1));
+    let message = String::from_utf8(too_long.stderr).unwrap();
+    assert!(message.contains("grace period of 1h"), "{message}");
+    let token = tollgate(&["token", "--database-url", url, "--ttl", "1h"]);
+    let claims = jwt_payload(token.trim());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    // The store writes a setting only when it changes.
+    let store = Store::connect(url).await.unwrap();
+    let recorded = store.server_setting(ServerSetting::Issuer).await.unwrap();
+    assert_eq!(recorded.as_deref(), Some(app.issuer.as_str()));
+    let record = |value: &'static str| store.record_server_setting(ServerSetting::Issuer, value, 1);
+    assert!(record("http://127.0.0.1:9500").await.unwrap());
+    assert!(!record("http://127.0.0.1:9500").await.unwrap());
+    store.close().await;
+}
+
 /// `tollgate clients add|list|remove` against the server's database.
 async fn clients_command_manages_pre_registered_clients(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -302,5 +366,6 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
 
 on_both_backends!(
     token_command_mints_tokens_the_server_verifies,
+    token_command_signs_as_the_servers_issuer,
     clients_command_manages_pre_registered_clients,
 );

@@ -1,6 +1,9 @@
 //! The command line for CI: layered configuration, check-config, token minting, clients.
 
-use crate::helpers::{Backend, RESOURCE, TestApp, jwt_header, jwt_payload, run_tollgate, tollgate};
+use crate::helpers::{
+    Backend, RESOURCE, ServeProcess, TestApp, TestDb, client, jwt_header, jwt_payload,
+    run_tollgate, tollgate,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -315,6 +318,79 @@ async fn token_command_signs_as_the_servers_issuer(backend: Backend) {
     store.close().await;
 }
 
+/// Every migration applied to the database at `url`: version, when, checksum.
+async fn applied_migrations(url: &str) -> Vec<(i64, String, Vec<u8>)> {
+    use sqlx::Connection;
+    const SQL: &str = "SELECT version, CAST(installed_on AS TEXT), checksum \
+                       FROM _sqlx_migrations ORDER BY version";
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_as(SQL)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(SQL)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+    }
+}
+
+/// `tollgate migrate` sets up an empty database and exits 0; run again it changes nothing;
+/// `tollgate serve` then works on that database. `tollgate healthcheck` without --url finds
+/// the server by TOLLGATE_BIND (a wildcard address meaning loopback), as
+/// docker-compose.yml runs it, and fails once the server is gone.
+async fn migrate_then_serve_and_healthcheck(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let output = tollgate(&["migrate", "--database-url", &db.url]);
+    assert!(output.contains("up to date"), "{output}");
+    let applied = applied_migrations(&db.url).await;
+    let versions: Vec<i64> = applied.iter().map(|m| m.0).collect();
+    assert_eq!(versions, [1, 2]);
+    tollgate(&["migrate", "--database-url", &db.url]);
+    assert_eq!(
+        applied_migrations(&db.url).await,
+        applied,
+        "a second migrate applied something"
+    );
+
+    let server = ServeProcess::start(&["--database-url", &db.url], &[]).await;
+    let metadata: Value = client()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], server.base);
+
+    let port = server.addr.port();
+    let binds = [server.addr.to_string(), format!("0.0.0.0:{port}")];
+    for bind in &binds {
+        let output = run_tollgate(&["healthcheck"], &[("TOLLGATE_BIND", bind)]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let said = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            said.contains(&format!("http://127.0.0.1:{port}/healthz")),
+            "{said}"
+        );
+    }
+    server.stop().await;
+    let output = run_tollgate(&["healthcheck"], &[("TOLLGATE_BIND", &binds[1])]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unhealthy"));
+}
+
 /// `tollgate clients add|list|remove` against the server's database.
 async fn clients_command_manages_pre_registered_clients(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -367,5 +443,6 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
 on_both_backends!(
     token_command_mints_tokens_the_server_verifies,
     token_command_signs_as_the_servers_issuer,
+    migrate_then_serve_and_healthcheck,
     clients_command_manages_pre_registered_clients,
 );

@@ -79,7 +79,7 @@ pub fn check_text(text: &str) -> Vec<FileProblem> {
             .as_ref()
             .map(|s| locate(&remaining, s))
             .unwrap_or_default();
-        if here.is_empty() {
+        if here.is_empty() || !remove(&mut remaining, &here) {
             // Not attributable to one setting (it should not happen): report it and stop,
             // since nothing can be taken out to go on.
             problems.push(FileProblem {
@@ -93,16 +93,11 @@ pub fn check_text(text: &str) -> Vec<FileProblem> {
         // that is the same problem again, already reported.
         let consequence = removed.iter().any(|r| r.starts_with(&in_file));
         if !consequence {
-            let line = span
-                .filter(|s| s.end > 0)
-                .or_else(|| span_at(&remaining, &here))
-                .and_then(line_of);
             problems.push(FileProblem {
-                line,
+                line: span.and_then(line_of),
                 message: format!("{}: {}", location_text(&in_file), error.message().trim()),
             });
         }
-        remove(&mut remaining, &here);
         removed.push(in_file);
     };
 
@@ -180,35 +175,36 @@ fn locate(table: &DeTable<'_>, span: &Range<usize>) -> Location {
     Vec::new()
 }
 
-/// Takes the setting at `location` out of `table`.
-fn remove(table: &mut DeTable<'_>, location: &[Step]) {
+/// Takes the setting at `location` out of `table`; returns whether it was there.
+fn remove(table: &mut DeTable<'_>, location: &[Step]) -> bool {
     let Some((Step::Key(key), rest)) = location.split_first() else {
-        return;
+        return false;
     };
     let key = Spanned::new(0..0, DeString::from(key.clone()));
     let Some(value) = table.get_mut(&key) else {
-        return;
+        return false;
     };
     match (rest, value.get_mut()) {
-        ([], _) => {
-            table.remove(&key);
-        }
-        ([Step::Index(i)], DeValue::Array(items)) => {
-            let kept: DeArray<'_> = std::mem::replace(items, DeArray::new())
-                .into_iter()
-                .enumerate()
-                .filter(|(j, _)| j != i)
-                .map(|(_, item)| item)
-                .collect();
-            *items = kept;
-        }
-        ([Step::Index(i), deeper @ ..], DeValue::Array(items)) => {
-            if let Some(DeValue::Table(inner)) = items.get_mut(*i).map(Spanned::get_mut) {
-                remove(inner, deeper);
+        ([], _) => table.remove(&key).is_some(),
+        ([Step::Index(i), deeper @ ..], DeValue::Array(items)) if *i < items.len() => {
+            if deeper.is_empty() {
+                let kept: DeArray<'_> = std::mem::replace(items, DeArray::new())
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(j, _)| j != i)
+                    .map(|(_, item)| item)
+                    .collect();
+                *items = kept;
+                true
+            } else {
+                match items.get_mut(*i).map(Spanned::get_mut) {
+                    Some(DeValue::Table(inner)) => remove(inner, deeper),
+                    _ => false,
+                }
             }
         }
         (deeper, DeValue::Table(inner)) => remove(inner, deeper),
-        _ => {}
+        _ => false,
     }
 }
 

@@ -2,11 +2,26 @@
 //! restart with the same file changes nothing, an edited file updates what it declares and
 //! removes the clients it no longer declares, and clients registered any other way are left
 //! alone.
+//!
+//! A secret declared in clear is stored as its argon2 hash. Whether the file still declares
+//! the secret that hash was made from can only be known by an argon2 verification, which
+//! costs tens of milliseconds per client: too slow to do before the server is ready, which
+//! must take a few milliseconds on an existing database. So at start-up a stored hash is
+//! kept as it is, and [`SecretCheck`] verifies it in the background once the server is
+//! serving, rewriting the ones the file changed. Until it has finished, authentication of a
+//! declared client waits for it ([`SecretsChecked::wait`]), so an old secret never works
+//! after the file changed it, and a new one works from the first request.
+//!
+//! Rejected: storing beside the hash a fast fingerprint of the secret (SHA-256 with a salt,
+//! or an HMAC keyed with a key kept in the same database). These secrets are chosen by
+//! people, and whoever can read the database could test guesses against the fingerprint at
+//! SHA-256 speed, which is exactly what argon2 is there to prevent.
 
 use crate::config::{ClientSeed, Config};
 use crate::oauth::error::OAuthError;
-use crate::secret::{hash_chosen_secret, is_argon2_hash, verify_chosen_secret};
+use crate::secret::{Secret, hash_chosen_secret, is_argon2_hash, verify_chosen_secret};
 use crate::store::{Client, ClientSource, Store, StoreError};
+use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -30,8 +45,15 @@ pub struct Applied {
     pub removed: usize,
 }
 
-pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<Applied, SeedError> {
+/// Writes the declared clients. Returns what it wrote and the check of the stored secret
+/// hashes it kept without verifying them, to run once the server is up.
+pub async fn apply(
+    store: &Store,
+    config: &Config,
+    now: i64,
+) -> Result<(Applied, SecretCheck), SeedError> {
     let mut applied = Applied::default();
+    let mut check = SecretCheck::default();
     for seed in &config.clients {
         let existing = store.client(&seed.client_id).await?;
         if existing
@@ -42,7 +64,7 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<Applied, 
         }
         let client = Client {
             client_id: seed.client_id.clone(),
-            secret_digest: secret_digest(seed, existing.as_ref()).await?,
+            secret_digest: secret_digest(seed, existing.as_ref(), &mut check).await?,
             registration_token_digest: None,
             metadata: seed
                 .registration_request()
@@ -78,15 +100,17 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<Applied, 
             applied.removed += 1;
         }
     }
-    Ok(applied)
+    Ok((applied, check))
 }
 
 /// The stored form of a declared client's secret. A secret in clear is kept as an argon2
-/// hash; when the stored hash already matches it, that hash is kept, so a restart rewrites
-/// nothing (the check costs one argon2 verification per confidential client).
+/// hash. When an argon2 hash is stored already, it is kept for now and `check` will verify
+/// it against the secret; only a client that had no such hash is hashed here (its first
+/// start, or a public client made confidential).
 async fn secret_digest(
     seed: &ClientSeed,
     existing: Option<&Client>,
+    check: &mut SecretCheck,
 ) -> Result<Option<String>, SeedError> {
     if let Some(hash) = &seed.secret_hash {
         return Ok(Some(hash.clone()));
@@ -94,16 +118,125 @@ async fn secret_digest(
     let Some(secret) = &seed.secret else {
         return Ok(None);
     };
-    let secret = secret.expose().to_owned();
     let stored = existing
         .and_then(|c| c.secret_digest.clone())
         .filter(|d| is_argon2_hash(d));
-    tokio::task::spawn_blocking(move || match stored {
-        Some(stored) if verify_chosen_secret(&secret, &stored) => Ok(stored),
-        _ => hash_chosen_secret(&secret),
-    })
-    .await
-    .map_err(|e| SeedError::Hash(e.to_string()))?
-    .map(Some)
-    .map_err(SeedError::Hash)
+    if let Some(stored) = stored {
+        check.pending.push(Unverified {
+            client_id: seed.client_id.clone(),
+            secret: secret.clone(),
+            stored: stored.clone(),
+        });
+        return Ok(Some(stored));
+    }
+    let secret = secret.clone();
+    tokio::task::spawn_blocking(move || hash_chosen_secret(secret.expose()))
+        .await
+        .map_err(|e| SeedError::Hash(e.to_string()))?
+        .map(Some)
+        .map_err(SeedError::Hash)
+}
+
+/// Stored hashes of declared secrets that start-up kept without verifying.
+#[derive(Debug, Default)]
+pub struct SecretCheck {
+    pending: Vec<Unverified>,
+}
+
+#[derive(Debug)]
+struct Unverified {
+    client_id: String,
+    secret: Secret,
+    stored: String,
+}
+
+impl SecretCheck {
+    /// Starts the check on a background task; the returned value says when it is done.
+    pub fn spawn(self, store: Store) -> SecretsChecked {
+        if self.pending.is_empty() {
+            return SecretsChecked::done();
+        }
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let outcome = match self.run(&store).await {
+                Ok(0) => true,
+                Ok(rewritten) => {
+                    tracing::info!(rewritten, "stored the changed secrets of declared clients");
+                    true
+                }
+                Err(error) => {
+                    tracing::error!(%error, "checking the secrets of declared clients failed");
+                    false
+                }
+            };
+            let _ = tx.send(Some(outcome));
+        });
+        SecretsChecked(rx)
+    }
+
+    /// Verifies each kept hash and replaces the ones that no longer match; returns how many
+    /// it replaced.
+    pub async fn run(self, store: &Store) -> Result<usize, SeedError> {
+        let mut rewritten = 0;
+        for unverified in self.pending {
+            let Unverified {
+                client_id,
+                secret,
+                stored,
+            } = unverified;
+            let check = stored.clone();
+            let replacement = tokio::task::spawn_blocking(move || {
+                if verify_chosen_secret(secret.expose(), &check) {
+                    Ok(None)
+                } else {
+                    hash_chosen_secret(secret.expose()).map(Some)
+                }
+            })
+            .await
+            .map_err(|e| SeedError::Hash(e.to_string()))?
+            .map_err(SeedError::Hash)?;
+            if let Some(hash) = replacement {
+                // Conditional on the hash it checked: if another instance replaced it
+                // meanwhile, that one is just as current.
+                if store
+                    .replace_declared_secret(&client_id, &stored, &hash)
+                    .await?
+                {
+                    rewritten += 1;
+                }
+            }
+        }
+        Ok(rewritten)
+    }
+}
+
+/// Whether the background [`SecretCheck`] has finished: `None` while it runs, then whether
+/// it succeeded.
+#[derive(Debug, Clone)]
+pub struct SecretsChecked(watch::Receiver<Option<bool>>);
+
+/// The check could not finish (the database failed); the server log says why.
+#[derive(Debug, thiserror::Error)]
+#[error("the secrets of the declared clients could not be checked against the database")]
+pub struct CheckFailed;
+
+impl SecretsChecked {
+    /// Nothing to check.
+    pub fn done() -> Self {
+        let (_, rx) = watch::channel(Some(true));
+        SecretsChecked(rx)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Waits until the check has finished.
+    pub async fn wait(&self) -> Result<(), CheckFailed> {
+        let mut rx = self.0.clone();
+        match rx.wait_for(Option::is_some).await.map(|state| *state) {
+            Ok(Some(true)) => Ok(()),
+            _ => Err(CheckFailed),
+        }
+    }
 }

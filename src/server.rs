@@ -8,7 +8,7 @@ use crate::keys::{KeyError, KeyRing};
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
 use crate::seed::{self, Applied, SeedError};
 use crate::state::{App, AppState};
-use crate::store::{Store, StoreError};
+use crate::store::{ServerSetting, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -96,8 +96,16 @@ impl Server {
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
+        // For `tollgate token`, which may run with nothing but the database URL.
+        let grace = config.key_grace_period().as_secs().to_string();
+        store
+            .record_server_setting(ServerSetting::Issuer, issuer.as_str(), clock.now())
+            .await?;
+        store
+            .record_server_setting(ServerSetting::KeyGracePeriod, &grace, clock.now())
+            .await?;
         let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
-        let applied = seed::apply(&store, &config, clock.now()).await?;
+        let (applied, secret_check) = seed::apply(&store, &config, clock.now()).await?;
         if applied != Applied::default() {
             tracing::info!(
                 written = applied.written,
@@ -105,7 +113,17 @@ impl Server {
                 "applied the clients of the configuration"
             );
         }
-        let app = Arc::new(App::new(config, issuer, store, keys, clock, cimd));
+        // Argon2 verifications of declared secrets run after start-up (see `seed`).
+        let declared_secrets = secret_check.spawn(store.clone());
+        let app = Arc::new(App::new(
+            config,
+            issuer,
+            store,
+            keys,
+            clock,
+            cimd,
+            declared_secrets,
+        ));
         Ok(Server { listener, app })
     }
 

@@ -11,6 +11,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
+use crate::seed::SecretsChecked;
 use crate::store::{Client, ClientPolicy, ClientSource, Store, StoreError};
 use crate::users::Users;
 use bytes::Bytes;
@@ -36,6 +37,9 @@ pub struct App {
     pub client_auth_throttle: FailureThrottle,
     /// Fetches Client ID Metadata Documents; `None` when they are switched off.
     pub cimd: Option<DocumentFetcher>,
+    /// Whether the stored secrets of declared clients have been checked against the
+    /// configuration since start-up (`crate::seed`).
+    pub declared_secrets: SecretsChecked,
 }
 
 /// Why a `client_id` does not lead to a usable client.
@@ -62,10 +66,12 @@ impl App {
         keys: KeyRing,
         clock: Arc<dyn Clock>,
         cimd: Option<DocumentFetcher>,
+        declared_secrets: SecretsChecked,
     ) -> Self {
         let users = Users::new(config.all_users());
         // Secrets given in clear stay only where they are needed: passwords in `users`
-        // (hashed soon after start), client secrets in the database (hashed by `seed`).
+        // (hashed soon after start), client secrets in the database (hashed by `seed`, which keeps its own copy
+        // until it has checked the stored hashes).
         for user in &mut config.users {
             user.password = None;
         }
@@ -96,6 +102,7 @@ impl App {
             registration_limiter,
             client_auth_throttle,
             cimd,
+            declared_secrets,
         }
     }
 

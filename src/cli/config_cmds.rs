@@ -2,13 +2,16 @@
 
 use super::{ConfigArgs, Failure, fail};
 use crate::config::check::check_text;
+use crate::config::redacted_url;
 use crate::secret::hash_chosen_secret;
 use std::io::Read;
 use std::path::PathBuf;
 
 pub(super) fn print_config(args: &ConfigArgs) -> Result<(), Failure> {
-    let config = args.load()?;
-    // Secrets serialise as "[redacted]" (see `Secret`), so this is safe to share.
+    let mut config = args.load()?;
+    // Secrets serialise as "[redacted]" (see `Secret`) and the database password is
+    // masked, so this is safe to share.
+    config.database_url = redacted_url(&config.database_url);
     let text = toml::to_string_pretty(&config).map_err(fail)?;
     print!("{text}");
     Ok(())

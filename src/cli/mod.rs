@@ -104,6 +104,11 @@ struct ConfigArgs {
 }
 
 impl ConfigArgs {
+    /// Whether the file, the environment or a flag sets the top-level setting `key`.
+    fn gives(&self, key: &str) -> bool {
+        Config::is_given(self.config.as_deref(), self, key)
+    }
+
     fn load(&self) -> Result<Config, Failure> {
         Config::load(self.config.as_deref(), self).map_err(|error| {
             let lines: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();

@@ -6,12 +6,12 @@
 use super::{ConfigArgs, Failure, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::seed::RESERVED_CLAIMS;
-use crate::config::{DEFAULT_USER, duration};
+use crate::config::{Config, DEFAULT_USER, duration};
 use crate::keys::{KeyRing, SigningKey};
 use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::resource;
 use crate::server::default_issuer;
-use crate::store::NewAccessToken;
+use crate::store::{NewAccessToken, ServerSetting, Store};
 use clap::Args;
 use std::time::Duration;
 
@@ -26,7 +26,8 @@ pub(super) struct TokenArgs {
     /// Space-separated scopes.
     #[arg(long, default_value = "")]
     scope: String,
-    /// Lifetime, such as 60s or 5m [default: access_token_ttl]
+    /// Lifetime, such as 60s or 5m [default: access_token_ttl]; at most the signing keys'
+    /// grace period, so the token cannot outlive its key in the JWKS
     #[arg(long, value_parser = duration::parse)]
     ttl: Option<Duration>,
     /// An extra claim NAME=VALUE (repeatable); VALUE is read as JSON when it is JSON
@@ -67,25 +68,37 @@ fn parse_claim(text: &str) -> Result<(String, serde_json::Value), String> {
 
 pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
     let config = args.config.load()?;
-    let issuer = match &config.issuer {
-        Some(issuer) => issuer.clone(),
-        None if config.bind.port() == 0 => {
-            return Err(fail(
-                "the issuer depends on the port the server binds; give --issuer or a fixed --bind",
-            ));
-        }
-        None => default_issuer(config.bind),
-    };
     let store = open_store(&config).await?;
+    let result = mint_with(args, &config, &store).await;
+    store.close().await;
+    let token = result?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
+    let issuer = issuer(args, config, store).await?;
+    let grace = key_grace_period(config, store).await?;
+    let lifetime = args.ttl.unwrap_or(config.access_token_ttl);
+    if !args.expired && lifetime > grace {
+        // After a rotation the signing key leaves the JWKS when its grace period ends; a
+        // token living longer would then be refused before it expires.
+        return Err(fail(format!(
+            "a token lifetime of {} is longer than the signing keys' grace period of {} on \
+             this database: after a key rotation, resource servers would refuse the token \
+             before it expires. Give a shorter --ttl, or raise keys.grace_period of the server",
+            duration::format(&lifetime),
+            duration::format(&grace),
+        )));
+    }
     let now = SystemClock.now();
-    let keys = KeyRing::load_or_create(&store, now, config.key_grace_period())
+    let keys = KeyRing::load_or_create(store, now, grace)
         .await
         .map_err(fail)?;
 
-    let ttl =
-        i64::try_from(args.ttl.unwrap_or(config.access_token_ttl).as_secs()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
     let (iat, exp) = if args.expired {
-        (now - 600 - ttl, now - 600)
+        (now.saturating_sub(600).saturating_sub(ttl), now - 600)
     } else {
         (now, now.saturating_add(ttl))
     };
@@ -132,9 +145,57 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
         client_id: claims.client_id.clone(),
         expires_at: exp,
     };
-    let recorded = store.insert_access_token(&record, None, iat).await;
-    store.close().await;
-    recorded.map_err(fail)?;
-    println!("{token}");
-    Ok(())
+    store
+        .insert_access_token(&record, None, iat)
+        .await
+        .map_err(fail)?;
+    Ok(token)
+}
+
+/// The issuer to sign as: one given explicitly (an issuer, or a fixed bind address to derive
+/// it from, by flag, environment or file) wins, with a warning when it differs from the one
+/// the server on this database recorded; without one, the recorded issuer, so that the
+/// server's resource servers accept the token.
+async fn issuer(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
+    let recorded = store
+        .server_setting(ServerSetting::Issuer)
+        .await
+        .map_err(fail)?;
+    let explicit = match &config.issuer {
+        Some(issuer) => Some(issuer.clone()),
+        None if args.config.gives("bind") && config.bind.port() != 0 => {
+            Some(default_issuer(config.bind))
+        }
+        None => None,
+    };
+    match (explicit, recorded) {
+        (Some(explicit), Some(recorded)) => {
+            if explicit != recorded {
+                eprintln!(
+                    "tollgate: warning: signing with issuer {explicit}, but the server on this \
+                     database serves as {recorded}; its resource servers will refuse this token"
+                );
+            }
+            Ok(explicit)
+        }
+        (Some(explicit), None) => Ok(explicit),
+        (None, Some(recorded)) => Ok(recorded),
+        (None, None) if config.bind.port() == 0 => Err(fail(
+            "no server has recorded its issuer in this database, and the issuer depends on \
+             the port the server binds; give --issuer or a fixed --bind",
+        )),
+        (None, None) => Ok(default_issuer(config.bind)),
+    }
+}
+
+/// How long a retired key stays published: what the server on this database recorded (it
+/// is the one that drops keys from its JWKS), else what the configuration here says.
+async fn key_grace_period(config: &Config, store: &Store) -> Result<Duration, Failure> {
+    let recorded = store
+        .server_setting(ServerSetting::KeyGracePeriod)
+        .await
+        .map_err(fail)?;
+    Ok(recorded
+        .and_then(|seconds| seconds.parse().ok())
+        .map_or_else(|| config.key_grace_period(), Duration::from_secs))
 }

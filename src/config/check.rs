@@ -1,13 +1,20 @@
 //! `tollgate check-config`: every problem in a configuration file, each with its line.
 //!
-//! Three passes, each only if the one before found nothing, since later ones need a file
-//! that parses: TOML syntax (the parser recovers and reports every error), the type of
-//! every setting (checked one setting, or one list item, at a time, so that one mistake
-//! does not hide the next), then the meaning ([`Config::validate`]), whose paths are
-//! looked up in the parsed file to find their lines.
+//! Three passes. TOML syntax first (the parser recovers and reports every error); the rest
+//! needs a file that parses. Then the type of every setting: the file is deserialised, the
+//! setting the error points at is reported and taken out, and the rest is deserialised
+//! again, until what is left has the right types. Last, the meaning of what is left
+//! ([`Config::validate`]), whose paths are looked up in the file to find their lines. So a
+//! wrong type hides nothing but itself: the other settings, even of the same client, are
+//! still checked.
+//!
+//! A problem of meaning about a setting that was taken out for its type is not reported
+//! (it is about the default that replaced it, not about the file). Other settings are
+//! judged without it, as the server would if it could read the file: a client whose
+//! `secret` has the wrong type is checked as a public client.
 
 use super::Config;
-use super::validate::{PathPart, path_text};
+use super::validate::PathPart;
 use serde::Deserialize;
 use std::ops::Range;
 use toml::Spanned;
@@ -20,8 +27,14 @@ pub struct FileProblem {
     pub message: String,
 }
 
-/// Lists that are checked item by item.
-const LISTS: [&str; 3] = ["users", "clients", "resources"];
+/// A step of a path into the file: a key of a table or an index into an array of tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+type Location = Vec<Step>;
 
 pub fn check_text(text: &str) -> Vec<FileProblem> {
     let line_of =
@@ -38,11 +51,12 @@ pub fn check_text(text: &str) -> Vec<FileProblem> {
     }
 
     let mut problems = Vec::new();
-    let mut known = DeTable::new();
-    let mut type_errors = false;
+    let mut remaining = DeTable::new();
     for (key, value) in document.get_ref().iter() {
         let name = key.get_ref().as_ref();
-        if !Config::KEYS.contains(&name) {
+        if Config::KEYS.contains(&name) {
+            remaining.insert(key.clone(), value.clone());
+        } else {
             problems.push(FileProblem {
                 line: line_of(key.span()),
                 message: format!(
@@ -50,40 +64,61 @@ pub fn check_text(text: &str) -> Vec<FileProblem> {
                     Config::KEYS.join(", ")
                 ),
             });
-            continue;
-        }
-        known.insert(key.clone(), value.clone());
-        let items: Vec<&Spanned<DeValue<'_>>> = match value.get_ref() {
-            DeValue::Array(items) if LISTS.contains(&name) => items.iter().collect(),
-            _ => vec![value],
-        };
-        for item in items {
-            let item_value = if std::ptr::eq(item, value) {
-                item.clone()
-            } else {
-                let mut list = DeArray::new();
-                list.push(item.clone());
-                Spanned::new(item.span(), DeValue::Array(list))
-            };
-            let mut part = DeTable::new();
-            part.insert(key.clone(), item_value);
-            if let Err(e) = parse_config(part, text.len()) {
-                type_errors = true;
-                let span = e.span().filter(|s| s.end > 0).unwrap_or(item.span());
-                problems.push(FileProblem {
-                    line: line_of(span),
-                    message: format!("{name}: {}", e.message().trim()),
-                });
-            }
         }
     }
-    // The meaning of the settings can only be judged once each has the right type.
-    if !type_errors {
-        if let Ok(config) = parse_config(known, text.len()) {
-            problems.extend(config.validate().into_iter().map(|problem| FileProblem {
-                line: span_of(document.get_ref(), &problem.path).and_then(line_of),
-                message: format!("{}: {}", path_text(&problem.path), problem.message),
-            }));
+
+    // Settings taken out for their type, as locations in the file.
+    let mut removed: Vec<Location> = Vec::new();
+    let config = loop {
+        let error = match parse_config(remaining.clone(), text.len()) {
+            Ok(config) => break Some(config),
+            Err(error) => error,
+        };
+        let span = error.span().filter(|s| s.end > s.start);
+        let here = span
+            .as_ref()
+            .map(|s| locate(&remaining, s))
+            .unwrap_or_default();
+        if here.is_empty() || !remove(&mut remaining, &here) {
+            // Not attributable to one setting (it should not happen): report it and stop,
+            // since nothing can be taken out to go on.
+            problems.push(FileProblem {
+                line: span.and_then(line_of),
+                message: error.message().trim().to_owned(),
+            });
+            break None;
+        }
+        let in_file = to_file(&here, &removed);
+        // Taking a required setting out makes its table fail as a whole ("missing field"):
+        // that is the same problem again, already reported.
+        let consequence = removed.iter().any(|r| r.starts_with(&in_file));
+        if !consequence {
+            problems.push(FileProblem {
+                line: span.and_then(line_of),
+                message: format!("{}: {}", location_text(&in_file), error.message().trim()),
+            });
+        }
+        removed.push(in_file);
+    };
+
+    if let Some(config) = config {
+        for problem in config.validate() {
+            let here: Location = problem
+                .path
+                .iter()
+                .map(|part| match part {
+                    PathPart::Key(key) => Step::Key((*key).to_owned()),
+                    PathPart::Index(i) => Step::Index(*i),
+                })
+                .collect();
+            let in_file = to_file(&here, &removed);
+            if removed.iter().any(|r| in_file.starts_with(r)) {
+                continue;
+            }
+            problems.push(FileProblem {
+                line: span_at(document.get_ref(), &in_file).and_then(line_of),
+                message: format!("{}: {}", location_text(&in_file), problem.message),
+            });
         }
     }
     problems.sort_by_key(|p| p.line);
@@ -97,18 +132,124 @@ fn parse_config(table: DeTable<'_>, len: usize) -> Result<Config, toml::de::Erro
         DeValue::Table(table),
     )))
 }
-/// The span of the deepest setting along `path` that the file contains.
-fn span_of(document: &DeTable<'_>, path: &[PathPart]) -> Option<Range<usize>> {
-    let (PathPart::Key(first), rest) = path.split_first()? else {
+
+/// The deepest setting whose key or value contains `span`: a key of a table, or an item of
+/// an array of tables (`clients[1]`). Arrays of plain values are not entered, so a wrong
+/// item in `redirect_uris` takes out the whole list, which keeps the indexes of the others.
+/// Children are searched whatever the span of their table, which for a `[table]` header is
+/// the header alone.
+fn locate(table: &DeTable<'_>, span: &Range<usize>) -> Location {
+    let contains = |outer: Range<usize>| outer.start <= span.start && span.end <= outer.end;
+    for (key, value) in table.iter() {
+        let mut here = vec![Step::Key(key.get_ref().to_string())];
+        if contains(key.span()) {
+            return here;
+        }
+        match value.get_ref() {
+            DeValue::Table(inner) => {
+                let deeper = locate(inner, span);
+                if !deeper.is_empty() {
+                    here.extend(deeper);
+                    return here;
+                }
+            }
+            DeValue::Array(items) if items.iter().all(|i| i.get_ref().is_table()) => {
+                for (i, item) in items.iter().enumerate() {
+                    let deeper = match item.get_ref() {
+                        DeValue::Table(inner) => locate(inner, span),
+                        _ => Vec::new(),
+                    };
+                    if !deeper.is_empty() || contains(item.span()) {
+                        here.push(Step::Index(i));
+                        here.extend(deeper);
+                        return here;
+                    }
+                }
+            }
+            _ => {}
+        }
+        if contains(value.span()) {
+            return here;
+        }
+    }
+    Vec::new()
+}
+
+/// Takes the setting at `location` out of `table`; returns whether it was there.
+fn remove(table: &mut DeTable<'_>, location: &[Step]) -> bool {
+    let Some((Step::Key(key), rest)) = location.split_first() else {
+        return false;
+    };
+    let key = Spanned::new(0..0, DeString::from(key.clone()));
+    let Some(value) = table.get_mut(&key) else {
+        return false;
+    };
+    match (rest, value.get_mut()) {
+        ([], _) => table.remove(&key).is_some(),
+        ([Step::Index(i), deeper @ ..], DeValue::Array(items)) if *i < items.len() => {
+            if deeper.is_empty() {
+                let kept: DeArray<'_> = std::mem::replace(items, DeArray::new())
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(j, _)| j != i)
+                    .map(|(_, item)| item)
+                    .collect();
+                *items = kept;
+                true
+            } else {
+                match items.get_mut(*i).map(Spanned::get_mut) {
+                    Some(DeValue::Table(inner)) => remove(inner, deeper),
+                    _ => false,
+                }
+            }
+        }
+        (deeper, DeValue::Table(inner)) => remove(inner, deeper),
+        _ => false,
+    }
+}
+
+/// Turns a location in what is left of the file into one in the file itself: indexes move
+/// up past the items taken out before them.
+fn to_file(location: &[Step], removed: &[Location]) -> Location {
+    let mut in_file: Location = Vec::with_capacity(location.len());
+    for step in location {
+        let step = match step {
+            Step::Index(i) => {
+                let mut gone: Vec<usize> = removed
+                    .iter()
+                    .filter_map(|r| match r.split_last() {
+                        Some((Step::Index(j), parent)) if parent == in_file.as_slice() => Some(*j),
+                        _ => None,
+                    })
+                    .collect();
+                gone.sort_unstable();
+                let mut index = *i;
+                for j in gone {
+                    if j <= index {
+                        index += 1;
+                    }
+                }
+                Step::Index(index)
+            }
+            key => key.clone(),
+        };
+        in_file.push(step);
+    }
+    in_file
+}
+
+/// The span of the deepest setting along `location` that the file contains.
+fn span_at(document: &DeTable<'_>, location: &[Step]) -> Option<Range<usize>> {
+    let (Step::Key(first), rest) = location.split_first()? else {
         return None;
     };
-    let mut current = document.get(&Spanned::new(0..0, DeString::from(*first)))?;
-    for part in rest {
-        let next = match (part, current.get_ref()) {
-            (PathPart::Key(key), DeValue::Table(table)) => {
-                table.get(&Spanned::new(0..0, DeString::from(*key)))
+    let mut current = document.get(&Spanned::new(0..0, DeString::from(first.clone())))?;
+    for step in rest {
+        let next = match (step, current.get_ref()) {
+            (Step::Key(key), DeValue::Table(table)) => {
+                table.get(&Spanned::new(0..0, DeString::from(key.clone())))
             }
-            (PathPart::Index(i), DeValue::Array(items)) => items.get(*i),
+            (Step::Index(i), DeValue::Array(items)) => items.get(*i),
             _ => None,
         };
         match next {
@@ -117,6 +258,23 @@ fn span_of(document: &DeTable<'_>, path: &[PathPart]) -> Option<Range<usize>> {
         }
     }
     Some(current.span())
+}
+
+/// `clients[1].redirect_uris`, as `validate` writes paths.
+fn location_text(location: &[Step]) -> String {
+    let mut text = String::new();
+    for step in location {
+        match step {
+            Step::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Step::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -162,9 +320,11 @@ access_token_ttl = "5 minutes"
 
 [[clients]]
 client_id = "good"
+secret = "s"
 
 [[clients]]
 client_id = "bad"
+secret = "s"
 redirect_uri = "http://127.0.0.1/cb"
 
 [[users]]
@@ -174,11 +334,88 @@ subject = 5
         let found: Vec<Option<usize>> = problems.iter().map(|p| p.0).collect();
         assert_eq!(
             found,
-            [Some(2), Some(3), Some(10), Some(13)],
+            [Some(2), Some(3), Some(12), Some(15)],
             "{problems:?}"
         );
         assert!(problems[0].1.contains("unknown setting 'colour'"));
-        assert!(problems[2].1.contains("redirect_uri"));
+        assert!(
+            problems[2]
+                .1
+                .starts_with("clients[1].redirect_uri: unknown field")
+        );
+        assert!(problems[3].1.starts_with("users[0].subject: invalid type"));
+    }
+
+    /// A wrong type hides nothing else, not even the other settings of its own client; the
+    /// settings after an item taken out keep their own index and line.
+    #[test]
+    fn type_errors_do_not_hide_problems_of_meaning() {
+        let text = r#"issuer = "http://example.com"
+bind = "nonsense"
+access_token_ttl = "5 minutes"
+
+[consent]
+mode = "sometimes"
+user = "nobody"
+
+[[users]]
+subject = "alice"
+claims = { sub = "x" }
+
+[[users]]
+name = "no subject"
+
+[[users]]
+subject = "carol"
+password_hash = "plain"
+
+[[clients]]
+client_id = "ci"
+redirect_uris = ["http://evil.example/cb"]
+consent = "sometimes"
+grant_types = ["implicit"]
+
+[[clients]]
+client_id = "second"
+secret = "s"
+scopes = "mcp:tools"
+user = "bob"
+"#;
+        let problems = lines(text);
+        let found: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|(line, message)| {
+                let path = message.split(':').next().unwrap_or_default();
+                (line.unwrap_or_default(), path)
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, "issuer"),
+                (2, "bind"),
+                (3, "access_token_ttl"),
+                (6, "consent.mode"),
+                (7, "consent.user"),
+                (11, "users[0].claims"),
+                (13, "users[1]"),
+                (18, "users[2].password_hash"),
+                (22, "clients[0].redirect_uris[0]"),
+                (23, "clients[0].consent"),
+                (24, "clients[0].grant_types[0]"),
+                (29, "clients[1].scopes"),
+                (30, "clients[1].user"),
+            ],
+            "{problems:#?}"
+        );
+        assert!(problems[6].1.contains("missing field `subject`"));
+    }
+
+    #[test]
+    fn a_required_setting_of_the_wrong_type_is_reported_once() {
+        let problems = lines("[[clients]]\nclient_id = 5\nsecret = \"s\"\n");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, Some(2));
     }
 
     #[test]

@@ -79,7 +79,22 @@ impl Config {
         file: Option<&Path>,
         flags: &impl Serialize,
     ) -> Result<Config, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        Self::layers(
+            Figment::from(Serialized::defaults(Config::default())),
+            file,
+            flags,
+        )
+        .extract()
+        .map_err(Box::new)
+    }
+
+    /// Whether the file, the environment or the flags set `key` (a top-level setting), as
+    /// opposed to leaving it at its default.
+    pub fn is_given(file: Option<&Path>, flags: &impl Serialize, key: &str) -> bool {
+        Self::layers(Figment::new(), file, flags).contains(key)
+    }
+
+    fn layers(mut figment: Figment, file: Option<&Path>, flags: &impl Serialize) -> Figment {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
@@ -89,11 +104,7 @@ impl Config {
             let top = key.as_str().split('.').next().unwrap_or_default();
             Config::KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
         });
-        figment
-            .merge(env)
-            .admerge(Serialized::defaults(flags))
-            .extract()
-            .map_err(Box::new)
+        figment.merge(env).admerge(Serialized::defaults(flags))
     }
 
     /// The configuration of a file (with the environment's overrides), as
@@ -142,6 +153,44 @@ impl Config {
         let floor_secs = floor.as_secs() + u64::from(floor.subsec_nanos() > 0);
         self.keys.grace_period.max(Duration::from_secs(floor_secs))
     }
+}
+
+/// A database URL that is safe to print: a password, in the user part or in a `password`
+/// query parameter (which sqlx reads too), becomes `***`. A URL without one is returned as
+/// given.
+pub fn redacted_url(url: &str) -> String {
+    const MASK: &str = "***";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL the server could use either; still never print what may be a password.
+        let start = url.find("://").map_or(0, |i| i + 3);
+        return match url.rfind('@') {
+            Some(end) if end >= start => format!("{}{MASK}{}", &url[..start], &url[end..]),
+            _ => url.to_owned(),
+        };
+    };
+    let is_password = |key: &str| key.eq_ignore_ascii_case("password");
+    let in_query = parsed.query_pairs().any(|(key, _)| is_password(&key));
+    if parsed.password().is_none() && !in_query {
+        return url.to_owned();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some(MASK)).is_err() {
+        return format!("{}://{MASK}", parsed.scheme());
+    }
+    if in_query {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if is_password(&key) {
+                    MASK.to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// An MCP server (OAuth resource server) tokens may be issued for. Written as just its URL
@@ -276,6 +325,31 @@ mod tests {
         );
         config.keys.grace_period = Duration::from_secs(3600);
         assert_eq!(config.key_grace_period(), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redacted_url("postgres://tollgate:s3cretpw@db:5432/tollgate"),
+            "postgres://tollgate:***@db:5432/tollgate"
+        );
+        assert_eq!(
+            redacted_url("postgres://db/tollgate?user=t&password=s3cretpw&sslmode=disable"),
+            "postgres://db/tollgate?user=t&password=***&sslmode=disable"
+        );
+        assert_eq!(
+            redacted_url("postgres://t:s3cret@@db/x%zz"),
+            "postgres://t:***@db/x%zz"
+        );
+        assert_eq!(redacted_url("not a url:s3cret@host"), "***@host");
+        assert_eq!(redacted_url("not a url"), "not a url");
+        for plain in [
+            "sqlite://tollgate.db",
+            "sqlite::memory:",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ] {
+            assert_eq!(redacted_url(plain), plain);
+        }
     }
 
     #[test]

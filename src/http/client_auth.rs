@@ -10,7 +10,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::verify_stored_secret;
 use crate::state::{App, ClientError};
-use crate::store::Client;
+use crate::store::{Client, ClientSource};
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -32,18 +32,16 @@ pub async fn authenticate(
     params: &Params,
 ) -> Result<Client, ApiError> {
     let presented = presented(headers, params)?;
-    let client = match app.client(&presented.client_id).await {
-        Ok(client) => client,
-        Err(ClientError::Unknown) => {
-            return Err(OAuthError::invalid_client(format!(
-                "no client with client_id '{}' is registered here",
-                presented.client_id
-            ))
-            .into());
-        }
-        Err(ClientError::Document(error)) => return Err(error.into()),
-        Err(ClientError::Store(error)) => return Err(error.into()),
-    };
+    let mut client = find_client(app, &presented.client_id).await?;
+    if client.source == ClientSource::Seed && !app.declared_secrets.is_done() {
+        // Its stored secret may be from an older configuration file until the check that
+        // start-up left running has finished; then it is read again.
+        app.declared_secrets
+            .wait()
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        client = find_client(app, &presented.client_id).await?;
+    }
     if let Some(body_id) = presented.body_client_id {
         if body_id != presented.client_id {
             return Err(OAuthError::invalid_request(
@@ -105,6 +103,18 @@ pub async fn authenticate(
     }
     attempt.succeeded();
     Ok(client)
+}
+
+async fn find_client(app: &App, client_id: &str) -> Result<Client, ApiError> {
+    match app.client(client_id).await {
+        Ok(client) => Ok(client),
+        Err(ClientError::Unknown) => Err(OAuthError::invalid_client(format!(
+            "no client with client_id '{client_id}' is registered here"
+        ))
+        .into()),
+        Err(ClientError::Document(error)) => Err(error.into()),
+        Err(ClientError::Store(error)) => Err(error.into()),
+    }
 }
 
 fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a>, OAuthError> {

@@ -195,6 +195,26 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Replaces the stored secret of a client declared in the configuration file, if it is
+    /// still `current`; returns whether it did.
+    pub async fn replace_declared_secret(
+        &self,
+        client_id: &str,
+        current: &str,
+        replacement: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE clients SET secret_digest = $3 \
+                           WHERE client_id = $1 AND source = 'seed' AND secret_digest = $2";
+        let changed = on_pool!(self, pool => sqlx::query(SQL)
+            .bind(client_id)
+            .bind(current)
+            .bind(replacement)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(changed == 1)
+    }
+
     /// Replaces a client's metadata (RFC 7592 §2.2).
     pub async fn update_client_metadata(
         &self,

@@ -12,6 +12,7 @@ mod authorizations;
 mod clients;
 mod grants;
 mod keys;
+mod settings;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
 pub use clients::{Client, ClientPolicy, ClientSource};
@@ -20,6 +21,7 @@ pub use grants::{
     RefreshGrant, Spent,
 };
 pub use keys::StoredKey;
+pub use settings::ServerSetting;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -100,7 +102,7 @@ impl Store {
                 .await?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(StoreError::UnsupportedUrl(crate::config::redacted_url(url)));
         };
         Ok(Store { backend })
     }

@@ -1,10 +1,15 @@
 //! The command line for CI: layered configuration, check-config, token minting, clients.
 
-use crate::helpers::{Backend, RESOURCE, TestApp, jwt_header, jwt_payload, run_tollgate, tollgate};
+use crate::helpers::{
+    Backend, RESOURCE, ServeProcess, TestApp, TestDb, client, jwt_header, jwt_payload,
+    run_tollgate, tollgate,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::time::Duration;
+use tollgate::store::{ServerSetting, Store};
 
 fn example_file() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -64,7 +69,8 @@ fn configuration_layers_and_redaction() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("BIND"));
 }
 
-/// check-config accepts the example and lists every problem of a bad file with its line.
+/// check-config accepts the example and lists every problem of a bad file with its line: a
+/// wrong type hides nothing else, not even a problem of meaning in the same client.
 #[test]
 fn check_config_reports_problems_with_lines() {
     let ok = tollgate(&["check-config", &example_file()]);
@@ -73,27 +79,100 @@ fn check_config_reports_problems_with_lines() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "issuer = \"http://127.0.0.1:9000/\"\n\n[[clients]]\nclient_id = \"x\"\nredirect_uris = [\"http://evil.example/cb\"]\nconsent = \"sometimes\"\n",
+        r#"issuer = "http://127.0.0.1:9000/"
+access_token_ttl = "5 minutes"
+
+[registration]
+per_minute = "many"
+
+[[clients]]
+client_id = "x"
+redirect_uris = ["http://evil.example/cb"]
+consent = "sometimes"
+user = "nobody"
+
+[[resources]]
+url = "not a url"
+default = "yes"
+"#,
     )
     .unwrap();
     let output = run_tollgate(&["check-config", bad.to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(1));
     let report = String::from_utf8(output.stdout).unwrap();
     let path = bad.display().to_string();
-    assert!(report.contains(&format!("{path}:6: clients")), "{report}");
-    // The type error hides the rest of that client, but not the issuer's problem... which
-    // is a problem of meaning, checked once every type is right: fix the type and see it.
-    std::fs::write(
-        &bad,
-        "issuer = \"http://127.0.0.1:9000/\"\n\n[[clients]]\nclient_id = \"x\"\nredirect_uris = [\"http://evil.example/cb\"]\n",
-    )
-    .unwrap();
-    let output = run_tollgate(&["check-config", bad.to_str().unwrap()], &[]);
-    let report = String::from_utf8(output.stdout).unwrap();
-    assert!(report.contains(&format!("{path}:1: issuer")), "{report}");
+    let expected = [
+        (1, "issuer"),                      // meaning: no trailing slash
+        (2, "access_token_ttl"),            // type
+        (5, "registration.per_minute"),     // type
+        (9, "clients[0].redirect_uris[0]"), // meaning
+        (10, "clients[0].consent"),         // type
+        (11, "clients[0].user"),            // meaning
+        (14, "resources[0].url"),           // meaning
+        (15, "resources[0].default"),       // type
+    ];
+    for (line, setting) in expected {
+        assert!(
+            report.contains(&format!("{path}:{line}: {setting}: ")),
+            "line {line} ({setting}) missing from:\n{report}"
+        );
+    }
+    assert_eq!(report.lines().count(), expected.len(), "{report}");
     assert!(
-        report.contains(&format!("{path}:5: clients[0].redirect_uris[0]")),
-        "{report}"
+        String::from_utf8_lossy(&output.stderr).contains("8 problem(s)"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// TOLLGATE_CONFIG names the configuration file, as --config does (which wins over it).
+#[test]
+fn tollgate_config_names_the_file() {
+    let file = example_file();
+    let env = [("TOLLGATE_CONFIG", file.as_str())];
+    let output = run_tollgate(&["print-config"], &env);
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains(r#"subject = "alice""#)
+            && printed.contains(r#"client_id = "ci-pipeline""#),
+        "{printed}"
+    );
+    let output = run_tollgate(&["check-config"], &env);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{file}: ok\n")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "[[users]]\nsubject = \"zoe\"\n").unwrap();
+    let output = run_tollgate(&["print-config", "--config", other.to_str().unwrap()], &env);
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        printed.contains(r#"subject = "zoe""#) && !printed.contains("alice"),
+        "{printed}"
+    );
+}
+
+/// print-config never shows the database password (a compose file puts it in
+/// TOLLGATE_DATABASE_URL).
+#[test]
+fn print_config_masks_the_database_password() {
+    let output = run_tollgate(
+        &["print-config"],
+        &[(
+            "TOLLGATE_DATABASE_URL",
+            "postgres://tollgate:s3cretpw@postgres:5432/tollgate",
+        )],
+    );
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(!printed.contains("s3cretpw"), "{printed}");
+    assert!(
+        printed.contains(r#"database_url = "postgres://tollgate:***@postgres:5432/tollgate""#),
+        "{printed}"
     );
 }
 
@@ -180,6 +259,153 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
     assert_ne!(jwt_payload(&wrong_issuer)["iss"], app.issuer);
 }
 
+/// Without --issuer, `tollgate token` signs as the issuer that the server on the database
+/// recorded, so that its resource servers accept the token (TK-13: `iss` is the issuer);
+/// an explicit issuer or bind address wins, with a warning. A lifetime beyond the grace
+/// period of the server's signing keys is refused: the token would outlive its key.
+async fn token_command_signs_as_the_servers_issuer(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| c.keys.grace_period = Duration::from_secs(3600))
+        .spawn()
+        .await;
+    let url = app.database_url();
+    let token = tollgate(&["token", "--database-url", url, "--aud", RESOURCE]);
+    let claims = verify(&app.jwks().await, token.trim(), RESOURCE).unwrap();
+    assert_eq!(claims["iss"], app.issuer);
+
+    for (flag, value, issuer) in [
+        ("--issuer", "http://127.0.0.1:9300", "http://127.0.0.1:9300"),
+        ("--bind", "127.0.0.1:9400", "http://127.0.0.1:9400"),
+    ] {
+        let output = run_tollgate(
+            &[
+                "token",
+                "--database-url",
+                url,
+                "--aud",
+                RESOURCE,
+                flag,
+                value,
+            ],
+            &[],
+        );
+        assert!(output.status.success());
+        let token = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(jwt_payload(token.trim())["iss"], issuer);
+        let warning = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            warning.contains("warning") && warning.contains(&app.issuer),
+            "{warning}"
+        );
+    }
+
+    // The server's grace period is 1h; the command's own default (1d) does not count.
+    let too_long = run_tollgate(&["token", "--database-url", url, "--ttl", "2h"], &[]);
+    assert_eq!(too_long.status.code(), Some(1));
+    let message = String::from_utf8(too_long.stderr).unwrap();
+    assert!(message.contains("grace period of 1h"), "{message}");
+    let token = tollgate(&["token", "--database-url", url, "--ttl", "1h"]);
+    let claims = jwt_payload(token.trim());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    // The store writes a setting only when it changes.
+    let store = Store::connect(url).await.unwrap();
+    let recorded = store.server_setting(ServerSetting::Issuer).await.unwrap();
+    assert_eq!(recorded.as_deref(), Some(app.issuer.as_str()));
+    let record = |value: &'static str| store.record_server_setting(ServerSetting::Issuer, value, 1);
+    assert!(record("http://127.0.0.1:9500").await.unwrap());
+    assert!(!record("http://127.0.0.1:9500").await.unwrap());
+    store.close().await;
+}
+
+/// Every migration applied to the database at `url`: version, when, checksum.
+async fn applied_migrations(url: &str) -> Vec<(i64, String, Vec<u8>)> {
+    use sqlx::Connection;
+    const SQL: &str = "SELECT version, CAST(installed_on AS TEXT), checksum \
+                       FROM _sqlx_migrations ORDER BY version";
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_as(SQL)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(SQL)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+    }
+}
+
+/// `tollgate migrate` sets up an empty database and exits 0; run again it changes nothing;
+/// `tollgate serve` then works on that database. `tollgate healthcheck` without --url finds
+/// the server by TOLLGATE_BIND (a wildcard address meaning loopback), as
+/// docker-compose.yml runs it, and fails once the server is gone.
+async fn migrate_then_serve_and_healthcheck(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let output = tollgate(&["migrate", "--database-url", &db.url]);
+    assert!(output.contains("up to date"), "{output}");
+    let applied = applied_migrations(&db.url).await;
+    let versions: Vec<i64> = applied.iter().map(|m| m.0).collect();
+    let folder = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let mut shipped: Vec<i64> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.split('_').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    shipped.sort_unstable();
+    assert_eq!(versions, shipped, "every shipped migration, once");
+    tollgate(&["migrate", "--database-url", &db.url]);
+    assert_eq!(
+        applied_migrations(&db.url).await,
+        applied,
+        "a second migrate applied something"
+    );
+
+    let server = ServeProcess::start(&["--database-url", &db.url], &[]).await;
+    let metadata: Value = client()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], server.base);
+
+    let port = server.addr.port();
+    let binds = [server.addr.to_string(), format!("0.0.0.0:{port}")];
+    for bind in &binds {
+        let output = run_tollgate(&["healthcheck"], &[("TOLLGATE_BIND", bind)]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let said = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            said.contains(&format!("http://127.0.0.1:{port}/healthz")),
+            "{said}"
+        );
+    }
+    server.stop().await;
+    let output = run_tollgate(&["healthcheck"], &[("TOLLGATE_BIND", &binds[1])]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unhealthy"));
+}
+
 /// `tollgate clients add|list|remove` against the server's database.
 async fn clients_command_manages_pre_registered_clients(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -231,5 +457,7 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
 
 on_both_backends!(
     token_command_mints_tokens_the_server_verifies,
+    token_command_signs_as_the_servers_issuer,
+    migrate_then_serve_and_healthcheck,
     clients_command_manages_pre_registered_clients,
 );

@@ -702,6 +702,32 @@ pub fn tollgate(args: &[&str]) -> String {
 /// Runs the `tollgate` binary with extra environment variables (and none of the caller's
 /// TOLLGATE_* settings).
 pub fn run_tollgate(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    tollgate_command(args, env).output().unwrap()
+}
+
+/// Like [`run_tollgate`], with `input` on standard input.
+pub fn run_tollgate_with_input(
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = tollgate_command(args, env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn tollgate_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
     for (name, _) in std::env::vars() {
         if name.starts_with("TOLLGATE_") {
@@ -711,7 +737,57 @@ pub fn run_tollgate(args: &[&str], env: &[(&str, &str)]) -> std::process::Output
     command
         .args(args)
         .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .output()
+        .envs(env.iter().copied());
+    command
+}
+
+/// A `tollgate serve` process on 127.0.0.1:0, killed when dropped.
+pub struct ServeProcess {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub addr: SocketAddr,
+    child: tokio::process::Child,
+}
+
+impl ServeProcess {
+    /// Starts `tollgate serve --bind 127.0.0.1:0 ARGS` with `env` (and none of the caller's
+    /// TOLLGATE_* settings) and waits, at most 30 s, for its "listening" line.
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("TOLLGATE_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            BufReader::new(stdout).lines().next_line().await
+        })
+        .await
+        .expect("tollgate did not start within 30 s")
         .unwrap()
+        .expect("tollgate exited before listening");
+        // "tollgate listening on 127.0.0.1:PORT with issuer ..."
+        let addr: SocketAddr = line.split_whitespace().nth(3).unwrap().parse().unwrap();
+        ServeProcess {
+            base: format!("http://{addr}"),
+            addr,
+            child,
+        }
+    }
+
+    /// Stops the process and waits for it to exit.
+    pub async fn stop(mut self) {
+        self.child.kill().await.unwrap();
+    }
 }

@@ -1,53 +1,23 @@
 //! Several `tollgate serve` processes behind one issuer on one PostgreSQL database.
 
 use crate::helpers::{
-    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, RegisteredClient, TestDb, VERIFIER, client,
-    hidden_field,
+    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, RegisteredClient, ServeProcess, TestDb,
+    VERIFIER, client, hidden_field,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 
 /// The issuer both instances share, as if behind one load balancer.
 const ISSUER: &str = "http://127.0.0.1:9999";
 
-struct Instance {
-    base: String,
-    _child: Child,
+/// Starts `tollgate serve` on a free port with the shared issuer.
+async fn start(database_url: &str) -> ServeProcess {
+    ServeProcess::start(&["--issuer", ISSUER, "--database-url", database_url], &[]).await
 }
 
-/// Starts `tollgate serve` and waits (at most 30 s) for its "listening" line.
-async fn start(database_url: &str) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--issuer", ISSUER])
-        .args(["--database-url", database_url])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::time::timeout(Duration::from_secs(30), async {
-        BufReader::new(stdout).lines().next_line().await
-    })
-    .await
-    .expect("tollgate did not start within 30 s")
-    .unwrap()
-    .expect("tollgate exited before listening");
-    // "tollgate listening on 127.0.0.1:PORT with issuer ..."
-    let addr = line.split_whitespace().nth(3).unwrap();
-    Instance {
-        base: format!("http://{addr}"),
-        _child: child,
-    }
-}
-
-async fn jwks(http: &reqwest::Client, instance: &Instance) -> Value {
+async fn jwks(http: &reqwest::Client, instance: &ServeProcess) -> Value {
     http.get(format!("{}/jwks.json", instance.base))
         .send()
         .await
@@ -56,6 +26,9 @@ async fn jwks(http: &reqwest::Client, instance: &Instance) -> Value {
         .await
         .unwrap()
 }
+
+/// A running instance, with the steps of a flow as methods.
+type Instance = ServeProcess;
 
 impl Instance {
     fn url(&self, path: &str) -> String {

@@ -20,5 +20,6 @@ mod registration;
 mod restart;
 mod revocation;
 mod robustness;
+mod scripts;
 mod seed;
 mod token;

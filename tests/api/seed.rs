@@ -3,11 +3,14 @@
 
 use crate::helpers::{
     Backend, CALLBACK, Callback, TestApp, TestDb, assert_oauth_error, jwt_payload,
+    run_tollgate_with_input,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use tollgate::seed::Applied;
+use tollgate::store::Store;
 
 fn example_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tollgate.example.toml")
@@ -99,6 +102,23 @@ async fn the_example_file_works(backend: Backend) {
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["groups"], json!(["admins"]));
 
+    // A login_hint that names no user is ignored: the client's configured user (bob).
+    let response = app
+        .get_authorize(&app.authorize_params("headless-agent", &[("login_hint", "mallory")]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let code = Callback::from_response(&response).one("code");
+    let body: Value = app
+        .redeem("headless-agent", &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "bob"
+    );
+
     // always-denied: access_denied at once.
     let response = app
         .get_authorize(&app.authorize_params("always-denied", &[]))
@@ -173,8 +193,21 @@ async fn prompt_none_depends_on_the_consent_mode(backend: Backend) {
     );
 }
 
-/// Applying the file is idempotent; an edit updates and removes declared clients and
-/// leaves dynamically registered ones alone.
+/// What the database holds for a declared client, to show that a start rewrote nothing.
+async fn stored(db: &TestDb, client_id: &str) -> (Option<String>, Value, i64) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let client = store.client(client_id).await.unwrap().unwrap();
+    store.close().await;
+    (
+        client.secret_digest,
+        serde_json::to_value(&client.metadata).unwrap(),
+        client.created_at,
+    )
+}
+
+/// Applying the file is idempotent: the same file again rewrites nothing (a re-hashed
+/// secret would show as a new argon2 salt) and a declared client's grants survive; an edit
+/// updates and removes declared clients and leaves dynamically registered ones alone.
 async fn applying_the_file_is_idempotent(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(backend).await;
@@ -182,6 +215,9 @@ async fn applying_the_file_is_idempotent(backend: Backend) {
 [[clients]]
 client_id = "kept"
 secret = "one"
+[[clients]]
+client_id = "agent"
+redirect_uris = ["http://127.0.0.1:53682/callback"]
 [[clients]]
 client_id = "dropped"
 redirect_uris = ["http://127.0.0.1:53682/callback"]
@@ -194,28 +230,56 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         .await;
     let dynamic = app.public_client().await;
     let tokens = app.tokens(&dynamic.client_id).await;
+    let agent_tokens = app.tokens("agent").await;
     app.stop().await;
+    let before = [
+        stored(&db, "kept").await,
+        stored(&db, "agent").await,
+        stored(&db, "dropped").await,
+    ];
 
-    // Same file: nothing changes (the secret still works, the dynamic grant survives).
+    // Same file: nothing changes.
     let app = TestApp::builder(backend)
         .config_file(&path)
         .on_db(db.clone())
         .spawn()
         .await;
-    let listing =
-        crate::helpers::tollgate(&["clients", "list", "--database-url", app.database_url()]);
-    assert!(
-        listing.contains("kept") && listing.contains("dropped"),
-        "{listing}"
-    );
     let response = app.client_credentials("kept", Some("one"), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
+    let refreshed = app
+        .refresh(
+            "agent",
+            agent_tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::OK,
+        "the declared client's grant survived the restart"
+    );
+    let agent_tokens: Value = refreshed.json().await.unwrap();
     app.stop().await;
+    let after = [
+        stored(&db, "kept").await,
+        stored(&db, "agent").await,
+        stored(&db, "dropped").await,
+    ];
+    assert_eq!(after, before, "a start with the same file rewrote a client");
+    // And applying it once more, as a start does, counts nothing written or removed.
+    let store = Store::connect(&db.url).await.unwrap();
+    let config = tollgate::Config::from_file(&path).unwrap();
+    let (applied, check) = tollgate::seed::apply(&store, &config, 0).await.unwrap();
+    assert_eq!(applied, Applied::default());
+    assert_eq!(check.run(&store).await.unwrap(), 0, "no secret changed");
+    store.close().await;
 
     // Edited: a new secret, one client gone.
     let path = write(
         &dir,
-        "[[clients]]\nclient_id = \"kept\"\nsecret = \"two\"\n",
+        "[[clients]]\nclient_id = \"kept\"\nsecret = \"two\"\n\
+         [[clients]]\nclient_id = \"agent\"\n\
+         redirect_uris = [\"http://127.0.0.1:53682/callback\"]\n",
     );
     let app = TestApp::builder(backend)
         .config_file(&path)
@@ -230,7 +294,16 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         .get_authorize(&app.authorize_params("dropped", &[]))
         .await;
     assert_eq!(gone.status(), StatusCode::BAD_REQUEST);
-    // The dynamically registered client and its grant are untouched.
+    // The unchanged declared client, the dynamically registered one and their grants are
+    // untouched.
+    let refreshed = app
+        .refresh(
+            "agent",
+            agent_tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
     let refreshed = app
         .refresh(
             &dynamic.client_id,
@@ -239,6 +312,192 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         )
         .await;
     assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+/// Start-up does not wait for argon2 (the readiness budget is a few milliseconds): a stored
+/// hash of a declared secret is checked against the file in the background, and until the
+/// check is done, authentication of that client waits for it rather than use a stale hash.
+async fn declared_secrets_are_checked_after_start_up(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(backend).await;
+    let path = write(
+        &dir,
+        "[[clients]]\nclient_id = \"ci\"\nsecret = \"s3cret\"\n",
+    );
+    TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await
+        .stop()
+        .await;
+    // A stored hash that takes about a second to verify (argon2 with t=60), and does not
+    // match: as if the file's secret had been edited.
+    let slow = "$argon2id$v=19$m=19456,t=60,p=1$c2FsdHNhbHRzYWx0c2FsdA$\
+                AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let store = Store::connect(&db.url).await.unwrap();
+    let (current, _, _) = stored(&db, "ci").await;
+    assert!(
+        store
+            .replace_declared_secret("ci", &current.unwrap(), slow)
+            .await
+            .unwrap()
+    );
+
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    let (right_after_start, _, _) = stored(&db, "ci").await;
+    assert_eq!(
+        right_after_start.as_deref(),
+        Some(slow),
+        "start-up verified the stored hash before it was ready"
+    );
+    assert_eq!(app.metadata().await["issuer"], app.issuer);
+    // The request waits for the check, which replaces the hash, then succeeds.
+    let response = app.client_credentials("ci", Some("s3cret"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (rewritten, _, _) = stored(&db, "ci").await;
+    let rewritten = rewritten.unwrap();
+    assert!(rewritten.starts_with("$argon2id$") && rewritten != slow);
+    store.close().await;
+}
+
+/// `tollgate hash-secret` makes the argon2 PHC strings that `secret_hash` and
+/// `password_hash` take, and a file with them works like one with the secrets in clear.
+async fn hashed_secrets_and_passwords_in_the_file(backend: Backend) {
+    let hash = |secret: &str| {
+        let output = run_tollgate_with_input(&["hash-secret"], &[], secret);
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    // A trailing newline (echo without -n) is not part of the secret.
+    let secret_hash = hash("s3cret\n");
+    let password_hash = hash("wonderland");
+    assert!(secret_hash.starts_with("$argon2id$"), "{secret_hash}");
+    let empty = run_tollgate_with_input(&["hash-secret"], &[], "");
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("standard input"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        &format!(
+            r#"
+[[users]]
+subject = "alice"
+password_hash = "{password_hash}"
+
+[[clients]]
+client_id = "ci"
+secret_hash = "{secret_hash}"
+"#
+        ),
+    );
+    let app = TestApp::builder(backend).config_file(&path).spawn().await;
+    let response = app.client_credentials("ci", Some("s3cret"), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.client_credentials("ci", Some("s3cret\n"), &[]).await;
+    assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    let client = app.public_client().await;
+    let form = app
+        .consent_form(&app.authorize_params(&client.client_id, &[("login_hint", "alice")]))
+        .await;
+    assert!(form.html.contains(r#"type="password""#));
+    let submit = |password: &'static str| {
+        app.http
+            .post(app.url("/authorize"))
+            .form(&[
+                ("request_id", form.request_id.as_str()),
+                ("csrf_token", form.csrf_token.as_str()),
+                ("user", "alice"),
+                ("password", password),
+                ("decision", "approve"),
+            ])
+            .send()
+    };
+    assert_eq!(
+        submit("guess").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        submit("wonderland").await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// Editing a declared client's redirect URIs, scopes and consent mode takes effect at the
+/// next start (AZ-3: the old redirect URI is refused).
+async fn edits_to_a_declared_client_apply_on_restart(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(backend).await;
+    let path = write(
+        &dir,
+        r#"
+[[clients]]
+client_id = "agent"
+redirect_uris = ["http://127.0.0.1:53682/callback"]
+scopes = ["mcp:tools"]
+"#,
+    );
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    // The consent page (prompt mode), for the scope it may ask for.
+    app.consent_form(&app.authorize_params("agent", &[])).await;
+    let response = app
+        .get_authorize(&app.authorize_params("agent", &[("scope", "mcp:admin")]))
+        .await;
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "invalid_scope"
+    );
+    app.stop().await;
+
+    let other = "http://127.0.0.1:53682/other";
+    let path = write(
+        &dir,
+        &format!(
+            r#"
+[[clients]]
+client_id = "agent"
+redirect_uris = ["{other}"]
+scopes = ["mcp:admin"]
+consent = "auto"
+"#
+        ),
+    );
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db)
+        .spawn()
+        .await;
+    let old_uri = app
+        .get_authorize(&app.authorize_params("agent", &[("scope", "mcp:admin")]))
+        .await;
+    assert_eq!(old_uri.status(), StatusCode::BAD_REQUEST);
+    assert!(old_uri.headers().get("location").is_none());
+    let params = [("redirect_uri", other), ("scope", "mcp:admin")];
+    let response = app
+        .get_authorize(&app.authorize_params("agent", &params))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND, "auto consent now");
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.url.path(), "/other");
+    assert!(callback.get("code").is_some());
+    let params = [("redirect_uri", other), ("scope", "mcp:tools")];
+    let response = app
+        .get_authorize(&app.authorize_params("agent", &params))
+        .await;
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "invalid_scope"
+    );
 }
 
 /// A client's consent mode overrides the server's; the server's applies to dynamic clients.
@@ -268,5 +527,8 @@ on_both_backends!(
     passwords_are_asked_on_the_consent_page,
     prompt_none_depends_on_the_consent_mode,
     applying_the_file_is_idempotent,
+    declared_secrets_are_checked_after_start_up,
+    hashed_secrets_and_passwords_in_the_file,
+    edits_to_a_declared_client_apply_on_restart,
     the_global_consent_mode_applies_to_registered_clients,
 );

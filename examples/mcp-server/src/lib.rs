@@ -273,7 +273,15 @@ impl Auth {
             format!(r#"{name}="{value}""#)
         });
         let value = format!("Bearer {}", quoted.collect::<Vec<_>>().join(", "));
-        (status, [(header::WWW_AUTHENTICATE, value)]).into_response()
+        // The header is what clients act on; the body is for people and for clients that
+        // only look at the message (MCP Inspector 0.15 starts OAuth when it reads "401").
+        let body = format!(
+            "{} {}: {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default(),
+            error.map_or("send an access token from the authorization server", |e| e.1)
+        );
+        (status, [(header::WWW_AUTHENTICATE, value)], body).into_response()
     }
 
     async fn verify(&self, token: &str) -> Result<Claims, String> {

@@ -358,6 +358,8 @@ async fn without_a_token_the_client_is_sent_to_the_metadata_and_on_to_tollgate()
     );
     let exposed = &response.headers()["access-control-expose-headers"];
     assert_eq!(exposed, "*", "a browser client may read WWW-Authenticate");
+    let body = response.text().await.unwrap();
+    assert!(body.starts_with("401 Unauthorized: "), "{body}");
 
     let expected = json!({
         "resource": stack.resource,

@@ -70,8 +70,8 @@ impl App {
     ) -> Self {
         let users = Users::new(config.all_users());
         // Secrets given in clear stay only where they are needed: passwords in `users`
-        // (hashed soon after start), client secrets in the database (hashed by `seed`, which keeps its own copy
-        // until it has checked the stored hashes).
+        // (hashed soon after start), client secrets in the database (hashed by `seed`,
+        // which keeps its own copy until it has checked the stored hashes).
         for user in &mut config.users {
             user.password = None;
         }

@@ -199,9 +199,10 @@ async fn authenticate(State(auth): State<Arc<Auth>>, request: Request, next: Nex
     if !missing.is_empty() {
         // MCP "Scope Challenge Handling": 403 naming the scopes to ask for (step-up
         // authorization). Without the base scope, the one the 401 challenge asks for,
-        // nothing is allowed, not even initialize or tools/list. The granted scopes are included too, so that a client that replaces its scope
-        // with the challenge's (2025-11-25) keeps what it had, and one that takes the union
-        // (2026-07-28) gets the same set.
+        // nothing is allowed, not even initialize or tools/list. The granted scopes are
+        // included too, so that a client that replaces its scope with the challenge's
+        // (2025-11-25) keeps what it had, and one that takes the union (2026-07-28) gets
+        // the same set.
         let scopes = match missing.as_slice() {
             [one] => format!("the scope {one}"),
             many => format!("the scopes {}", many.join(" ")),
@@ -279,7 +280,8 @@ impl Auth {
             "{} {}: {}",
             status.as_u16(),
             status.canonical_reason().unwrap_or_default(),
-            error.map_or("send an access token from the authorization server", |e| e.1)
+            error.map_or("send an access token from the authorization server", |e| e
+                .1)
         );
         (status, [(header::WWW_AUTHENTICATE, value)], body).into_response()
     }

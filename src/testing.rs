@@ -217,6 +217,7 @@ impl TestServerBuilder {
         self.config.resources.push(ResourceConfig {
             url: url.to_owned(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            default_scopes: Vec::new(),
             default: false,
         });
         self

@@ -203,6 +203,10 @@ pub struct ResourceConfig {
     /// The scopes it understands; empty means any scope.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// The scope granted when a request for it names none (RFC 6749 §3.3 "pre-defined
+    /// default value"); empty: such a request gets no scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_scopes: Vec<String>,
     /// Used as the audience when a request names no resource.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub default: bool,
@@ -213,6 +217,7 @@ impl From<String> for ResourceConfig {
         ResourceConfig {
             url,
             scopes: Vec::new(),
+            default_scopes: Vec::new(),
             default: false,
         }
     }

@@ -116,6 +116,19 @@ impl Config {
                 let at = [Key("resources"), Index(i), Key("scopes"), Index(j)];
                 check_scope_token(problems, &at, scope);
             }
+            for (j, scope) in resource.default_scopes.iter().enumerate() {
+                let at = [Key("resources"), Index(i), Key("default_scopes"), Index(j)];
+                check_scope_token(problems, &at, scope);
+                if !resource.scopes.is_empty() && !resource.scopes.contains(scope) {
+                    problems.add(
+                        &at,
+                        format!(
+                            "'{scope}' is not one of this resource's scopes ({})",
+                            resource.scopes.join(", ")
+                        ),
+                    );
+                }
+            }
         }
         if self.resources.iter().filter(|r| r.default).count() > 1 {
             problems.add(

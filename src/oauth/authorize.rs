@@ -128,7 +128,10 @@ fn check_rest(
         policy.resources,
         policy.default_audience,
     )?;
-    let scope = Scope::parse(params.get("scope")?)?;
+    let scope = match params.get("scope")? {
+        Some(requested) => Scope::parse(Some(requested))?,
+        None => resource::default_scope(&resources, policy.resources, policy.client_scopes),
+    };
     resource::check_scope(&scope, &resources, policy.resources)?;
     scope::check_client_allows(&scope, policy.client_scopes)?;
     // Checked here so that a repeated parameter is an error like any other.

@@ -99,6 +99,24 @@ pub fn allowed_scopes(resources: &[String], configured: &[ResourceConfig]) -> Op
     Some(Scope::from_stored(&allowed.join(" ")))
 }
 
+/// The scope of a request that names none: the default scopes of the requested resources
+/// (RFC 6749 §3.3), less any the client may not ask for (`client_scopes`, empty: any).
+pub fn default_scope(
+    resources: &[String],
+    configured: &[ResourceConfig],
+    client_scopes: &[String],
+) -> Scope {
+    let mut defaults: Vec<&str> = Vec::new();
+    for resource in resources {
+        if let Some(config) = configured.iter().find(|c| equivalent(&c.url, resource)) {
+            defaults.extend(config.default_scopes.iter().map(String::as_str));
+        }
+    }
+    defaults.retain(|scope| client_scopes.is_empty() || client_scopes.iter().any(|c| c == scope));
+    // Scope::parse removes the duplicates two resources' defaults may share.
+    Scope::parse(Some(&defaults.join(" "))).unwrap_or_default()
+}
+
 /// Refuses scopes that no requested resource offers, when the resources have configured
 /// scopes (RFC 6749 §4.1.2.1 `invalid_scope`).
 pub fn check_scope(
@@ -158,6 +176,7 @@ mod tests {
             .map(|u| ResourceConfig {
                 url: (*u).to_owned(),
                 scopes: vec![],
+                default_scopes: Vec::new(),
                 default: false,
             })
             .collect()

@@ -232,6 +232,7 @@ async fn az_15_resource_indicators_are_validated(backend: Backend) {
             c.resources = vec![tollgate::config::ResourceConfig {
                 url: RESOURCE.to_owned(),
                 scopes: vec![],
+                default_scopes: Vec::new(),
                 default: false,
             }]
         })
@@ -265,6 +266,69 @@ async fn az_16_az_17_no_resource_and_no_scope(backend: Backend) {
     assert_eq!(claims["aud"], app.issuer);
 }
 
+/// AZ-17 and RFC 6749 §3.3: a request that names no scope gets the resource's configured
+/// default scope (here `mcp:tools`, not `mcp:admin`), in the code flow and in
+/// client_credentials alike; a named scope is taken as named.
+async fn az_17_a_missing_scope_gets_the_resource_default(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.resources = vec![tollgate::config::ResourceConfig {
+                url: RESOURCE.to_owned(),
+                scopes: vec!["mcp:tools".to_owned(), "mcp:admin".to_owned()],
+                default_scopes: vec!["mcp:tools".to_owned()],
+                default: false,
+            }]
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let scope_of = |body: &serde_json::Value| {
+        jwt_payload(body["access_token"].as_str().unwrap())["scope"].clone()
+    };
+    let code = app
+        .approve(&client.client_id, &[("scope", "")])
+        .await
+        .one("code");
+    let body: serde_json::Value = app
+        .redeem(&client.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["scope"], "mcp:tools");
+    assert_eq!(scope_of(&body), "mcp:tools");
+    let code = app
+        .approve(&client.client_id, &[("scope", "mcp:admin")])
+        .await
+        .one("code");
+    let body: serde_json::Value = app
+        .redeem(&client.client_id, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(scope_of(&body), "mcp:admin");
+
+    let machine = app
+        .register_ok(&json!({
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "token_endpoint_auth_method": "client_secret_basic"
+        }))
+        .await;
+    let body: serde_json::Value = app
+        .client_credentials(
+            &machine.client_id,
+            machine.client_secret.as_deref(),
+            &[("resource", RESOURCE)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(scope_of(&body), "mcp:tools", "{body}");
+}
+
 /// AZ-17 with configured scopes: an unknown scope is refused with the offered list.
 async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -272,6 +336,7 @@ async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Ba
             c.resources = vec![tollgate::config::ResourceConfig {
                 url: RESOURCE.to_owned(),
                 scopes: vec!["mcp:tools".to_owned()],
+                default_scopes: Vec::new(),
                 default: true,
             }]
         })
@@ -587,6 +652,7 @@ on_both_backends!(
     az_13_az_14_unknown_repeated_and_empty_parameters,
     az_15_resource_indicators_are_validated,
     az_16_az_17_no_resource_and_no_scope,
+    az_17_a_missing_scope_gets_the_resource_default,
     az_17_unknown_scopes_are_refused_when_scopes_are_configured,
     az_18_az_19_offline_access_and_step_up,
     az_22_consent_page_content_and_headers,

@@ -94,6 +94,11 @@ user = "nobody"
 [[resources]]
 url = "not a url"
 default = "yes"
+
+[[resources]]
+url = "http://127.0.0.1:8000/mcp"
+scopes = ["mcp:tools"]
+default_scopes = ["mcp:admin"]
 "#,
     )
     .unwrap();
@@ -102,14 +107,15 @@ default = "yes"
     let report = String::from_utf8(output.stdout).unwrap();
     let path = bad.display().to_string();
     let expected = [
-        (1, "issuer"),                      // meaning: no trailing slash
-        (2, "access_token_ttl"),            // type
-        (5, "registration.per_minute"),     // type
-        (9, "clients[0].redirect_uris[0]"), // meaning
-        (10, "clients[0].consent"),         // type
-        (11, "clients[0].user"),            // meaning
-        (14, "resources[0].url"),           // meaning
-        (15, "resources[0].default"),       // type
+        (1, "issuer"),                          // meaning: no trailing slash
+        (2, "access_token_ttl"),                // type
+        (5, "registration.per_minute"),         // type
+        (9, "clients[0].redirect_uris[0]"),     // meaning
+        (10, "clients[0].consent"),             // type
+        (11, "clients[0].user"),                // meaning
+        (14, "resources[0].url"),               // meaning
+        (15, "resources[0].default"),           // type
+        (20, "resources[1].default_scopes[0]"), // meaning: not one of its scopes
     ];
     for (line, setting) in expected {
         assert!(
@@ -119,7 +125,7 @@ default = "yes"
     }
     assert_eq!(report.lines().count(), expected.len(), "{report}");
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("8 problem(s)"),
+        String::from_utf8_lossy(&output.stderr).contains("9 problem(s)"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

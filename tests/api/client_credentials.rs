@@ -101,6 +101,7 @@ async fn client_credentials_honours_resource_and_scope_rules(backend: Backend) {
             c.resources = vec![tollgate::config::ResourceConfig {
                 url: RESOURCE.to_owned(),
                 scopes: vec!["mcp:tools".to_owned()],
+                default_scopes: Vec::new(),
                 default: true,
             }]
         })

@@ -309,6 +309,7 @@ async fn configured_issuer_and_scopes_are_advertised(backend: Backend) {
             c.resources = vec![tollgate::config::ResourceConfig {
                 url: "http://127.0.0.1:8000/mcp".to_owned(),
                 scopes: vec!["mcp:tools".to_owned(), "mcp:admin".to_owned()],
+                default_scopes: Vec::new(),
                 default: false,
             }];
         })

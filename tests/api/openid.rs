@@ -96,6 +96,7 @@ async fn openid_is_allowed_beside_configured_resource_scopes(backend: Backend) {
             c.resources = vec![tollgate::config::ResourceConfig {
                 url: crate::helpers::RESOURCE.to_owned(),
                 scopes: vec!["mcp:tools".to_owned()],
+                default_scopes: Vec::new(),
                 default: false,
             }];
         })

@@ -30,7 +30,14 @@ pub async fn exchange(
         &app.config.resources,
         &app.default_audience,
     )?;
-    let scope = Scope::parse(params.get("scope")?)?;
+    let scope = match params.get("scope")? {
+        Some(requested) => Scope::parse(Some(requested))?,
+        None => resource::default_scope(
+            &resources,
+            &app.config.resources,
+            &client.policy.allowed_scopes,
+        ),
+    };
     resource::check_scope(&scope, &resources, &app.config.resources)?;
     scope::check_client_allows(&scope, &client.policy.allowed_scopes)?;
     let (response, issued) = mint(

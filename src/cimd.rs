@@ -25,7 +25,10 @@ use url::{Host, Url};
 const DEFAULT_CACHE: Duration = Duration::from_secs(300);
 
 pub struct DocumentFetcher {
-    http: reqwest::Client,
+    /// Made on the first fetch: building it reads the system's CA certificates, which
+    /// took about as long as the rest of start-up together.
+    http: tokio::sync::OnceCell<reqwest::Client>,
+    timeout: Duration,
     allow_loopback: bool,
     max_cache: Duration,
     cache: Mutex<HashMap<String, Cached>>,
@@ -71,22 +74,32 @@ impl Resolve for GuardedResolver {
 }
 
 impl DocumentFetcher {
-    pub fn new(config: &CimdConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout)
-            .no_proxy()
-            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_loopback: config.allow_http_loopback,
-            }))
-            .build()?;
-        Ok(DocumentFetcher {
-            http,
+    pub fn new(config: &CimdConfig) -> Self {
+        DocumentFetcher {
+            http: tokio::sync::OnceCell::new(),
+            timeout: config.timeout,
             allow_loopback: config.allow_http_loopback,
             max_cache: config.max_cache,
             cache: Mutex::new(HashMap::new()),
-        })
+        }
+    }
+
+    /// The HTTP client: no redirects, no proxy, a timeout, and a resolver that refuses
+    /// special-use addresses.
+    async fn http(&self) -> Result<&reqwest::Client, reqwest::Error> {
+        self.http
+            .get_or_try_init(|| async {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(self.timeout)
+                    .no_proxy()
+                    .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+                    .dns_resolver(Arc::new(GuardedResolver {
+                        allow_loopback: self.allow_loopback,
+                    }))
+                    .build()
+            })
+            .await
     }
 
     /// The metadata behind a document URL, from the cache or freshly fetched. The `bool`
@@ -138,8 +151,11 @@ impl DocumentFetcher {
                  does not fetch from (SSRF protection, CIMD §6.5)"
             )));
         }
-        let mut response = self
-            .http
+        let http = self
+            .http()
+            .await
+            .map_err(|e| failed(format!("this server cannot make HTTPS requests ({e})")))?;
+        let mut response = http
             .get(parsed)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()

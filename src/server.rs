@@ -85,14 +85,10 @@ impl Server {
             problems.dedup();
             return Err(StartError::Config(problems.join("; ")));
         }
-        let cimd = if config.cimd.enabled {
-            Some(
-                DocumentFetcher::new(&config.cimd)
-                    .map_err(|e| StartError::Config(e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        let cimd = config
+            .cimd
+            .enabled
+            .then(|| DocumentFetcher::new(&config.cimd));
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;

@@ -285,28 +285,12 @@ async fn az_17_a_missing_scope_gets_the_resource_default(backend: Backend) {
     let scope_of = |body: &serde_json::Value| {
         jwt_payload(body["access_token"].as_str().unwrap())["scope"].clone()
     };
-    let code = app
-        .approve(&client.client_id, &[("scope", "")])
-        .await
-        .one("code");
-    let body: serde_json::Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.tokens_with(&client.client_id, &[("scope", "")]).await;
     assert_eq!(body["scope"], "mcp:tools");
     assert_eq!(scope_of(&body), "mcp:tools");
-    let code = app
-        .approve(&client.client_id, &[("scope", "mcp:admin")])
-        .await
-        .one("code");
-    let body: serde_json::Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .tokens_with(&client.client_id, &[("scope", "mcp:admin")])
+        .await;
     assert_eq!(scope_of(&body), "mcp:admin");
 
     let machine = app
@@ -368,19 +352,12 @@ async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Ba
 async fn az_18_az_19_offline_access_and_step_up(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let code = app
-        .approve(
+    let body = app
+        .tokens_with(
             &client.client_id,
             &[("scope", "mcp:tools offline_access"), ("prompt", "consent")],
         )
-        .await
-        .one("code");
-    let body: serde_json::Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(body["scope"], "mcp:tools offline_access");
     // offline_access is about the authorization server, not the MCP server.
     assert_eq!(
@@ -388,16 +365,9 @@ async fn az_18_az_19_offline_access_and_step_up(backend: Backend) {
         "mcp:tools"
     );
     assert!(body["refresh_token"].is_string());
-    let code = app
-        .approve(&client.client_id, &[("scope", "mcp:tools files:write")])
-        .await
-        .one("code");
-    let body: serde_json::Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .tokens_with(&client.client_id, &[("scope", "mcp:tools files:write")])
+        .await;
     assert_eq!(
         jwt_payload(body["access_token"].as_str().unwrap())["scope"],
         "mcp:tools files:write"
@@ -412,19 +382,12 @@ async fn az_18_az_19_offline_access_and_step_up(backend: Backend) {
             "grant_types": ["authorization_code"]
         }))
         .await;
-    let code = app
-        .approve(
+    let body = app
+        .tokens_with(
             &no_refresh.client_id,
             &[("scope", "mcp:tools offline_access")],
         )
-        .await
-        .one("code");
-    let body: serde_json::Value = app
-        .redeem(&no_refresh.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(body.get("refresh_token").is_none(), "{body}");
     assert_eq!(body["scope"], "mcp:tools");
 }
@@ -528,12 +491,7 @@ async fn consent_user_chooser_sets_the_subject(backend: Backend) {
     assert!(form.html.contains(r#"value="alice""#) && form.html.contains("Alice Example"));
     let response = app.decide(&form, "approve", "alice").await;
     let code = Callback::from_response(&response).one("code");
-    let body: serde_json::Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed(&client.client_id, &code).await;
     assert_eq!(
         jwt_payload(body["access_token"].as_str().unwrap())["sub"],
         "alice"

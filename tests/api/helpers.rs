@@ -457,14 +457,37 @@ impl TestApp {
         decision: &str,
         user: &str,
     ) -> reqwest::Response {
+        self.submit_consent(form, decision, user, None).await
+    }
+
+    /// Approves as a user who has a password, giving `password`.
+    pub async fn approve_with_password(
+        &self,
+        form: &ConsentForm,
+        user: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.submit_consent(form, "approve", user, Some(password))
+            .await
+    }
+
+    async fn submit_consent(
+        &self,
+        form: &ConsentForm,
+        decision: &str,
+        user: &str,
+        password: Option<&str>,
+    ) -> reqwest::Response {
+        let mut fields = vec![
+            ("request_id", form.request_id.as_str()),
+            ("csrf_token", form.csrf_token.as_str()),
+            ("user", user),
+            ("decision", decision),
+        ];
+        fields.extend(password.map(|password| ("password", password)));
         self.http
             .post(self.url("/authorize"))
-            .form(&[
-                ("request_id", form.request_id.as_str()),
-                ("csrf_token", form.csrf_token.as_str()),
-                ("user", user),
-                ("decision", decision),
-            ])
+            .form(&fields)
             .send()
             .await
             .unwrap()
@@ -520,8 +543,19 @@ impl TestApp {
 
     /// A full flow for a public client; returns the token response body.
     pub async fn tokens(&self, client_id: &str) -> Value {
-        let code = self.code(client_id).await;
-        let response = self.redeem(client_id, &code).await;
+        self.tokens_with(client_id, &[]).await
+    }
+
+    /// A full flow with `changes` to the standard authorization request (approved as
+    /// `dev`); returns the token response body.
+    pub async fn tokens_with(&self, client_id: &str, changes: &[(&str, &str)]) -> Value {
+        let code = self.approve(client_id, changes).await.one("code");
+        self.redeemed(client_id, &code).await
+    }
+
+    /// Redeems `code` (see `redeem`), which must succeed; returns the token response body.
+    pub async fn redeemed(&self, client_id: &str, code: &str) -> Value {
+        let response = self.redeem(client_id, code).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }

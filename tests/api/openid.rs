@@ -55,12 +55,7 @@ async fn the_openid_scope_gets_an_id_token(backend: Backend) {
         .await;
     let response = app.decide(&form, "approve", "alice").await;
     let code = Callback::from_response(&response).one("code");
-    let body: Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed(&client.client_id, &code).await;
     assert_eq!(body["scope"], "openid mcp:tools");
     let claims =
         verified_id_token(&app, body["id_token"].as_str().unwrap(), &client.client_id).await;
@@ -78,12 +73,7 @@ async fn the_openid_scope_gets_an_id_token(backend: Backend) {
     let body = app.tokens(&client.client_id).await;
     assert!(body.get("id_token").is_none(), "{body}");
     let callback = app.approve(&client.client_id, &[("scope", "openid")]).await;
-    let body: Value = app
-        .redeem(&client.client_id, &callback.one("code"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed(&client.client_id, &callback.one("code")).await;
     let claims =
         verified_id_token(&app, body["id_token"].as_str().unwrap(), &client.client_id).await;
     assert!(claims.get("nonce").is_none(), "{claims}");
@@ -106,12 +96,7 @@ async fn openid_is_allowed_beside_configured_resource_scopes(backend: Backend) {
     let callback = app
         .approve(&client.client_id, &[("scope", "openid mcp:tools")])
         .await;
-    let body: Value = app
-        .redeem(&client.client_id, &callback.one("code"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed(&client.client_id, &callback.one("code")).await;
     assert!(body["id_token"].is_string(), "{body}");
 }
 

@@ -177,12 +177,7 @@ async fn tk_5_replayed_code_deactivates_its_access_token(backend: Backend) {
     let resource_server = app.resource_server();
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
-    let first: serde_json::Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first = app.redeemed(&client.client_id, &code).await;
     let access = first["access_token"].as_str().unwrap();
     assert_eq!(
         app.introspect(&resource_server, access).await["active"],

@@ -63,12 +63,7 @@ async fn the_example_file_works(backend: Backend) {
     );
     let callback = Callback::from_response(&response);
     assert_eq!(callback.one("state"), "st1");
-    let body: Value = app
-        .redeem("headless-agent", &callback.one("code"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed("headless-agent", &callback.one("code")).await;
     let agent_token = body["access_token"].as_str().unwrap();
     assert_eq!(jwt_payload(agent_token)["sub"], "bob");
 
@@ -91,12 +86,7 @@ async fn the_example_file_works(backend: Backend) {
         .get_authorize(&app.authorize_params("headless-agent", &[("login_hint", "alice")]))
         .await;
     let code = Callback::from_response(&response).one("code");
-    let body: Value = app
-        .redeem("headless-agent", &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed("headless-agent", &code).await;
     let claims = jwt_payload(body["access_token"].as_str().unwrap());
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
@@ -108,12 +98,7 @@ async fn the_example_file_works(backend: Backend) {
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let code = Callback::from_response(&response).one("code");
-    let body: Value = app
-        .redeem("headless-agent", &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app.redeemed("headless-agent", &code).await;
     assert_eq!(
         jwt_payload(body["access_token"].as_str().unwrap())["sub"],
         "bob"
@@ -146,22 +131,12 @@ async fn passwords_are_asked_on_the_consent_page(backend: Backend) {
         form.html.contains(r#"value="alice" checked"#),
         "login_hint preselects alice"
     );
-    let submit = |password: &'static str| {
-        app.http
-            .post(app.url("/authorize"))
-            .form(&[
-                ("request_id", form.request_id.as_str()),
-                ("csrf_token", form.csrf_token.as_str()),
-                ("user", "alice"),
-                ("password", password),
-                ("decision", "approve"),
-            ])
-            .send()
-    };
-    let wrong = submit("guess").await.unwrap();
+    let wrong = app.approve_with_password(&form, "alice", "guess").await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     assert!(wrong.text().await.unwrap().contains("wrong password"));
-    let right = submit("wonderland").await.unwrap();
+    let right = app
+        .approve_with_password(&form, "alice", "wonderland")
+        .await;
     assert_eq!(right.status(), StatusCode::SEE_OTHER);
     // Users without a password (bob) need none.
     let form = app
@@ -407,24 +382,16 @@ secret_hash = "{secret_hash}"
         .consent_form(&app.authorize_params(&client.client_id, &[("login_hint", "alice")]))
         .await;
     assert!(form.html.contains(r#"type="password""#));
-    let submit = |password: &'static str| {
-        app.http
-            .post(app.url("/authorize"))
-            .form(&[
-                ("request_id", form.request_id.as_str()),
-                ("csrf_token", form.csrf_token.as_str()),
-                ("user", "alice"),
-                ("password", password),
-                ("decision", "approve"),
-            ])
-            .send()
-    };
     assert_eq!(
-        submit("guess").await.unwrap().status(),
+        app.approve_with_password(&form, "alice", "guess")
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        submit("wonderland").await.unwrap().status(),
+        app.approve_with_password(&form, "alice", "wonderland")
+            .await
+            .status(),
         StatusCode::SEE_OTHER
     );
 }

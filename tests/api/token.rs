@@ -113,12 +113,7 @@ async fn tk_5_code_replay_revokes_the_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
-    let first: Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first = app.redeemed(&client.client_id, &code).await;
     let refresh_token = first["refresh_token"].as_str().unwrap();
     // A replay that fails for its own reasons (a wrong verifier, another client) revokes
     // nothing: it does not prove the code leaked (OAuth 2.1 §4.1.3 checks come first).
@@ -389,16 +384,9 @@ async fn tk_17_tk_18_refresh_cannot_widen(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
     let other = app.public_client().await;
-    let code = app
-        .approve(&client.client_id, &[("scope", "mcp:tools mcp:read")])
-        .await
-        .one("code");
-    let body: Value = app
-        .redeem(&client.client_id, &code)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = app
+        .tokens_with(&client.client_id, &[("scope", "mcp:tools mcp:read")])
+        .await;
     let r1 = body["refresh_token"].as_str().unwrap().to_owned();
 
     let foreign = app.refresh(&other.client_id, &r1, &[]).await;

@@ -143,6 +143,11 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        // No client id holds a control character, and PostgreSQL text cannot hold NUL (the
+        // query would fail): such an id names no client, whatever the caller was given.
+        if client_id.chars().any(char::is_control) {
+            return Ok(None);
+        }
         const SQL: &str = concat!(
             "SELECT ",
             client_columns!(),

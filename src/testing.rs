@@ -214,12 +214,9 @@ impl TestServerBuilder {
     /// Declares a resource (MCP server) and its scopes; once any is declared, others are
     /// refused.
     pub fn resource(mut self, url: &str, scopes: &[&str]) -> Self {
-        self.config.resources.push(ResourceConfig {
-            url: url.to_owned(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            default_scopes: Vec::new(),
-            default: false,
-        });
+        self.config
+            .resources
+            .push(ResourceConfig::with_scopes(url, scopes));
         self
     }
 

@@ -212,14 +212,21 @@ pub struct ResourceConfig {
     pub default: bool,
 }
 
-impl From<String> for ResourceConfig {
-    fn from(url: String) -> Self {
+impl ResourceConfig {
+    /// A resource with these scopes, no default scopes, and not the default audience.
+    pub fn with_scopes(url: &str, scopes: &[&str]) -> Self {
         ResourceConfig {
-            url,
-            scopes: Vec::new(),
+            url: url.to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             default_scopes: Vec::new(),
             default: false,
         }
+    }
+}
+
+impl From<String> for ResourceConfig {
+    fn from(url: String) -> Self {
+        ResourceConfig::with_scopes(&url, &[])
     }
 }
 

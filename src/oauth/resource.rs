@@ -173,12 +173,7 @@ mod tests {
 
     fn configured(urls: &[&str]) -> Vec<ResourceConfig> {
         urls.iter()
-            .map(|u| ResourceConfig {
-                url: (*u).to_owned(),
-                scopes: vec![],
-                default_scopes: Vec::new(),
-                default: false,
-            })
+            .map(|u| ResourceConfig::with_scopes(u, &[]))
             .collect()
     }
 

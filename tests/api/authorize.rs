@@ -229,12 +229,7 @@ async fn az_15_resource_indicators_are_validated(backend: Backend) {
     }
     let strict = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig {
-                url: RESOURCE.to_owned(),
-                scopes: vec![],
-                default_scopes: Vec::new(),
-                default: false,
-            }]
+            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(RESOURCE, &[])]
         })
         .spawn()
         .await;
@@ -273,10 +268,11 @@ async fn az_17_a_missing_scope_gets_the_resource_default(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
             c.resources = vec![tollgate::config::ResourceConfig {
-                url: RESOURCE.to_owned(),
-                scopes: vec!["mcp:tools".to_owned(), "mcp:admin".to_owned()],
                 default_scopes: vec!["mcp:tools".to_owned()],
-                default: false,
+                ..tollgate::config::ResourceConfig::with_scopes(
+                    RESOURCE,
+                    &["mcp:tools", "mcp:admin"],
+                )
             }]
         })
         .spawn()
@@ -318,10 +314,8 @@ async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Ba
     let app = TestApp::builder(backend)
         .config(|c| {
             c.resources = vec![tollgate::config::ResourceConfig {
-                url: RESOURCE.to_owned(),
-                scopes: vec!["mcp:tools".to_owned()],
-                default_scopes: Vec::new(),
                 default: true,
+                ..tollgate::config::ResourceConfig::with_scopes(RESOURCE, &["mcp:tools"])
             }]
         })
         .spawn()

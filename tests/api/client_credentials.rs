@@ -99,10 +99,8 @@ async fn client_credentials_honours_resource_and_scope_rules(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
             c.resources = vec![tollgate::config::ResourceConfig {
-                url: RESOURCE.to_owned(),
-                scopes: vec!["mcp:tools".to_owned()],
-                default_scopes: Vec::new(),
                 default: true,
+                ..tollgate::config::ResourceConfig::with_scopes(RESOURCE, &["mcp:tools"])
             }]
         })
         .spawn()

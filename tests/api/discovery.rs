@@ -306,12 +306,10 @@ async fn configured_issuer_and_scopes_are_advertised(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
             c.issuer = Some("http://localhost:9999".to_owned());
-            c.resources = vec![tollgate::config::ResourceConfig {
-                url: "http://127.0.0.1:8000/mcp".to_owned(),
-                scopes: vec!["mcp:tools".to_owned(), "mcp:admin".to_owned()],
-                default_scopes: Vec::new(),
-                default: false,
-            }];
+            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(
+                "http://127.0.0.1:8000/mcp",
+                &["mcp:tools", "mcp:admin"],
+            )];
         })
         .spawn()
         .await;

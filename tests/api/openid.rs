@@ -83,12 +83,10 @@ async fn the_openid_scope_gets_an_id_token(backend: Backend) {
 async fn openid_is_allowed_beside_configured_resource_scopes(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig {
-                url: crate::helpers::RESOURCE.to_owned(),
-                scopes: vec!["mcp:tools".to_owned()],
-                default_scopes: Vec::new(),
-                default: false,
-            }];
+            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(
+                crate::helpers::RESOURCE,
+                &["mcp:tools"],
+            )];
         })
         .spawn()
         .await;

@@ -1,12 +1,14 @@
 //! The client configuration endpoint (RFC 7592; checklist OPT-3): `GET`, `PUT` and
 //! `DELETE` on the `registration_client_uri`, authorised by the registration access token
-//! returned at registration.
+//! returned at registration. Every read and update answers with the next token and retires
+//! the one presented (RFC 7592 §5): the response must carry a token (§3), and Tollgate keeps
+//! only digests, so it cannot show the old one again.
 
 use super::error::ApiError;
-use super::register::{ClientInformation, parse_metadata};
+use super::register::{ClientInformation, parse_metadata, require_json};
 use crate::oauth::client::RegistrationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::secret::{digest_matches, verify_stored_secret};
+use crate::secret::{Secret, digest_matches, verify_stored_secret};
 use crate::state::{App, AppState};
 use crate::store::Client;
 use axum::Json;
@@ -35,7 +37,7 @@ pub async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let client = authorised_client(&app, client_id, &headers).await?;
-    Ok(Json(ClientInformation::of(&app, &client)).into_response())
+    answer_with_next_token(&app, client, false).await
 }
 
 pub async fn update(
@@ -45,6 +47,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let client = authorised_client(&app, client_id, &headers).await?;
+    require_json(&headers)?;
     let document: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         OAuthError::invalid_client_metadata(format!("the body is not a JSON object: {e}"))
     })?;
@@ -83,11 +86,7 @@ pub async fn update(
         ))
         .into());
     }
-    app.store
-        .update_client_metadata(&client.client_id, &metadata)
-        .await?;
-    let updated = Client { metadata, ..client };
-    Ok(Json(ClientInformation::of(&app, &updated)).into_response())
+    answer_with_next_token(&app, Client { metadata, ..client }, true).await
 }
 
 pub async fn delete(
@@ -101,6 +100,46 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Stores a new registration access token for `client` in place of the one it was
+/// authorised with (and its metadata too, for an update), and answers with the client
+/// information response showing the new token. Of two requests made with one token, the
+/// second finds it already replaced and gets the same 401 as for any invalid token.
+async fn answer_with_next_token(
+    app: &App,
+    client: Client,
+    metadata_changed: bool,
+) -> Result<Response, ApiError> {
+    let Some(current) = client.registration_token_digest.as_deref() else {
+        return Err(token_not_valid());
+    };
+    let next = Secret::generate();
+    let rotated = app
+        .store
+        .rotate_registration_token(
+            &client.client_id,
+            current,
+            &next.digest(),
+            metadata_changed.then_some(&client.metadata),
+        )
+        .await?;
+    if !rotated {
+        return Err(token_not_valid());
+    }
+    let body = ClientInformation {
+        registration_access_token: Some(next.expose()),
+        ..ClientInformation::of(app, &client)
+    };
+    Ok(Json(body).into_response())
+}
+
+fn token_not_valid() -> ApiError {
+    ApiError::OAuth(OAuthError::new(
+        ErrorCode::InvalidToken,
+        "the registration access token is not valid for this client, or the client does not \
+         exist",
+    ))
+}
+
 /// The client named in the path, if the request carries its registration access token.
 /// Every failure is the same 401 (RFC 7592 §2.1: also for a client that does not exist).
 async fn authorised_client(
@@ -108,19 +147,14 @@ async fn authorised_client(
     client_id: ClientIdPath,
     headers: &HeaderMap,
 ) -> Result<Client, ApiError> {
-    let invalid =
-        |why: &'static str| ApiError::OAuth(OAuthError::new(ErrorCode::InvalidToken, why));
     let token = bearer_token(headers).ok_or_else(|| {
-        invalid("send the registration access token as 'Authorization: Bearer <token>'")
+        ApiError::OAuth(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "send the registration access token as 'Authorization: Bearer <token>'",
+        ))
     })?;
-    let not_valid = || {
-        invalid(
-            "the registration access token is not valid for this client, or the client does \
-             not exist",
-        )
-    };
     let Ok(Path(client_id)) = client_id else {
-        return Err(not_valid());
+        return Err(token_not_valid());
     };
     match app.store.client(&client_id).await? {
         Some(client)
@@ -131,7 +165,7 @@ async fn authorised_client(
         {
             Ok(client)
         }
-        _ => Err(not_valid()),
+        _ => Err(token_not_valid()),
     }
 }
 

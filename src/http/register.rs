@@ -11,7 +11,7 @@ use crate::state::{App, AppState};
 use crate::store::{Client, ClientPolicy, ClientSource};
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -86,22 +86,7 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
                 ),
             })?;
     }
-    let is_json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !is_json {
-        return Err(OAuthError::invalid_client_metadata(
-            "send the client metadata as a JSON object with Content-Type: application/json \
-             (RFC 7591 §3.1)",
-        )
-        .into());
-    }
+    require_json(request.headers())?;
     let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
         .await
         .map_err(|_| {
@@ -137,4 +122,25 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
         ..ClientInformation::of(&app, &client)
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Client metadata is a JSON document (RFC 7591 §3.1, RFC 7592 §2.2); a form or text body is
+/// refused rather than guessed at.
+pub fn require_json(headers: &HeaderMap) -> Result<(), OAuthError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if is_json {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_client_metadata(
+            "send the client metadata as a JSON object with Content-Type: application/json \
+             (RFC 7591 §3.1)",
+        ))
+    }
 }

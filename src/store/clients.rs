@@ -220,21 +220,32 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Replaces a client's metadata (RFC 7592 §2.2).
-    pub async fn update_client_metadata(
+    /// Replaces a dynamically registered client's registration access token, and its
+    /// metadata when given (RFC 7592 §2.2), if `current` is still the token's digest. The
+    /// token is rotated on every read and update (RFC 7592 §5), so of two requests made with
+    /// one token only the first succeeds. Returns whether it did.
+    pub async fn rotate_registration_token(
         &self,
         client_id: &str,
-        metadata: &ClientMetadata,
-    ) -> Result<(), StoreError> {
-        const SQL: &str = "UPDATE clients SET metadata = $2 WHERE client_id = $1";
-        let metadata = to_json("clients.metadata", metadata)?;
-        on_pool!(self, pool => sqlx::query(SQL)
+        current: &str,
+        next: &str,
+        metadata: Option<&ClientMetadata>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE clients \
+                           SET registration_token_digest = $3, metadata = COALESCE($4, metadata) \
+                           WHERE client_id = $1 AND registration_token_digest = $2";
+        let metadata = metadata
+            .map(|metadata| to_json("clients.metadata", metadata))
+            .transpose()?;
+        let changed = on_pool!(self, pool => sqlx::query(SQL)
             .bind(client_id)
+            .bind(current)
+            .bind(next)
             .bind(&metadata)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
-        Ok(())
+        Ok(changed == 1)
     }
 
     /// Deletes a client with everything issued to it: its grants go by cascade (and with

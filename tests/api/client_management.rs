@@ -18,29 +18,51 @@ fn management(client: &RegisteredClient) -> (String, String) {
     )
 }
 
+/// The body of a successful read or update, and the registration access token it hands
+/// over for the next request (RFC 7592 §3 requires the member; §5 allows a new one).
+async fn information(response: reqwest::Response) -> (Value, String) {
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let next = body["registration_access_token"]
+        .as_str()
+        .expect("RFC 7592 §3: registration_access_token is REQUIRED")
+        .to_owned();
+    (body, next)
+}
+
 /// OPT-3: registration returns the configuration URI and token; GET shows the client
-/// without its credentials; every other token is refused with 401.
+/// without its secret, with a new registration access token that replaces the one used;
+/// every other token is refused with 401.
 async fn opt_3_read_with_the_registration_access_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.confidential_client("client_secret_basic").await;
     let (uri, token) = management(&client);
     assert_eq!(uri, app.url(&format!("/register/{}", client.client_id)));
     let response = app.http.get(&uri).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let (body, next) = information(response).await;
     assert_eq!(body["client_id"], client.client_id);
     assert_eq!(body["redirect_uris"], json!([CALLBACK]));
     assert_eq!(body["registration_client_uri"], uri);
     assert!(body.get("client_secret").is_none());
-    assert!(body.get("registration_access_token").is_none());
+    assert_ne!(next, token, "each read issues a new token");
+    let (_, after_next) =
+        information(app.http.get(&uri).bearer_auth(&next).send().await.unwrap()).await;
+    assert_ne!(after_next, next);
 
     let other = app.public_client().await;
     let (other_uri, other_token) = management(&other);
     for (url, bearer) in [
         (uri.as_str(), Some("wrong")),
         (uri.as_str(), None),
+        // Retired by the reads above.
+        (uri.as_str(), Some(token.as_str())),
+        (uri.as_str(), Some(next.as_str())),
         (uri.as_str(), Some(other_token.as_str())),
-        (&*app.url("/register/no-such-client"), Some(token.as_str())),
+        (
+            &*app.url("/register/no-such-client"),
+            Some(after_next.as_str()),
+        ),
     ] {
         let mut request = app.http.get(url);
         if let Some(bearer) = bearer {
@@ -74,27 +96,19 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
     let client = app.public_client().await;
     let (uri, token) = management(&client);
     let new_callback = "http://127.0.0.1:53682/new-callback";
-    let put = |body: Value| {
-        let (uri, token) = (uri.clone(), token.clone());
-        let http = app.http.clone();
-        async move {
-            http.put(uri)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let response = put(json!({
-        "client_id": client.client_id,
-        "redirect_uris": [new_callback],
-        "grant_types": ["authorization_code"],
-        "token_endpoint_auth_method": "none"
-    }))
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let put = |token: &str, body: Value| app.http.put(&uri).bearer_auth(token).json(&body).send();
+    let response = put(
+        &token,
+        json!({
+            "client_id": client.client_id,
+            "redirect_uris": [new_callback],
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "none"
+        }),
+    )
+    .await
+    .unwrap();
+    let (body, token) = information(response).await;
     assert_eq!(body["redirect_uris"], json!([new_callback]));
     assert!(
         body.get("client_name").is_none(),
@@ -131,8 +145,22 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
             "invalid_client_metadata",
         ),
     ] {
-        assert_oauth_error(put(body).await, StatusCode::BAD_REQUEST, error).await;
+        let response = put(&token, body).await.unwrap();
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, error).await;
     }
+    // Metadata is JSON (RFC 7592 §2.2), as at registration.
+    let response = app
+        .http
+        .put(&uri)
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body(json!({"client_id": client.client_id, "redirect_uris": [CALLBACK]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+    // A refused update retires nothing: the token still reads the client.
+    information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
 }
 
 /// OPT-3: DELETE removes the client and revokes everything issued to it.
@@ -206,7 +234,7 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
 async fn opt_3_the_bearer_scheme_is_case_insensitive(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, mut token) = management(&client);
     for scheme in ["bearer", "BEARER", "bEaReR"] {
         let response = app
             .http
@@ -216,6 +244,7 @@ async fn opt_3_the_bearer_scheme_is_case_insensitive(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+        token = information(response).await.1;
     }
 }
 
@@ -226,8 +255,8 @@ async fn opt_3_update_of_a_confidential_client_with_its_secret(backend: Backend)
     let client = app.confidential_client("client_secret_basic").await;
     let (uri, token) = management(&client);
     let secret = client.client_secret.clone().unwrap();
-    let update = |secret: &str, name: &str| {
-        app.http.put(&uri).bearer_auth(&token).json(&json!({
+    let update = |token: &str, secret: &str, name: &str| {
+        app.http.put(&uri).bearer_auth(token).json(&json!({
             "client_id": client.client_id,
             "client_secret": secret,
             "client_name": name,
@@ -236,21 +265,23 @@ async fn opt_3_update_of_a_confidential_client_with_its_secret(backend: Backend)
             "token_endpoint_auth_method": "client_secret_basic"
         }))
     };
-    let response = update(&secret, "Renamed").send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let response = update(&token, &secret, "Renamed").send().await.unwrap();
+    let (body, token) = information(response).await;
     assert_eq!(body["client_name"], "Renamed");
     assert!(
         body.get("client_secret").is_none(),
         "the secret is not shown again"
     );
 
-    let response = update("not-the-secret", "Hijacked").send().await.unwrap();
+    let response = update(&token, "not-the-secret", "Hijacked")
+        .send()
+        .await
+        .unwrap();
     let description =
         assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
     assert!(description.contains("does not match"), "{description}");
     let response = app.http.get(&uri).bearer_auth(&token).send().await.unwrap();
-    let body: Value = response.json().await.unwrap();
+    let (body, _) = information(response).await;
     assert_eq!(
         body["client_name"], "Renamed",
         "the refused update changed nothing"
@@ -293,7 +324,7 @@ async fn opt_3_management_outlives_closed_registration(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (_, token) = information(response).await;
     let response = closed
         .http
         .put(&uri)
@@ -306,7 +337,7 @@ async fn opt_3_management_outlives_closed_registration(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (_, token) = information(response).await;
     let response = closed
         .http
         .delete(&uri)
@@ -351,7 +382,28 @@ async fn opt_3_impossible_client_ids_in_the_path(backend: Backend) {
     }
 }
 
+/// OPT-3: a registration access token is used once (RFC 7592 §5 rotation): of concurrent
+/// reads with one token, exactly one gets the client and the next token.
+async fn opt_3_concurrent_reads_with_one_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let (uri, token) = management(&client);
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let read = app.http.get(&uri).bearer_auth(&token).send();
+        reads.spawn(async move { read.await.unwrap().status() });
+    }
+    let statuses = reads.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!((ok, refused), (1, 7), "{statuses:?}");
+}
+
 on_both_backends!(
+    opt_3_concurrent_reads_with_one_token,
     opt_3_the_bearer_scheme_is_case_insensitive,
     opt_3_update_of_a_confidential_client_with_its_secret,
     opt_3_management_outlives_closed_registration,

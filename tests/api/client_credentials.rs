@@ -117,6 +117,16 @@ async fn client_credentials_honours_resource_and_scope_rules(backend: Backend) {
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_target").await;
     let response = client_credentials(&app, &client, &[("scope", "mcp:admin")]).await;
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
+    // Scopes about a user's session mean nothing without a user or a refresh token.
+    for (scope, why) in [
+        ("openid", "ID token"),
+        ("mcp:tools offline_access", "refresh token"),
+    ] {
+        let response = client_credentials(&app, &client, &[("scope", scope)]).await;
+        let description =
+            assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
+        assert!(description.contains(why), "{scope}: {description}");
+    }
     // No resource: the default one.
     let body: Value = client_credentials(&app, &client, &[])
         .await

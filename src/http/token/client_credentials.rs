@@ -38,6 +38,7 @@ pub async fn exchange(
             &client.policy.allowed_scopes,
         ),
     };
+    refuse_user_scopes(&scope)?;
     resource::check_scope(&scope, &resources, &app.config.resources)?;
     scope::check_client_allows(&scope, &client.policy.allowed_scopes)?;
     let (response, issued) = mint(
@@ -56,4 +57,23 @@ pub async fn exchange(
         .insert_access_token(&issued.access, None, app.now())
         .await?;
     Ok(response)
+}
+
+/// `openid` and `offline_access` are about a user's session, and this grant has neither a
+/// user nor a refresh token (RFC 6749 §4.4.3); granting them silently would tell the client
+/// it got an ID token or offline access it does not have.
+fn refuse_user_scopes(scope: &Scope) -> Result<(), OAuthError> {
+    if scope.contains(scope::OPENID) {
+        return Err(OAuthError::invalid_scope(
+            "'openid' asks for an ID token about a signed-in user; client_credentials has no \
+             user, so it cannot be granted (use the authorization code flow)",
+        ));
+    }
+    if scope.contains(scope::OFFLINE_ACCESS) {
+        return Err(OAuthError::invalid_scope(
+            "'offline_access' asks for a refresh token; client_credentials issues none \
+             (RFC 6749 §4.4.3): request a new access token when it expires",
+        ));
+    }
+    Ok(())
 }

@@ -110,7 +110,7 @@ pub fn router(app: AppState) -> Router {
             .merge(discovery)
     };
 
-    routes
+    let service: Router = routes
         .route(routes::HEALTH, get(health))
         .fallback(not_found)
         .layer(SetResponseHeaderLayer::overriding(
@@ -124,9 +124,6 @@ pub fn router(app: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             error::BODY_LIMIT_BYTES,
         ))
-        .layer(axum::middleware::map_response(
-            error::explain_framework_errors,
-        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 // The path only: queries carry state and challenges, bodies carry secrets.
@@ -137,7 +134,14 @@ pub fn router(app: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), path)
             }),
         )
-        .with_state(app)
+        .with_state(app);
+    // Outside every route, as the fallback of an otherwise empty router: a layer added to
+    // `routes` would wrap each route from inside, and see a 405 before axum adds `Allow`.
+    Router::new()
+        .fallback_service(service)
+        .layer(axum::middleware::map_response(
+            error::explain_framework_errors,
+        ))
 }
 
 /// 200 when the server can reach its database, 503 otherwise.

@@ -157,20 +157,30 @@ impl RegistrationRequest {
                 )));
             }
         }
-        let response_types = self.response_types.unwrap_or_else(|| vec![CODE.to_owned()]);
+        let has_code_grant = grant_types.iter().any(|g| g == AUTHORIZATION_CODE);
+        // RFC 7591 §2.1 defaults response_types to ["code"], which is only consistent with
+        // the authorization_code grant; a machine client that registers grant_types
+        // ["client_credentials"] alone means no response types, so that is its default.
+        let response_types = self.response_types.unwrap_or_else(|| {
+            if has_code_grant {
+                vec![CODE.to_owned()]
+            } else {
+                Vec::new()
+            }
+        });
         if let Some(bad) = response_types.iter().find(|r| *r != CODE) {
             return Err(OAuthError::invalid_client_metadata(format!(
                 "response type '{bad}' is not supported; OAuth 2.1 has only 'code'"
             )));
         }
         // RFC 7591 §2.1: the authorization_code grant goes with the code response type.
-        let has_code_grant = grant_types.iter().any(|g| g == AUTHORIZATION_CODE);
         let has_code_response = response_types.iter().any(|r| r == CODE);
         if has_code_grant != has_code_response {
-            return Err(OAuthError::invalid_client_metadata(
-                "grant_types and response_types disagree: 'authorization_code' needs \
-                 response type 'code' and the other way round (RFC 7591 §2.1)",
-            ));
+            return Err(OAuthError::invalid_client_metadata(format!(
+                "grant_types {grant_types:?} and response_types {response_types:?} disagree: \
+                 the 'authorization_code' grant needs the 'code' response type and the other \
+                 way round (RFC 7591 §2.1)"
+            )));
         }
         // OAuth 2.1 §4.2: only a client that can authenticate may use client_credentials.
         if grant_types.iter().any(|g| g == CLIENT_CREDENTIALS) {
@@ -374,6 +384,26 @@ mod tests {
         .validate()
         .unwrap();
         assert!(metadata.redirect_uris.is_empty());
+        // Without response_types: none, since there is no authorization_code grant.
+        let metadata = request(
+            r#"{"grant_types":["client_credentials"],
+            "token_endpoint_auth_method":"client_secret_post"}"#,
+        )
+        .validate()
+        .unwrap();
+        assert!(metadata.response_types.is_empty());
+        // Saying "code" without the grant is still a contradiction, and the error shows both.
+        let err = request(
+            r#"{"grant_types":["client_credentials"],"response_types":["code"],
+            "token_endpoint_auth_method":"client_secret_post"}"#,
+        )
+        .validate()
+        .unwrap_err();
+        assert!(
+            err.description.contains(r#"["client_credentials"]"#),
+            "{}",
+            err.description
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! passwords, extra claims, idempotent application.
 
 use crate::helpers::{
-    Backend, CALLBACK, Callback, TestApp, TestDb, assert_oauth_error, jwt_payload,
+    Backend, CALLBACK, Callback, RESOURCE, TestApp, TestDb, assert_oauth_error, jwt_payload,
     run_tollgate_with_input,
 };
 use crate::on_both_backends;
@@ -489,7 +489,94 @@ async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend)
     );
 }
 
+/// The file of `edits_reach_refresh_tokens`: `users`, the agent's allowed `scopes`, and the
+/// resource URL vary.
+fn refresh_file(users: &str, scopes: &str, resource: &str) -> String {
+    format!(
+        r#"
+users = [{users}]
+
+[[resources]]
+url = "{resource}"
+scopes = ["mcp:tools", "mcp:admin"]
+
+[[clients]]
+client_id = "agent"
+redirect_uris = ["{CALLBACK}"]
+scopes = [{scopes}]
+"#
+    )
+}
+
+/// Editing the file reaches grants made before the edit: a refresh issues only what the
+/// file still allows (a removed user's grant is revoked, a withdrawn scope is dropped, a
+/// removed resource is refused), as consent would today.
+async fn edits_reach_refresh_tokens(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new(backend).await;
+    let both = r#""mcp:tools", "mcp:admin""#;
+    let path = write(&dir, &refresh_file(r#""alice", "bob""#, both, RESOURCE));
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    let scope = [("scope", "mcp:tools mcp:admin offline_access")];
+    let mut refresh_tokens = Vec::new();
+    for user in ["alice", "alice", "bob"] {
+        let form = app
+            .consent_form(&app.authorize_params("agent", &scope))
+            .await;
+        let code = Callback::from_response(&app.decide(&form, "approve", user).await).one("code");
+        let tokens = app.redeemed("agent", &code).await;
+        refresh_tokens.push(tokens["refresh_token"].as_str().unwrap().to_owned());
+    }
+    app.stop().await;
+
+    // Bob leaves; the agent may no longer ask for mcp:admin.
+    write(
+        &dir,
+        &refresh_file(r#""alice""#, r#""mcp:tools""#, RESOURCE),
+    );
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db.clone())
+        .spawn()
+        .await;
+    let response = app.refresh("agent", &refresh_tokens[0], &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "mcp:tools offline_access");
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["scope"],
+        "mcp:tools"
+    );
+    let response = app
+        .refresh("agent", &refresh_tokens[1], &[("scope", "mcp:admin")])
+        .await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_scope").await;
+    let response = app.refresh("agent", &refresh_tokens[2], &[]).await;
+    let description = assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert!(
+        description.contains("'bob' no longer exists"),
+        "{description}"
+    );
+    app.stop().await;
+
+    // The resource moves: the grant's audience is no longer one this server serves.
+    let moved = "http://127.0.0.1:8000/elsewhere";
+    write(&dir, &refresh_file(r#""alice""#, both, moved));
+    let app = TestApp::builder(backend)
+        .config_file(&path)
+        .on_db(db)
+        .spawn()
+        .await;
+    let response = app.refresh("agent", &refresh_tokens[1], &[]).await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_target").await;
+}
+
 on_both_backends!(
+    edits_reach_refresh_tokens,
     the_example_file_works,
     passwords_are_asked_on_the_consent_page,
     prompt_none_depends_on_the_consent_mode,

@@ -7,7 +7,7 @@ use crate::http::error::ApiError;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{Scope, check_client_allows};
 use crate::secret::token_digest;
 use crate::state::App;
 use crate::store::{Client, Spent};
@@ -47,6 +47,7 @@ pub async fn exchange(
     }
     let granted = Scope::from_stored(&grant.scope);
     let requested = Scope::parse(params.get("scope")?)?;
+    let explicit = !requested.is_empty();
     let scope = if requested.is_empty() {
         granted
     } else if requested.is_subset_of(&granted) {
@@ -61,6 +62,23 @@ pub async fn exchange(
         .into());
     };
     let audience = resource::narrow(params.all("resource")?, &grant.resources)?;
+    // The configuration may have changed since consent (an edited seed file, a restart):
+    // a refresh issues only what it would still allow today.
+    if app.user(&grant.subject).is_none() {
+        app.store.revoke_grant(&grant.grant_id, now).await?;
+        return Err(OAuthError::invalid_grant(format!(
+            "user '{}' no longer exists on this server, so the grant made in their name has \
+             been revoked",
+            grant.subject
+        ))
+        .into());
+    }
+    resource::resolve_requested(
+        audience.iter().map(String::as_str),
+        &app.config.resources,
+        &app.default_audience,
+    )?;
+    let scope = still_allowed(scope, explicit, &audience, app, client)?;
     let (response, issued) = mint(
         app,
         TokenGrant {
@@ -84,4 +102,38 @@ pub async fn exchange(
         )
         .into()),
     }
+}
+
+/// The part of `scope` that the resources and the client's allowed scopes still offer. A
+/// scope the client asked for explicitly must still be offered (the usual `invalid_scope`);
+/// a grant's own scope that is no longer offered is dropped, and the response's `scope` says
+/// so (OAuth 2.1 §3.2.3), unless nothing is left.
+fn still_allowed(
+    scope: Scope,
+    explicit: bool,
+    audience: &[String],
+    app: &App,
+    client: &Client,
+) -> Result<Scope, OAuthError> {
+    let allows = |scope: &Scope| {
+        resource::check_scope(scope, audience, &app.config.resources)
+            .and_then(|()| check_client_allows(scope, &client.policy.allowed_scopes))
+    };
+    if explicit {
+        allows(&scope)?;
+        return Ok(scope);
+    }
+    let kept = scope
+        .iter()
+        .filter(|token| allows(&Scope::from_stored(token)).is_ok())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kept = Scope::from_stored(&kept);
+    if kept.is_empty() && !scope.is_empty() {
+        return Err(OAuthError::invalid_grant(format!(
+            "none of the grant's scope '{scope}' is offered any more (the server's resources \
+             or this client's allowed scopes changed); authorize again"
+        )));
+    }
+    Ok(kept)
 }

@@ -3,8 +3,8 @@
 //! naming Tollgate, accepts only RFC 9068 access tokens issued *for this server*, answers 401
 //! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a request whose
 //! scope the token lacks: every MCP request needs `mcp:tools`, and `admin_stats` needs
-//! `mcp:admin` too. MCP is rmcp's Streamable HTTP transport; OAuth is one axum middleware in
-//! front of it.
+//! `mcp:admin` too; an MCP session serves only the user who opened it. MCP is rmcp's
+//! Streamable HTTP transport; OAuth is one axum middleware in front of it.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -97,6 +97,7 @@ fn router(settings: Settings, sessions: CancellationToken) -> std::io::Result<Ro
         settings,
         http: reqwest::Client::new(),
         keys: Mutex::default(),
+        session_owners: Mutex::default(),
     });
 
     let tools = Tools {
@@ -165,6 +166,11 @@ struct Auth {
     metadata_url: String,
     http: reqwest::Client,
     keys: Mutex<Keys>,
+    /// Who opened each MCP session (`Mcp-Session-Id` to `sub`). The token authenticates
+    /// every request; the session id only names a conversation, so a session is bound to its
+    /// user and another user's valid token cannot use it (MCP security best practices,
+    /// "Session Hijacking").
+    session_owners: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Default)]
@@ -216,9 +222,42 @@ async fn authenticate(State(auth): State<Arc<Auth>>, request: Request, next: Nex
         let wanted: Vec<&str> = granted.chain(missing).collect();
         return auth.challenge(StatusCode::FORBIDDEN, &wanted.join(" "), error);
     }
+    let session = (parts.headers.get(SESSION_HEADER))
+        .and_then(|session| session.to_str().ok())
+        .map(str::to_owned);
+    if let Some(session) = &session {
+        let owners = auth.session_owners.lock().await;
+        if owners
+            .get(session)
+            .is_some_and(|owner| *owner != claims.sub)
+        {
+            let why = "this MCP session was opened by another user; initialize a new one";
+            return (StatusCode::FORBIDDEN, why).into_response();
+        }
+    }
+    let user = claims.sub.clone();
+    let closing = parts.method == axum::http::Method::DELETE;
     parts.extensions.insert(claims);
-    next.run(Request::from_parts(parts, Body::from(body))).await
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if response.status().is_success() {
+        let mut owners = auth.session_owners.lock().await;
+        match (session, response.headers().get(SESSION_HEADER)) {
+            (Some(session), _) if closing => {
+                owners.remove(&session);
+            }
+            // rmcp hands out the session id in its answer to `initialize`.
+            (None, Some(opened)) => {
+                if let Ok(opened) = opened.to_str() {
+                    owners.insert(opened.to_owned(), user);
+                }
+            }
+            _ => {}
+        }
+    }
+    response
 }
+
+const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The scopes a request needs: the base scope always, and for a tool call the tool's own.
 fn required_scopes(tool: Option<&str>) -> &'static [&'static str] {

@@ -470,6 +470,32 @@ async fn a_token_for_this_server_can_use_the_tools() {
     assert_eq!(sum["content"][0]["text"], "42", "{sum}");
 }
 
+/// MCP security best practices, "Session Hijacking": a session id names a conversation, the
+/// token says who is speaking. Another user's valid token cannot use a session; the same
+/// user's new token (after a refresh or step-up) can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_belongs_to_the_user_who_opened_it() {
+    let stack = Stack::start().await;
+    let (token, _) = stack.token(&stack.resource, "mcp:tools").await;
+    let mut mcp = stack.mcp(&token);
+    mcp.initialize().await;
+
+    let forger = stack.forger().await;
+    let mut mallory = forger.claims();
+    mallory.sub = "mallory".to_owned();
+    mcp.token = forger.sign("at+jwt", &mallory);
+    let (_, response) = mcp.send("tools/list", json!({})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        response.text().await.unwrap().contains("another user"),
+        "the refusal says why"
+    );
+
+    // The same user with another token (the forger's claims say `dev`, as the flow did).
+    mcp.token = forger.sign("at+jwt", &forger.claims());
+    mcp.request("tools/list", json!({})).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_stats_needs_the_admin_scope() {
     let stack = Stack::start().await;

@@ -217,7 +217,8 @@ async fn az_13_az_14_unknown_repeated_and_empty_parameters(backend: Backend) {
     );
 }
 
-/// AZ-15: malformed and unknown resources are invalid_target.
+/// AZ-15, TK-15: malformed and unknown resources are invalid_target; no token is minted
+/// for a resource the server does not serve.
 async fn az_15_resource_indicators_are_validated(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;

@@ -1,6 +1,6 @@
 //! Metadata, JWKS and CORS (MD-1..MD-20, SEC-3).
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, run_tollgate};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -17,7 +17,8 @@ async fn get_json(app: &TestApp, url: &str) -> (StatusCode, String, Value) {
     (status, content_type, body)
 }
 
-/// MD-1, MD-3, MD-5, MD-6, MD-7, MD-12, MD-14, MD-16.
+/// MD-1, MD-3, MD-5, MD-6, MD-7, MD-12, MD-13, MD-14, MD-16; MD-15: refresh tokens are not
+/// gated on `offline_access`, so it is not advertised.
 async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (status, content_type, doc) = get_json(
@@ -348,7 +349,63 @@ async fn health_check_endpoint_and_command(backend: Backend) {
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("unhealthy"));
 }
 
+/// MD-4, SEC-1: the issuer is https (http only on loopback, the development exception of
+/// checklist §5), with no query or fragment: `serve` refuses any other before it listens.
+/// With an https issuer, every URL the metadata names is https under it.
+async fn md_4_sec_1_the_issuer_is_https_without_query_or_fragment(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("t.db").display());
+    for (issuer, why) in [
+        (
+            "http://auth.example.com",
+            "http is only allowed for loopback hosts",
+        ),
+        ("https://auth.example.com?tenant=1", "must not have a query"),
+        ("https://auth.example.com#top", "must not have a fragment"),
+        ("ftp://auth.example.com", "the scheme must be https"),
+    ] {
+        let output = run_tollgate(
+            &[
+                "serve",
+                "--issuer",
+                issuer,
+                "--bind",
+                "127.0.0.1:0",
+                "--database-url",
+                &database_url,
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{issuer} was accepted");
+        assert!(stderr.contains(why), "{issuer}: {stderr}");
+    }
+
+    let app = TestApp::builder(backend)
+        .config(|c| c.issuer = Some("https://auth.example.com/t1".to_owned()))
+        .spawn()
+        .await;
+    let url = format!(
+        "http://{}/.well-known/oauth-authorization-server/t1",
+        app.addr
+    );
+    let (status, _, doc) = get_json(&app, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    let urls: Vec<(&String, &Value)> = (doc.as_object().unwrap().iter())
+        .filter(|(name, _)| name.ends_with("_endpoint") || name.ends_with("_uri"))
+        .collect();
+    assert!(urls.len() >= 6, "{doc}");
+    for (name, value) in urls {
+        let value = value.as_str().unwrap();
+        assert!(
+            value.starts_with("https://auth.example.com/t1/"),
+            "{name}: {value}"
+        );
+    }
+}
+
 on_both_backends!(
+    md_4_sec_1_the_issuer_is_https_without_query_or_fragment,
     health_check_endpoint_and_command,
     md_1_oauth_metadata_is_complete_and_exact,
     md_8_openid_configuration_has_the_oidc_members,

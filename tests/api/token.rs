@@ -8,7 +8,8 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// TK-1, TK-2, TK-9: a public client redeems its code with client_id only.
+/// TK-1, TK-2, TK-9 (and AZ-8: S256 works end to end): a public client redeems its code
+/// with client_id only.
 async fn tk_1_tk_2_code_exchange(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
@@ -179,7 +180,7 @@ async fn tk_7_redirect_uri_is_enforced_when_sent(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-/// TK-8: resource at the token endpoint must be within the grant.
+/// TK-8, TK-15: resource at the token endpoint must be within the grant.
 async fn tk_8_token_resource_must_be_granted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;

@@ -138,20 +138,22 @@ pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OA
     }
     let mut request: RegistrationRequest =
         serde_json::from_value(document.clone()).map_err(|e| invalid(e.to_string()))?;
-    // The document's default is `none`, not RFC 7591's client_secret_basic.
-    request
+    // The document's default is `none`, not RFC 7591's client_secret_basic; and `none` is
+    // the only method Tollgate takes from a document (it has no private_key_jwt yet), so
+    // the generic "use client_secret_basic" advice of registration would mislead here.
+    let method = request
         .token_endpoint_auth_method
         .get_or_insert_with(|| AuthMethod::None.as_str().to_owned());
+    if method != AuthMethod::None.as_str() {
+        return Err(invalid(format!(
+            "token_endpoint_auth_method '{method}' is not supported for a metadata document \
+             client: Tollgate accepts only 'none' (a public client with PKCE); shared secrets \
+             are forbidden (CIMD §4.1) and private_key_jwt is not implemented"
+        )));
+    }
     let metadata = request
         .validate()
         .map_err(|e| invalid(e.description.into_owned()))?;
-    if metadata.token_endpoint_auth_method != AuthMethod::None {
-        return Err(invalid(format!(
-            "token_endpoint_auth_method '{}' uses a shared secret, which a metadata document \
-             client cannot have (CIMD §4.1); use 'none'",
-            metadata.token_endpoint_auth_method
-        )));
-    }
     Ok(metadata)
 }
 
@@ -386,7 +388,8 @@ mod tests {
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":"https://a/cb"}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[null]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
-            (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secret"),
+            (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secrets"),
+            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "private_key_jwt is not implemented"),
             (doc(r#","client_secret":"s""#), "client secret"),
             (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
         ] {

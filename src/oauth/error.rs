@@ -106,10 +106,16 @@ impl OAuthError {
     /// Error descriptions are restricted to printable ASCII without `"` and `\`
     /// (RFC 6749 §5.2: `%x20-21 / %x23-5B / %x5D-7E`). Descriptions quote client input, so
     /// anything outside that set is replaced before it goes on the wire; the section signs
-    /// of our own citations are spelled out.
+    /// of our own citations are spelled out. Quoted input is not echoed without bound: a
+    /// megabyte-long `client_id` must not come back as a megabyte-long error.
     pub fn wire_description(&self) -> String {
-        let mut wire = String::with_capacity(self.description.len());
-        for c in self.description.chars() {
+        let mut wire = String::with_capacity(self.description.len().min(MAX_WIRE_DESCRIPTION));
+        for (written, c) in self.description.chars().enumerate() {
+            if written == MAX_WIRE_DESCRIPTION {
+                let left = self.description.chars().count() - written;
+                wire.push_str(&format!(" [... {left} more characters not shown]"));
+                break;
+            }
             match c {
                 '§' => wire.push_str("section "),
                 '"' => wire.push('\''),
@@ -121,6 +127,9 @@ impl OAuthError {
         wire
     }
 }
+
+/// Long enough for every description Tollgate writes, registered redirect URIs included.
+const MAX_WIRE_DESCRIPTION: usize = 2_000;
 
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -140,6 +149,23 @@ mod tests {
         assert_eq!(err.wire_description(), "bad 'value' / ??");
         let cited = OAuthError::invalid_request("see OAuth 2.1 §4.1.1");
         assert_eq!(cited.wire_description(), "see OAuth 2.1 section 4.1.1");
+    }
+
+    #[test]
+    fn wire_description_does_not_echo_without_bound() {
+        let long = "x".repeat(MAX_WIRE_DESCRIPTION + 500);
+        let wire = OAuthError::invalid_client(format!("no client '{long}'")).wire_description();
+        assert!(wire.starts_with("no client 'xxx"), "{wire}");
+        assert!(
+            wire.ends_with("x [... 512 more characters not shown]"),
+            "{}",
+            &wire[MAX_WIRE_DESCRIPTION - 10..]
+        );
+        let short = "y".repeat(MAX_WIRE_DESCRIPTION);
+        assert_eq!(
+            OAuthError::invalid_client(short.clone()).wire_description(),
+            short
+        );
     }
 
     #[test]

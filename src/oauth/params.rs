@@ -26,7 +26,7 @@ impl Params {
             .iter()
             .filter(|(key, _)| key == name)
             .map(|(_, value)| value.as_str());
-        let first = values.next().map(printable).transpose()?;
+        let first = values.next().map(|v| printable(name, v)).transpose()?;
         if values.next().is_some() {
             return Err(OAuthError::invalid_request(format!(
                 "parameter '{name}' was sent more than once; OAuth 2.1 §3.1 and §3.2 forbid \
@@ -48,7 +48,7 @@ impl Params {
         self.pairs
             .iter()
             .filter(|(key, _)| key == name)
-            .map(|(_, value)| printable(value))
+            .map(|(_, value)| printable(name, value))
             .collect()
     }
 }
@@ -56,11 +56,11 @@ impl Params {
 /// OAuth parameter values are printable characters (RFC 6749 Appendix A: VSCHAR, NQCHAR,
 /// URI references). A control character is refused here, before it can reach a page, a log
 /// line or a database that rejects it (PostgreSQL refuses NUL in text).
-fn printable(value: &str) -> Result<&str, OAuthError> {
+fn printable<'a>(name: &str, value: &'a str) -> Result<&'a str, OAuthError> {
     match value.chars().find(|c| c.is_control()) {
         None => Ok(value),
         Some(c) => Err(OAuthError::invalid_request(format!(
-            "a parameter value contains the control character U+{:04X}; OAuth parameter \
+            "parameter '{name}' contains the control character U+{:04X}; OAuth parameter \
              values are printable characters (RFC 6749 Appendix A)",
             u32::from(c)
         ))),
@@ -102,7 +102,9 @@ mod tests {
         let params = Params::parse(b"state=a%00b&resource=https%3A%2F%2Fa%0A&scope=ok");
         let error = params.get("state").unwrap_err();
         assert!(
-            error.description.contains("U+0000"),
+            error
+                .description
+                .starts_with("parameter 'state' contains the control character U+0000"),
             "{}",
             error.description
         );

@@ -29,10 +29,14 @@ impl Scope {
                 .chars()
                 .find(|c| !matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E'))
             {
+                // Named by code point: error descriptions cannot carry '"' or '\' (RFC 6749
+                // §5.2), the two characters most likely to be the offending ones.
                 return Err(OAuthError::invalid_scope(format!(
-                    "scope token '{token}' contains the character {bad:?}, which RFC 6749 §3.3 \
-                     does not allow (scope tokens are printable ASCII without '\"' and '\\', \
-                     separated by single spaces)"
+                    "scope token '{token}' contains the character U+{:04X}, which RFC 6749 \
+                     §3.3 does not allow (scope tokens are printable ASCII, U+0021 to U+007E, \
+                     except the double quote U+0022 and the backslash U+005C, separated by \
+                     single spaces)",
+                    u32::from(bad)
                 )));
             }
             if !tokens.iter().any(|t| t == token) {
@@ -131,6 +135,15 @@ mod tests {
     fn rejects_characters_outside_the_rfc_grammar() {
         assert!(Scope::parse(Some("good \"bad\"")).is_err());
         assert!(Scope::parse(Some("caf\u{e9}")).is_err());
+    }
+
+    #[test]
+    fn the_offending_character_survives_the_wire() {
+        // A backslash cannot appear in an error description, so it is named by its code point.
+        let err = Scope::parse(Some("a\\b")).unwrap_err();
+        let wire = err.wire_description();
+        assert!(wire.contains("the character U+005C,"), "{wire}");
+        assert!(wire.contains("the backslash U+005C"), "{wire}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::client_ip;
 use super::error::ApiError;
+use super::form::has_media_type;
 use crate::http::routes;
 use crate::oauth::client::{ClientMetadata, RegistrationRequest};
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -11,7 +12,7 @@ use crate::state::{App, AppState};
 use crate::store::{Client, ClientPolicy, ClientSource};
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -127,15 +128,7 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
 /// Client metadata is a JSON document (RFC 7591 §3.1, RFC 7592 §2.2); a form or text body is
 /// refused rather than guessed at.
 pub fn require_json(headers: &HeaderMap) -> Result<(), OAuthError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if is_json {
+    if has_media_type(headers, "application/json") {
         Ok(())
     } else {
         Err(OAuthError::invalid_client_metadata(

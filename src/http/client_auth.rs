@@ -23,6 +23,9 @@ struct Presented<'a> {
     method: AuthMethod,
     /// Kept to compare with a `client_id` in the body.
     body_client_id: Option<&'a str>,
+    /// The Basic secret as sent, when form-decoding changed it: kept to tell a client that
+    /// did not encode its credentials why its secret was wrong.
+    undecoded_secret: Option<String>,
 }
 
 /// Authenticates the calling client, or says exactly why not.
@@ -90,19 +93,30 @@ pub async fn authenticate(
                 ),
             ),
         })?;
-    let verified = match client.secret_digest.as_deref() {
-        Some(stored) => verify_stored_secret(&secret, stored).await,
-        None => false,
+    let Some(stored) = client.secret_digest.as_deref() else {
+        return Err(wrong_secret());
     };
-    if !verified {
-        // Dropping the attempt leaves it counted as a failure.
-        return Err(OAuthError::invalid_client(
-            "client authentication failed: wrong client secret",
-        )
-        .into());
+    if !verify_stored_secret(&secret, stored).await {
+        // Dropping the attempt leaves it counted as a failure, whatever the hint below finds.
+        if let Some(undecoded) = presented.undecoded_secret {
+            if verify_stored_secret(&undecoded, stored).await {
+                return Err(OAuthError::invalid_client(
+                    "client authentication failed: the secret in the Authorization header is \
+                     right only if it is read without form-decoding. Credentials in HTTP Basic \
+                     are application/x-www-form-urlencoded before base64 (RFC 6749 \
+                     §2.3.1), so a '+' in the secret must be sent as %2B and a '%' as %25",
+                )
+                .into());
+            }
+        }
+        return Err(wrong_secret());
     }
     attempt.succeeded();
     Ok(client)
+}
+
+fn wrong_secret() -> ApiError {
+    OAuthError::invalid_client("client authentication failed: wrong client secret").into()
 }
 
 async fn find_client(app: &App, client_id: &str) -> Result<Client, ApiError> {
@@ -125,11 +139,12 @@ fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a
             "the client authenticated twice (Authorization header and client_secret); use \
              exactly one method (RFC 6749 §2.3)",
         )),
-        (Some((client_id, secret)), None) => Ok(Presented {
-            client_id,
-            secret: Some(secret),
+        (Some(basic), None) => Ok(Presented {
+            client_id: basic.client_id,
+            secret: Some(basic.secret),
             method: AuthMethod::ClientSecretBasic,
             body_client_id,
+            undecoded_secret: basic.undecoded_secret,
         }),
         (None, secret) => {
             let client_id = body_client_id.ok_or_else(|| {
@@ -147,13 +162,23 @@ fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a
                 },
                 secret: secret.map(str::to_owned),
                 body_client_id: None,
+                undecoded_secret: None,
             })
         }
     }
 }
 
+/// Credentials from an `Authorization: Basic` header.
+#[derive(Debug, PartialEq, Eq)]
+struct BasicCredentials {
+    client_id: String,
+    secret: String,
+    /// The secret before form-decoding, when that changed it.
+    undecoded_secret: Option<String>,
+}
+
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (OAuth 2.1 §2.4.1).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -181,7 +206,12 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
             .map(|s| s.into_owned())
             .ok_or_else(malformed)
     };
-    Ok(Some((unescape(id)?, unescape(secret)?)))
+    let decoded_secret = unescape(secret)?;
+    Ok(Some(BasicCredentials {
+        client_id: unescape(id)?,
+        undecoded_secret: (decoded_secret != secret).then(|| secret.to_owned()),
+        secret: decoded_secret,
+    }))
 }
 
 #[cfg(test)]
@@ -200,7 +230,11 @@ mod tests {
         let headers = with_auth("Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3");
         assert_eq!(
             basic_credentials(&headers).unwrap(),
-            Some(("s6BhdRkqt3".to_owned(), "7Fjfp0ZBr1KtDRbnfVdmIw".to_owned()))
+            Some(BasicCredentials {
+                client_id: "s6BhdRkqt3".to_owned(),
+                secret: "7Fjfp0ZBr1KtDRbnfVdmIw".to_owned(),
+                undecoded_secret: None,
+            })
         );
     }
 
@@ -210,7 +244,11 @@ mod tests {
         let headers = with_auth(&format!("Basic {encoded}"));
         assert_eq!(
             basic_credentials(&headers).unwrap(),
-            Some(("my:client".to_owned(), "p@ss word".to_owned()))
+            Some(BasicCredentials {
+                client_id: "my:client".to_owned(),
+                secret: "p@ss word".to_owned(),
+                undecoded_secret: Some("p%40ss+word".to_owned()),
+            })
         );
         let with_nul = STANDARD.encode("a%00:b");
         assert!(basic_credentials(&with_auth(&format!("Basic {with_nul}"))).is_err());

@@ -208,7 +208,56 @@ async fn sec_2_parallel_guesses_share_one_budget(backend: Backend) {
     assert_eq!(throttled, 40 - BUDGET as usize, "{statuses:?}");
 }
 
+/// TK-10: the parts of HTTP Basic client credentials are form-urlencoded before base64
+/// (RFC 6749 §2.3.1). A chosen secret with '+', '%', ':' and a space works when encoded;
+/// sent as is, it is refused, and the error says that encoding is what went wrong (the
+/// official TypeScript SDK, for one, does not encode).
+async fn tk_10_basic_credentials_are_form_urlencoded(backend: Backend) {
+    const SECRET: &str = "p+ss%word: 100%";
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.clients = vec![tollgate::config::ClientSeed::confidential(
+                "encoding-client",
+                SECRET,
+            )];
+        })
+        .spawn()
+        .await;
+    let encoded: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    assert_eq!(encoded, "p%2Bss%25word%3A+100%25");
+    let ok = app
+        .client_credentials("encoding-client", Some(&encoded), &[])
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["client_id"],
+        "encoding-client"
+    );
+
+    let unencoded = app
+        .client_credentials("encoding-client", Some(SECRET), &[])
+        .await;
+    let description =
+        assert_oauth_error(unencoded, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    assert!(
+        description.contains("right only if it is read without form-decoding")
+            && description.contains("%2B"),
+        "{description}"
+    );
+    // A wrong secret that decoding changes gets no such hint.
+    let wrong = app
+        .client_credentials("encoding-client", Some("p+ss%word: 99%"), &[])
+        .await;
+    let description = assert_oauth_error(wrong, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    assert_eq!(
+        description,
+        "client authentication failed: wrong client secret"
+    );
+}
+
 on_both_backends!(
+    tk_10_basic_credentials_are_form_urlencoded,
     tk_20_client_credentials_for_confidential_clients,
     tk_20_public_clients_cannot_use_client_credentials,
     client_credentials_honours_resource_and_scope_rules,

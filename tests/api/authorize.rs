@@ -72,9 +72,14 @@ async fn az_3_redirect_uri_must_match_exactly(backend: Backend) {
             .get_authorize(&app.authorize_params(&client.client_id, &[("redirect_uri", bad)]))
             .await;
         let page = assert_error_page(response, StatusCode::BAD_REQUEST).await;
+        // The page quotes the URI sent and, after it, the registered one (HTML-escaped).
+        let sent = bad.replace('&', "&amp;");
         assert!(
-            page.contains(CALLBACK),
-            "the page lists the registered URI: {bad}"
+            page.contains(&format!(
+                "redirect_uri &#39;{sent}&#39; is not registered for this client; \
+                 registered: &#39;{CALLBACK}&#39;."
+            )),
+            "the page names the URI sent and the registered one: {bad}\n{page}"
         );
     }
 }
@@ -409,7 +414,10 @@ async fn az_22_consent_page_content_and_headers(backend: Backend) {
     let html = response.text().await.unwrap();
     assert!(html.contains("alert(1)") && html.contains(" Tools"));
     assert!(!html.contains("<script>"), "client names are escaped");
-    assert!(html.contains("127.0.0.1"), "redirect host");
+    assert!(
+        html.contains("sent back to <strong>127.0.0.1</strong>"),
+        "redirect host"
+    );
     assert!(html.contains("mcp:tools"));
     assert!(html.contains(RESOURCE));
     assert!(
@@ -417,6 +425,62 @@ async fn az_22_consent_page_content_and_headers(backend: Backend) {
         "loopback warning"
     );
     assert!(html.contains(&client.client_id));
+
+    // A redirect off this machine: its host is named, and no loopback warning is given.
+    let remote = app
+        .register_ok(&json!({
+            "client_name": "Remote app",
+            "redirect_uris": ["https://app.example.net/oauth/callback"],
+            "token_endpoint_auth_method": "none"
+        }))
+        .await;
+    let html = app
+        .consent_form(&app.authorize_params(
+            &remote.client_id,
+            &[("redirect_uri", "https://app.example.net/oauth/callback")],
+        ))
+        .await
+        .html;
+    assert!(
+        html.contains("sent back to <strong>app.example.net</strong>"),
+        "redirect host: {html}"
+    );
+    assert!(!html.contains("program on this computer"));
+}
+
+/// AZ-19 with configured scopes: a client holding a grant for one scope asks again for the
+/// union; the consent page shows the new scope and the new token carries both.
+async fn az_19_step_up_to_a_larger_configured_scope_set(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(
+                RESOURCE,
+                &["mcp:tools", "files:write"],
+            )]
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let first = app.tokens(&client.client_id).await;
+    assert_eq!(first["scope"], "mcp:tools");
+    let step_up = app.authorize_params(&client.client_id, &[("scope", "mcp:tools files:write")]);
+    let form = app.consent_form(&step_up).await;
+    assert!(form.html.contains("files:write"), "{}", form.html);
+    let body = app
+        .tokens_with(&client.client_id, &[("scope", "mcp:tools files:write")])
+        .await;
+    assert_eq!(body["scope"], "mcp:tools files:write");
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["scope"],
+        "mcp:tools files:write"
+    );
+    // The configuration is what allows the union: a scope it does not offer is refused.
+    let response = app
+        .get_authorize(
+            &app.authorize_params(&client.client_id, &[("scope", "mcp:tools mcp:admin")]),
+        )
+        .await;
+    assert_error_redirect(&app, &response, "invalid_scope");
 }
 
 /// AZ-23 (OAuth 2.1 §7.12.2): an error found before consent is not sent automatically to
@@ -608,6 +672,7 @@ on_both_backends!(
     az_17_a_missing_scope_gets_the_resource_default,
     az_17_unknown_scopes_are_refused_when_scopes_are_configured,
     az_18_az_19_offline_access_and_step_up,
+    az_19_step_up_to_a_larger_configured_scope_set,
     az_22_consent_page_content_and_headers,
     az_23_no_open_redirect_for_self_registered_clients,
     consent_user_chooser_sets_the_subject,

@@ -1,39 +1,47 @@
 //! Single-use credentials stay single-use under concurrent requests, on both backends.
 
-use crate::helpers::{Backend, CALLBACK, TestApp};
+use crate::helpers::{Backend, CALLBACK, TestApp, assert_oauth_error, exactly_one_success};
 use crate::on_both_backends;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
 const RACERS: usize = 32;
 
-/// Fires `RACERS` copies of a token request at once and returns their statuses.
-async fn race(app: &Arc<TestApp>, form: Vec<(&'static str, String)>) -> Vec<StatusCode> {
+/// Fires `RACERS` copies of a token request at once and returns each status with its body.
+async fn race(app: &Arc<TestApp>, form: Vec<(&'static str, String)>) -> Vec<(StatusCode, Value)> {
     let mut set = JoinSet::new();
     for _ in 0..RACERS {
         let app = Arc::clone(app);
         let form = form.clone();
         set.spawn(async move {
-            app.http
+            let response = app
+                .http
                 .post(app.url("/token"))
                 .form(&form)
                 .send()
                 .await
-                .unwrap()
-                .status()
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
         });
     }
     set.join_all().await
 }
 
-/// 32 concurrent redemptions of one code: exactly one token response.
+/// 32 concurrent redemptions of one code: exactly one token response, 31 `invalid_grant`,
+/// and the replays revoke what the winner got (TK-5).
 async fn one_code_redeemed_32_times_at_once_yields_one_token(backend: Backend) {
-    let app = Arc::new(TestApp::spawn(backend).await);
+    let app = Arc::new(
+        TestApp::builder(backend)
+            .with_resource_server()
+            .spawn()
+            .await,
+    );
     let client = app.public_client().await;
     let code = app.code(&client.client_id).await;
-    let statuses = race(
+    let results = race(
         &app,
         vec![
             ("grant_type", "authorization_code".to_owned()),
@@ -43,12 +51,20 @@ async fn one_code_redeemed_32_times_at_once_yields_one_token(backend: Backend) {
         ],
     )
     .await;
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::BAD_REQUEST)
-        .count();
-    assert_eq!((ok, refused), (1, RACERS - 1), "{statuses:?}");
+    let tokens = exactly_one_success(results);
+    let refresh = app
+        .refresh(
+            &client.client_id,
+            tokens["refresh_token"].as_str().unwrap(),
+            &[],
+        )
+        .await;
+    assert_oauth_error(refresh, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(&app.resource_server(), access).await["active"],
+        false
+    );
 }
 
 /// 32 concurrent uses of one refresh token: exactly one new pair, and since the other 31
@@ -71,23 +87,10 @@ async fn one_refresh_token_used_32_times_at_once_yields_one_pair(backend: Backen
         set.spawn(async move {
             let response = app.refresh(&client_id, &refresh, &[]).await;
             let status = response.status();
-            (status, response.json::<serde_json::Value>().await.unwrap())
+            (status, response.json::<Value>().await.unwrap())
         });
     }
-    let results = set.join_all().await;
-    let winners: Vec<_> = results
-        .iter()
-        .filter(|(status, _)| *status == StatusCode::OK)
-        .collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .filter(|(status, _)| *status != StatusCode::OK)
-            .all(|(status, body)| *status == StatusCode::BAD_REQUEST
-                && body["error"] == "invalid_grant")
-    );
-    let new_pair = &winners[0].1;
+    let new_pair = exactly_one_success(set.join_all().await);
     let after = app
         .refresh(
             &client.client_id,

@@ -625,6 +625,19 @@ pub fn hidden_field(html: &str, name: &str) -> String {
 }
 
 /// Asserts an RFC 6749 error body and returns its description.
+/// Exactly one success; every other request got `400 invalid_grant`. Returns the success.
+pub fn exactly_one_success(results: Vec<(StatusCode, Value)>) -> Value {
+    let (winners, losers): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .partition(|(status, _)| *status == StatusCode::OK);
+    assert_eq!(winners.len(), 1, "winners: {winners:?}, losers: {losers:?}");
+    for (status, body) in &losers {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    winners.into_iter().next().unwrap().1
+}
+
 pub async fn assert_oauth_error(
     response: reqwest::Response,
     status: StatusCode,

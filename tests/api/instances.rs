@@ -2,7 +2,7 @@
 
 use crate::helpers::{
     Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, RegisteredClient, ServeProcess, TestDb,
-    VERIFIER, client, hidden_field,
+    VERIFIER, client, exactly_one_success, hidden_field,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -297,19 +297,6 @@ async fn race(
     set.join_all().await
 }
 
-/// Exactly one success; every other request got `400 invalid_grant`. Returns the success.
-fn exactly_one_success(results: Vec<(StatusCode, Value)>) -> Value {
-    let (winners, losers): (Vec<_>, Vec<_>) = results
-        .into_iter()
-        .partition(|(status, _)| *status == StatusCode::OK);
-    assert_eq!(winners.len(), 1, "winners: {winners:?}, losers: {losers:?}");
-    for (status, body) in &losers {
-        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(body["error"], "invalid_grant", "{body}");
-    }
-    winners.into_iter().next().unwrap().1
-}
-
 /// Asserts that the grant of a token response is revoked on both instances: its refresh
 /// token is refused and its access token is inactive.
 async fn assert_revoked_everywhere(
@@ -362,4 +349,45 @@ async fn single_use_holds_across_instances_under_concurrency() {
     let results = race(&http, [&b, &a], refreshment(client_id, refresh_token)).await;
     let new_pair = exactly_one_success(results);
     assert_revoked_everywhere(&http, [&a, &b], &resource_server, client_id, &new_pair).await;
+}
+
+/// Concurrent dynamic registrations split between A and B never collide: every one
+/// succeeds with its own client id, and each client is known to the other instance at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(tollgate_postgres_tests),
+    ignore = "the PostgreSQL half was not run: set TOLLGATE_TEST_POSTGRES_URL"
+)]
+async fn registrations_race_across_instances() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let (a, b) = tokio::join!(start(&db.url), start(&db.url));
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let http = client();
+    let mut set = JoinSet::new();
+    for i in 0..RACERS {
+        let (on, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let (on, other, http) = (Arc::clone(on), Arc::clone(other), http.clone());
+        set.spawn(async move {
+            let registered = on
+                .register(
+                    &http,
+                    json!({
+                        "client_name": format!("racer {i}"),
+                        "redirect_uris": [CALLBACK],
+                        "token_endpoint_auth_method": "none"
+                    }),
+                )
+                .await;
+            assert_eq!(registered.body["client_name"], format!("racer {i}"));
+            (registered.client_id, other)
+        });
+    }
+    let registered = set.join_all().await;
+    let mut ids: Vec<&str> = registered.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), RACERS);
+    for (client_id, other) in registered.iter().take(4) {
+        other.code(&http, client_id).await;
+    }
 }

@@ -1,6 +1,6 @@
 //! Metadata, JWKS and CORS (MD-1..MD-20, SEC-3).
 
-use crate::helpers::{Backend, TestApp, run_tollgate};
+use crate::helpers::{Backend, TestApp, jwt_payload, run_tollgate};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -300,6 +300,34 @@ async fn sec_3_issuer_ignores_the_host_header(backend: Backend) {
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["issuer"], app.issuer);
     assert!(!doc.to_string().contains("evil.example"));
+
+    // A whole flow sent with a forged Host and forwarding headers: the callback's `iss` and
+    // the access token's `iss` are still the configured issuer.
+    let mut forged = reqwest::header::HeaderMap::new();
+    for (name, value) in [
+        ("host", "evil.example"),
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "host=evil.example;proto=https"),
+    ] {
+        forged.insert(name, value.parse().unwrap());
+    }
+    let mut app = app;
+    app.http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .no_proxy()
+        .default_headers(forged)
+        .build()
+        .unwrap();
+    let client = app.public_client().await;
+    let callback = app.approve(&client.client_id, &[]).await;
+    assert_eq!(callback.one("iss"), app.issuer);
+    let tokens = app.redeemed(&client.client_id, &callback.one("code")).await;
+    assert_eq!(
+        jwt_payload(tokens["access_token"].as_str().unwrap())["iss"],
+        app.issuer
+    );
 }
 
 /// A configured issuer is used byte for byte, and resources with scopes are advertised.

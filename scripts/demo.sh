@@ -283,9 +283,11 @@ The Tollgate demo stack is running:
 
 Point an MCP client at ${mcp_url}, for example the MCP Inspector:
 
-  npx @modelcontextprotocol/inspector
+  npx @modelcontextprotocol/inspector@latest      (Node 22.19 or later)
 
-  In the Inspector: Transport Type "Streamable HTTP", URL ${mcp_url}, Connect.
+  Inspector 2.x: Add Servers, Add manually, transport streamable-http, URL ${mcp_url},
+  Add, then switch the server on. Inspector 1.x: Transport Type "Streamable HTTP", the
+  URL, Connect.
   Your browser goes to Tollgate's consent page (${issuer}/authorize?...): choose the
   user "dev" and click Approve; the Inspector then lists the tools.
 

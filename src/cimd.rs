@@ -132,6 +132,11 @@ impl DocumentFetcher {
         Ok((metadata, true))
     }
 
+    /// Drops the cached document of `url`, so that the next use fetches it again.
+    pub fn forget(&self, url: &str) {
+        self.lock().remove(url);
+    }
+
     async fn fetch(&self, url: &str, now: i64) -> Result<(ClientMetadata, Duration), OAuthError> {
         let failed = |why: String| {
             OAuthError::invalid_client(format!(

@@ -466,6 +466,45 @@ async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
     }
 }
 
+/// CIMD-6, CIMD-1: removing a document client while its document is cached (here with
+/// `tollgate clients remove`, as another process would) does not leave the cache serving a
+/// client without its row: the next authorization fetches the document again, stores the
+/// client and works through to a token.
+async fn cimd_6_a_removed_client_is_fetched_and_stored_again(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "max-age=600");
+    let client_id = docs.url("doc.json");
+    assert_eq!(authorize(&app, &client_id).await.status(), Status::OK);
+    assert_eq!(docs.hits("doc.json"), 1);
+
+    let output = crate::helpers::tollgate(&[
+        "clients",
+        "remove",
+        &client_id,
+        "--database-url",
+        app.database_url(),
+    ]);
+    assert!(output.contains("removed client"), "{output}");
+
+    let form = app
+        .consent_form(&app.authorize_params(&client_id, &[("redirect_uri", CALLBACK)]))
+        .await;
+    assert_eq!(
+        docs.hits("doc.json"),
+        2,
+        "the removal is seen, and the document read again"
+    );
+    let code = Callback::from_response(&app.decide(&form, "approve", "dev").await).one("code");
+    let response = app
+        .exchange(&client_id, &code, &[("redirect_uri", CALLBACK)])
+        .await;
+    assert_eq!(response.status(), Status::OK);
+    // Stored again, the document is cached again.
+    assert_eq!(authorize(&app, &client_id).await.status(), Status::OK);
+    assert_eq!(docs.hits("doc.json"), 2);
+}
+
 /// CIMD §3 (the rules behind CIMD-1): a client identifier URL with user information, a
 /// fragment or dot segments is refused before anything is fetched; credentials in the
 /// URL never reach the host.
@@ -700,6 +739,7 @@ impl ChunkedServer {
 
 on_both_backends!(
     cimd_1_a_document_client_completes_the_flow,
+    cimd_6_a_removed_client_is_fetched_and_stored_again,
     cimd_1_url_rules_are_checked_before_fetching,
     cimd_1_stored_document_clients_follow_the_configuration,
     cimd_6_cache_lifetime_is_bounded,

@@ -231,6 +231,7 @@ impl DocumentFetcher {
             cache_control: header(reqwest::header::CACHE_CONTROL),
             expires: header(reqwest::header::EXPIRES),
             date: header(reqwest::header::DATE),
+            age: header(reqwest::header::AGE),
         };
         let lifetime = cache_lifetime(headers, now, DEFAULT_CACHE, self.max_cache);
         let too_big = || {

@@ -347,8 +347,8 @@ async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
     assert_refused(authorize(&app, &docs.url("slow.json")).await, "timed out").await;
 }
 
-/// CIMD-6: cache headers are honoured with a bound; errors and invalid documents are never
-/// cached, so a fix works at once.
+/// CIMD-6: cache headers, `Age` included, are honoured with a bound; errors and invalid
+/// documents are never cached, so a fix works at once.
 async fn cimd_6_caching(backend: Backend) {
     let app = spawn(backend).await;
     let docs = DocumentServer::start().await;
@@ -394,6 +394,28 @@ async fn cimd_6_caching(backend: Backend) {
         assert_eq!(authorize(&app, &url).await.status(), Status::OK);
     }
     assert_eq!(docs.hits("expired.json"), 2);
+
+    // A response that has aged in a cache on the way is fresh only for what is left
+    // (RFC 9111 §4.2.3): max-age 60 with Age 50 leaves 10 s; Age 60 leaves nothing.
+    let mut aged = ok(document(&docs.url("aged.json"), ""), "max-age=60");
+    aged.headers.push(("age", "50".to_owned()));
+    docs.answer("aged.json", aged);
+    let url = docs.url("aged.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("aged.json"), 1, "cached for the 10 s left");
+    app.clock.advance(11);
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("aged.json"), 2, "fetched again after them");
+    let mut stale = ok(document(&docs.url("stale.json"), ""), "max-age=60");
+    stale.headers.push(("age", "60".to_owned()));
+    docs.answer("stale.json", stale);
+    let url = docs.url("stale.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("stale.json"), 2, "stale on arrival: not cached");
 
     // An invalid document, then the fixed one: the fix is seen at once.
     let url = docs.url("fixed.json");

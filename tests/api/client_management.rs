@@ -227,6 +227,54 @@ async fn opt_3_requests_without_a_token_or_with_a_wrong_one(backend: Backend) {
     assert_eq!(body["client_name"], "Test MCP Client");
 }
 
+/// OPT-3 (RFC 7592 §2.2): "The updated client metadata fields request MUST NOT include the
+/// registration_access_token, registration_client_uri, client_secret_expires_at, or
+/// client_id_issued_at fields". Each is refused with invalid_client_metadata naming it,
+/// even with the very value the server issued, and the refused update changes nothing.
+async fn opt_3_update_refuses_each_server_owned_member(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.confidential_client("client_secret_basic").await;
+    let (uri, token) = management(&client);
+    for member in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_secret_expires_at",
+        "client_id_issued_at",
+    ] {
+        let issued = client.body[member].clone();
+        assert!(!issued.is_null(), "the registration response has {member}");
+        let mut update = json!({
+            "client_id": client.client_id,
+            "client_name": "Renamed",
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_basic"
+        });
+        update[member] = issued;
+        let response = app
+            .http
+            .put(&uri)
+            .bearer_auth(&token)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        let description =
+            assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+        assert!(
+            description.contains(&format!(
+                "'{member}' is set by the server and must not be sent in an update"
+            )),
+            "{member}: {description}"
+        );
+    }
+    let (body, _) = information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(
+        body["client_name"], "Confidential Client",
+        "no refused update changed the client"
+    );
+}
+
 /// OPT-3 (RFC 7592 §2.2): the update's client_id must be this client's. A missing one and
 /// a different one are refused with invalid_request, saying what was sent and what was
 /// expected; the other client is not touched.
@@ -516,6 +564,7 @@ async fn opt_3_concurrent_reads_with_one_token(backend: Backend) {
 on_both_backends!(
     opt_3_concurrent_reads_with_one_token,
     opt_3_requests_without_a_token_or_with_a_wrong_one,
+    opt_3_update_refuses_each_server_owned_member,
     opt_3_update_with_a_missing_or_wrong_client_id,
     opt_3_the_bearer_scheme_is_case_insensitive,
     opt_3_update_of_a_confidential_client_with_its_secret,

@@ -428,6 +428,40 @@ async fn cimd_6_caching(backend: Backend) {
     assert_eq!(authorize(&app, &url).await.status(), Status::OK);
 }
 
+/// CIMD-6 (errors are never cached): a document URL that answers 404, then serves the
+/// document, works on the very next authorization, which fetches it again; the same after
+/// a 503 that carried a long max-age of its own.
+async fn cimd_6_a_failed_fetch_is_not_cached(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    let url = docs.url("later.json");
+    assert_refused(authorize(&app, &url).await, "answered 404").await;
+    assert_refused(authorize(&app, &url).await, "answered 404").await;
+    assert_eq!(docs.hits("later.json"), 2, "each attempt fetched");
+    docs.publish("later.json", "max-age=600");
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(
+        docs.hits("later.json"),
+        3,
+        "fetched at once, not after a delay"
+    );
+    // A server error is not cached either.
+    let url = docs.url("flaky.json");
+    docs.answer(
+        "flaky.json",
+        Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            headers: vec![("cache-control", "max-age=600".to_owned())],
+            body: String::new(),
+            delay: Duration::ZERO,
+        },
+    );
+    assert_refused(authorize(&app, &url).await, "answered 503").await;
+    docs.publish("flaky.json", "max-age=600");
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("flaky.json"), 2);
+}
+
 /// CIMD-9: without the local development setting, no fetch reaches a private or loopback
 /// address, whether named by an IP literal or by a host name that resolves to one.
 async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
@@ -762,6 +796,7 @@ impl ChunkedServer {
 on_both_backends!(
     cimd_1_a_document_client_completes_the_flow,
     cimd_6_a_removed_client_is_fetched_and_stored_again,
+    cimd_6_a_failed_fetch_is_not_cached,
     cimd_1_url_rules_are_checked_before_fetching,
     cimd_1_stored_document_clients_follow_the_configuration,
     cimd_6_cache_lifetime_is_bounded,

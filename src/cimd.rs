@@ -5,7 +5,8 @@
 //! (a name cannot smuggle in a private address) and for IP literals before connecting; no
 //! redirects are followed; only `200` counts; the body is cut off at 5 KB; the whole fetch
 //! has a short timeout. Valid documents are cached as their `Cache-Control` allows, up to a
-//! bound; failures and invalid documents are never cached, so a fix takes effect at once.
+//! bound in time (`cimd.max_cache`) and in number; failures and invalid documents are never
+//! cached, so a fix takes effect at once.
 
 use crate::clock::Clock;
 use crate::config::CimdConfig;
@@ -24,6 +25,11 @@ use url::{Host, Url};
 /// Reuse a document without cache headers for this long.
 const DEFAULT_CACHE: Duration = Duration::from_secs(300);
 
+/// The most documents kept at once. Document URLs come from unauthenticated requests, so
+/// without a bound anyone could grow the cache by naming new URLs; a real deployment sees
+/// a handful of client applications.
+const MAX_CACHED_DOCUMENTS: usize = 1024;
+
 pub struct DocumentFetcher {
     /// Made on the first fetch: building it reads the system's CA certificates, which
     /// took about as long as the rest of start-up together.
@@ -31,12 +37,63 @@ pub struct DocumentFetcher {
     timeout: Duration,
     allow_loopback: bool,
     max_cache: Duration,
-    cache: Mutex<HashMap<String, Cached>>,
+    cache: Mutex<DocumentCache<ClientMetadata>>,
 }
 
-struct Cached {
-    metadata: ClientMetadata,
+/// Fetched documents by URL with the time they stop being fresh, at most `capacity` of
+/// them. Inserting first drops every expired entry, then, if the cache is still full, the
+/// one that would expire soonest: a document that is fetched again costs one request,
+/// while a cache without a bound costs memory that anyone can claim.
+#[derive(Debug)]
+struct DocumentCache<V> {
+    entries: HashMap<String, Cached<V>>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct Cached<V> {
+    value: V,
     expires_at: i64,
+}
+
+impl<V: Clone> DocumentCache<V> {
+    fn new(capacity: usize) -> Self {
+        DocumentCache {
+            entries: HashMap::new(),
+            capacity,
+        }
+    }
+
+    /// The value for `url`, if it is still fresh at `now`.
+    fn get(&self, url: &str, now: i64) -> Option<V> {
+        self.entries
+            .get(url)
+            .filter(|cached| cached.expires_at > now)
+            .map(|cached| cached.value.clone())
+    }
+
+    fn insert(&mut self, url: &str, value: V, expires_at: i64, now: i64) {
+        self.entries.remove(url);
+        self.entries.retain(|_, cached| cached.expires_at > now);
+        if self.entries.len() >= self.capacity {
+            let soonest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, cached)| cached.expires_at)
+                .map(|(url, _)| url.clone());
+            if let Some(soonest) = soonest {
+                self.entries.remove(&soonest);
+            }
+        }
+        if self.capacity > 0 {
+            let cached = Cached { value, expires_at };
+            self.entries.insert(url.to_owned(), cached);
+        }
+    }
+
+    fn remove(&mut self, url: &str) {
+        self.entries.remove(url);
+    }
 }
 
 impl std::fmt::Debug for DocumentFetcher {
@@ -80,7 +137,7 @@ impl DocumentFetcher {
             timeout: config.timeout,
             allow_loopback: config.allow_http_loopback,
             max_cache: config.max_cache,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(DocumentCache::new(MAX_CACHED_DOCUMENTS)),
         }
     }
 
@@ -110,10 +167,8 @@ impl DocumentFetcher {
         clock: &dyn Clock,
     ) -> Result<(ClientMetadata, bool), OAuthError> {
         let now = clock.now();
-        if let Some(cached) = self.lock().get(url) {
-            if cached.expires_at > now {
-                return Ok((cached.metadata.clone(), false));
-            }
+        if let Some(metadata) = self.lock().get(url, now) {
+            return Ok((metadata, false));
         }
         let (metadata, lifetime) = self.fetch(url, now).await?;
         let mut cache = self.lock();
@@ -121,15 +176,14 @@ impl DocumentFetcher {
             cache.remove(url);
         } else {
             let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
-            cache.insert(
-                url.to_owned(),
-                Cached {
-                    metadata: metadata.clone(),
-                    expires_at: now.saturating_add(seconds),
-                },
-            );
+            cache.insert(url, metadata.clone(), now.saturating_add(seconds), now);
         }
         Ok((metadata, true))
+    }
+
+    /// Drops the cached document of `url`, so that the next use fetches it again.
+    pub fn forget(&self, url: &str) {
+        self.lock().remove(url);
     }
 
     async fn fetch(&self, url: &str, now: i64) -> Result<(ClientMetadata, Duration), OAuthError> {
@@ -177,6 +231,7 @@ impl DocumentFetcher {
             cache_control: header(reqwest::header::CACHE_CONTROL),
             expires: header(reqwest::header::EXPIRES),
             date: header(reqwest::header::DATE),
+            age: header(reqwest::header::AGE),
         };
         let lifetime = cache_lifetime(headers, now, DEFAULT_CACHE, self.max_cache);
         let too_big = || {
@@ -205,7 +260,7 @@ impl DocumentFetcher {
         Ok((metadata, lifetime))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DocumentCache<ClientMetadata>> {
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -225,4 +280,56 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_fresh_entries_only() {
+        let mut cache = DocumentCache::new(4);
+        cache.insert("a", 1, 110, 100);
+        assert_eq!(cache.get("a", 109), Some(1));
+        assert_eq!(cache.get("a", 110), None, "expired at its time");
+        cache.insert("a", 2, 200, 150);
+        assert_eq!(cache.get("a", 150), Some(2), "replaced");
+        cache.remove("a");
+        assert_eq!(cache.get("a", 150), None);
+    }
+
+    #[test]
+    fn inserting_drops_expired_entries() {
+        let mut cache = DocumentCache::new(100);
+        for i in 0..50 {
+            cache.insert(&format!("old-{i}"), i, 110, 100);
+        }
+        cache.insert("new", 0, 300, 200);
+        assert_eq!(cache.entries.len(), 1, "the expired entries went");
+        assert_eq!(cache.get("new", 200), Some(0));
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let mut cache = DocumentCache::new(3);
+        // Distinct URLs, none expired: the one expiring soonest makes room.
+        for (url, expires_at) in [("a", 500), ("b", 400), ("c", 600), ("d", 700)] {
+            cache.insert(url, url, expires_at, 100);
+        }
+        assert_eq!(cache.entries.len(), 3);
+        assert_eq!(cache.get("b", 100), None, "b expired soonest");
+        for url in ["a", "c", "d"] {
+            assert_eq!(cache.get(url, 100), Some(url));
+        }
+        // Many more never grow it.
+        for i in 0..1000 {
+            cache.insert(&format!("u{i}"), "x", 1000 + i, 100);
+        }
+        assert_eq!(cache.entries.len(), 3);
+        // Replacing an entry of a full cache keeps the others.
+        cache.insert("u999", "y", 5000, 100);
+        assert_eq!(cache.entries.len(), 3);
+        assert_eq!(cache.get("u998", 100), Some("x"));
+        assert_eq!(cache.get("u999", 100), Some("y"));
+    }
 }

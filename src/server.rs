@@ -92,14 +92,19 @@ impl Server {
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        // For `tollgate token`, which may run with nothing but the database URL.
+        // For `tollgate token` and `tollgate keys`, which may run with nothing but the
+        // database URL.
         let grace = config.key_grace_period().as_secs().to_string();
-        store
-            .record_server_setting(ServerSetting::Issuer, issuer.as_str(), clock.now())
-            .await?;
-        store
-            .record_server_setting(ServerSetting::KeyGracePeriod, &grace, clock.now())
-            .await?;
+        let reload = config.keys.reload_interval.as_millis().to_string();
+        for (setting, value) in [
+            (ServerSetting::Issuer, issuer.as_str()),
+            (ServerSetting::KeyGracePeriod, &grace),
+            (ServerSetting::KeyReloadInterval, &reload),
+        ] {
+            store
+                .record_server_setting(setting, value, clock.now())
+                .await?;
+        }
         let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
         let (applied, secret_check) = seed::apply(&store, &config, clock.now()).await?;
         if applied != Applied::default() {

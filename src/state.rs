@@ -150,15 +150,35 @@ impl App {
     }
 
     /// The client a metadata document describes, fetched (or from the cache) and stored.
+    ///
+    /// Grants and pending requests refer to their client's row, so a document served from
+    /// the cache must still have one. The row can go while the document is cached (`tollgate
+    /// clients remove`, another instance), hence the check on a cache hit: one primary-key
+    /// read, no write. A missing row is taken as "forget this client": the cached document
+    /// is dropped, fetched again and stored again.
     async fn document_client(
         &self,
         fetcher: &DocumentFetcher,
         client_id: &str,
     ) -> Result<Client, ClientError> {
-        let (metadata, fetched) = fetcher
-            .metadata(client_id, self.clock.as_ref())
+        let clock = self.clock.as_ref();
+        let (mut metadata, mut fetched) = fetcher
+            .metadata(client_id, clock)
             .await
             .map_err(ClientError::Document)?;
+        if !fetched {
+            match self.store.client_source(client_id).await? {
+                Some(ClientSource::Document) => {}
+                Some(_) => return Err(taken()),
+                None => {
+                    fetcher.forget(client_id);
+                    (metadata, fetched) = fetcher
+                        .metadata(client_id, clock)
+                        .await
+                        .map_err(ClientError::Document)?;
+                }
+            }
+        }
         let client = Client {
             client_id: client_id.to_owned(),
             secret_digest: None,
@@ -168,11 +188,8 @@ impl App {
             source: ClientSource::Document,
             policy: ClientPolicy::default(),
         };
-        // Grants refer to their client, so the document's client is stored too.
         if fetched && !self.store.upsert_owned_client(&client).await? {
-            return Err(ClientError::Document(OAuthError::invalid_client(
-                "this client id is taken by a client registered another way",
-            )));
+            return Err(taken());
         }
         Ok(client)
     }
@@ -184,6 +201,12 @@ impl App {
     pub fn user(&self, subject: &str) -> Option<&User> {
         self.users.get(subject)
     }
+}
+
+fn taken() -> ClientError {
+    ClientError::Document(OAuthError::invalid_client(
+        "this client id is taken by a client registered another way",
+    ))
 }
 
 /// Every scope of every configured resource, for `scopes_supported`.

@@ -1,9 +1,10 @@
 //! `keys rotate` and `keys list`.
 
-use super::{ConfigArgs, Failure, fail, open_store};
+use super::{ConfigArgs, Failure, KeyTiming, fail, open_store};
 use crate::clock::{Clock, SystemClock};
-use crate::config::duration;
+use crate::config::{Config, duration};
 use crate::keys::KeyRing;
+use crate::store::Store;
 use clap::Subcommand;
 use std::time::Duration;
 
@@ -27,42 +28,53 @@ pub(super) async fn run(command: KeysCommand) -> Result<(), Failure> {
 async fn rotate(args: &ConfigArgs) -> Result<(), Failure> {
     let config = args.load()?;
     let store = open_store(&config).await?;
+    let result = rotate_with(&config, &store).await;
+    store.close().await;
+    let (kid, previous, timing) = result?;
+    println!("new active signing key: {kid}");
+    println!(
+        "previous key {previous} stays in the JWKS for {} after now",
+        duration::format(&timing.grace)
+    );
+    println!(
+        "running servers switch within {}",
+        format_interval(timing.reload_interval)
+    );
+    note_unrecorded(timing);
+    Ok(())
+}
+
+async fn rotate_with(
+    config: &Config,
+    store: &Store,
+) -> Result<(String, String, KeyTiming), Failure> {
+    let timing = KeyTiming::read(config, store).await?;
     let now = SystemClock.now();
-    let grace = config.key_grace_period();
-    let ring = KeyRing::load_or_create(&store, now, grace)
+    let ring = KeyRing::load_or_create(store, now, timing.grace)
         .await
         .map_err(fail)?;
     let previous = ring.current().active.kid().to_owned();
-    let rotated = ring.rotate(&store, now).await.map_err(fail);
-    store.close().await;
-    let Some(kid) = rotated? else {
+    let Some(kid) = ring.rotate(store, now).await.map_err(fail)? else {
         return Err(fail(
             "another instance rotated the key at the same moment; run again to rotate once more",
         ));
     };
-    println!("new active signing key: {kid}");
-    println!(
-        "previous key {previous} stays in the JWKS for {} after now",
-        duration::format(&grace)
-    );
-    println!(
-        "running servers switch within {}",
-        duration::format(&config.keys.reload_interval)
-    );
-    Ok(())
+    Ok((kid, previous, timing))
 }
 
 async fn list(args: &ConfigArgs) -> Result<(), Failure> {
     let config = args.load()?;
     let store = open_store(&config).await?;
+    let timing = KeyTiming::read(&config, &store).await;
     let keys = store.all_keys().await.map_err(fail);
     store.close().await;
+    let (timing, keys) = (timing?, keys?);
     let now = SystemClock.now();
-    let grace = i64::try_from(config.key_grace_period().as_secs()).unwrap_or(i64::MAX);
+    let grace = i64::try_from(timing.grace.as_secs()).unwrap_or(i64::MAX);
     let span =
         |seconds: i64| duration::format(&Duration::from_secs(u64::try_from(seconds).unwrap_or(0)));
     println!("{:<45} {:<10} DETAILS", "KID", "STATE");
-    for key in keys? {
+    for key in keys {
         let (state, details) = match key.retired_at {
             None if key.active => (
                 "active",
@@ -87,5 +99,26 @@ async fn list(args: &ConfigArgs) -> Result<(), Failure> {
         };
         println!("{:<45} {state:<10} {details}", key.kid);
     }
+    note_unrecorded(timing);
     Ok(())
+}
+
+/// Says where the figures came from when no server recorded its own.
+fn note_unrecorded(timing: KeyTiming) {
+    if !timing.recorded {
+        println!(
+            "note: no server has recorded its key settings in this database yet; the figures \
+             are this command's configuration"
+        );
+    }
+}
+
+/// A reload interval: whole seconds as usual, shorter ones in milliseconds (tests and
+/// embedded servers set them), so that 20 ms does not read as "0s".
+fn format_interval(interval: Duration) -> String {
+    if interval < Duration::from_secs(1) {
+        format!("{}ms", interval.as_millis())
+    } else {
+        duration::format(&interval)
+    }
 }

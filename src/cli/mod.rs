@@ -8,13 +8,14 @@ mod serve;
 mod token;
 
 use crate::config::{Config, duration};
-use crate::store::Store;
+use crate::store::{ServerSetting, Store};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -161,4 +162,34 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
     let store = Store::connect(&config.database_url).await.map_err(fail)?;
     store.migrate().await.map_err(fail)?;
     Ok(store)
+}
+
+/// How the server on this database handles its signing keys, as it recorded at its start
+/// (`crate::store::ServerSetting`): it is the one that drops retired keys from its JWKS and
+/// picks up rotations, so its figures count, not this command's configuration. Each figure
+/// falls back to the configuration here when no server recorded it.
+#[derive(Debug, Clone, Copy)]
+struct KeyTiming {
+    /// How long a retired key stays published.
+    grace: Duration,
+    /// How soon running servers follow a rotation made elsewhere.
+    reload_interval: Duration,
+    /// Whether both came from the database.
+    recorded: bool,
+}
+
+impl KeyTiming {
+    async fn read(config: &Config, store: &Store) -> Result<KeyTiming, Failure> {
+        let recorded = |setting| async move {
+            let value = store.server_setting(setting).await.map_err(fail)?;
+            Ok::<_, Failure>(value.and_then(|text| text.parse::<u64>().ok()))
+        };
+        let grace = recorded(ServerSetting::KeyGracePeriod).await?;
+        let reload = recorded(ServerSetting::KeyReloadInterval).await?;
+        Ok(KeyTiming {
+            grace: grace.map_or_else(|| config.key_grace_period(), Duration::from_secs),
+            reload_interval: reload.map_or(config.keys.reload_interval, Duration::from_millis),
+            recorded: grace.is_some() && reload.is_some(),
+        })
+    }
 }

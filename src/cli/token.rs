@@ -3,7 +3,7 @@
 //! so introspection and revocation know it. Options make it wrong on purpose, to test that
 //! the resource server refuses it.
 
-use super::{ConfigArgs, Failure, fail, open_store};
+use super::{ConfigArgs, Failure, KeyTiming, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::seed::RESERVED_CLAIMS;
 use crate::config::{Config, DEFAULT_USER, duration};
@@ -78,7 +78,7 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
 
 async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
     let issuer = issuer(args, config, store).await?;
-    let grace = key_grace_period(config, store).await?;
+    let grace = KeyTiming::read(config, store).await?.grace;
     let lifetime = args.ttl.unwrap_or(config.access_token_ttl);
     if !args.expired && lifetime > grace {
         // After a rotation the signing key leaves the JWKS when its grace period ends; a
@@ -186,16 +186,4 @@ async fn issuer(args: &TokenArgs, config: &Config, store: &Store) -> Result<Stri
         )),
         (None, None) => Ok(default_issuer(config.bind)),
     }
-}
-
-/// How long a retired key stays published: what the server on this database recorded (it
-/// is the one that drops keys from its JWKS), else what the configuration here says.
-async fn key_grace_period(config: &Config, store: &Store) -> Result<Duration, Failure> {
-    let recorded = store
-        .server_setting(ServerSetting::KeyGracePeriod)
-        .await
-        .map_err(fail)?;
-    Ok(recorded
-        .and_then(|seconds| seconds.parse().ok())
-        .map_or_else(|| config.key_grace_period(), Duration::from_secs))
 }

@@ -51,12 +51,7 @@ pub async fn update(
     let document: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         OAuthError::invalid_client_metadata(format!("the body is not a JSON object: {e}"))
     })?;
-    if document.get("client_id").and_then(|v| v.as_str()) != Some(client.client_id.as_str()) {
-        return Err(OAuthError::invalid_request(
-            "an update must include this client's client_id (RFC 7592 §2.2)",
-        )
-        .into());
-    }
+    check_client_id(document.get("client_id"), &client.client_id)?;
     if let Some(member) = SERVER_OWNED.iter().find(|m| document.get(**m).is_some()) {
         return Err(OAuthError::invalid_client_metadata(format!(
             "'{member}' is set by the server and must not be sent in an update \
@@ -87,6 +82,23 @@ pub async fn update(
         .into());
     }
     answer_with_next_token(&app, Client { metadata, ..client }, true).await
+}
+
+/// RFC 7592 §2.2: "The client MUST include its client_id field in the request, and it MUST
+/// be the same as its currently issued client identifier."
+fn check_client_id(sent: Option<&serde_json::Value>, expected: &str) -> Result<(), OAuthError> {
+    let why = match sent {
+        Some(serde_json::Value::String(id)) if id == expected => return Ok(()),
+        None => format!("an update must include this client's client_id, '{expected}'"),
+        Some(serde_json::Value::String(id)) => format!(
+            "the update's client_id is '{id}', but this is client '{expected}': an update \
+             cannot change a client's id, and this URL updates only '{expected}'"
+        ),
+        Some(other) => format!("client_id must be this client's id, '{expected}', not {other}"),
+    };
+    Err(OAuthError::invalid_request(format!(
+        "{why} (RFC 7592 §2.2)"
+    )))
 }
 
 pub async fn delete(
@@ -148,9 +160,10 @@ async fn authorised_client(
     headers: &HeaderMap,
 ) -> Result<Client, ApiError> {
     let token = bearer_token(headers).ok_or_else(|| {
-        ApiError::OAuth(OAuthError::new(
+        ApiError::BearerTokenMissing(OAuthError::new(
             ErrorCode::InvalidToken,
-            "send the registration access token as 'Authorization: Bearer <token>'",
+            "this request carries no registration access token: send the one from the \
+             registration response as 'Authorization: Bearer <token>' (RFC 7592 §2)",
         ))
     })?;
     let Ok(Path(client_id)) = client_id else {
@@ -182,6 +195,24 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use serde_json::json;
+
+    #[test]
+    fn an_update_names_this_client() {
+        assert_eq!(check_client_id(Some(&json!("c1")), "c1"), Ok(()));
+        let refused = |sent: Option<serde_json::Value>| {
+            let error = check_client_id(sent.as_ref(), "c1").unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidRequest);
+            error.description.into_owned()
+        };
+        assert!(refused(None).contains("must include this client's client_id, 'c1'"));
+        let other = refused(Some(json!("c2")));
+        assert!(
+            other.contains("client_id is 'c2', but this is client 'c1'"),
+            "{other}"
+        );
+        assert!(refused(Some(json!(7))).contains("not 7"));
+    }
 
     fn with_auth(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

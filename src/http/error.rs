@@ -16,6 +16,11 @@ pub enum ApiError {
     OAuth(OAuthError),
     /// Too many requests from one source; `Retry-After` in seconds.
     RateLimited { retry_after: u64, error: OAuthError },
+    /// No bearer token at all where one is needed. The challenge names only the scheme:
+    /// "if the request lacks any authentication information ... the resource server SHOULD
+    /// NOT include an error code" (RFC 6750 §3.1). The body still explains, as every error
+    /// body here does, for the developer reading it.
+    BearerTokenMissing(OAuthError),
     /// Ours: a database outage, a key that cannot sign.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -95,6 +100,15 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                response
+            }
+            ApiError::BearerTokenMissing(error) => {
+                let mut response = json_error(StatusCode::UNAUTHORIZED, &error);
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    // RFC 6750 §3: the scheme is followed by at least one auth-param.
+                    HeaderValue::from_static(r#"Bearer realm="tollgate""#),
+                );
                 response
             }
             ApiError::Internal(cause) => {

@@ -163,13 +163,20 @@ pub struct CacheHeaders<'a> {
     pub cache_control: Option<&'a str>,
     pub expires: Option<&'a str>,
     pub date: Option<&'a str>,
+    pub age: Option<&'a str>,
 }
 
-/// How long a fetched document may be reused (RFC 9111 §4.2.1), capped at `max`:
-/// `no-store`/`no-cache`/`private` mean not at all; `max-age` is honoured; without it,
-/// `Expires` minus `Date` (or minus `now`, the time of receipt, without a `Date`), where an
-/// `Expires` that is not a valid date means already expired (RFC 9111 §5.3); without
-/// either, `default`.
+/// How long a fetched document may be reused, counted from `now`, the moment the request
+/// was sent, and capped at `max`.
+///
+/// The freshness lifetime (RFC 9111 §4.2.1): `no-store`/`no-cache`/`private` mean not at
+/// all; `max-age` is honoured; without it, `Expires` minus `Date` (or minus `now`, without
+/// a `Date`), where an `Expires` that is not a valid date means already expired (§5.3);
+/// without either, `default`. What is left of it is the lifetime less the response's
+/// current age (§4.2.3), which at receipt is its `Age` plus the time the request took;
+/// counting from the moment the request was sent adds the latter. The "apparent age" (now
+/// minus `Date`) is not used: it is only as good as the agreement of two clocks, which is
+/// also why `Expires` is measured against `Date`.
 pub fn cache_lifetime(
     headers: CacheHeaders<'_>,
     now: i64,
@@ -187,7 +194,7 @@ pub fn cache_lifetime(
             max_age = Some(seconds.trim_matches('"').parse::<u64>().unwrap_or(0));
         }
     }
-    let lifetime = match (max_age, headers.expires) {
+    let freshness = match (max_age, headers.expires) {
         (Some(seconds), _) => Duration::from_secs(seconds),
         (None, Some(expires)) => {
             let received = headers.date.and_then(parse_http_date).unwrap_or(now);
@@ -196,7 +203,26 @@ pub fn cache_lifetime(
         }
         (None, None) => default,
     };
-    lifetime.min(max)
+    let age = headers.age.and_then(parse_age).unwrap_or(0);
+    freshness.saturating_sub(Duration::from_secs(age)).min(max)
+}
+
+/// The largest age RFC 9111 §1.2.2 asks a cache to represent; bigger values count as it.
+const MAX_AGE_SECONDS: u64 = 1 << 31;
+
+/// The seconds of an `Age` field value (RFC 9111 §5.1): a list-based value counts by its
+/// first member; a value that is not `delta-seconds` (§1.2.2: digits only) is ignored;
+/// one too large for the arithmetic counts as 2^31.
+pub fn parse_age(value: &str) -> Option<u64> {
+    let first = value.split(',').next().unwrap_or_default().trim();
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        first
+            .parse::<u64>()
+            .map_or(MAX_AGE_SECONDS, |seconds| seconds.min(MAX_AGE_SECONDS)),
+    )
 }
 
 /// Parses an IMF-fixdate (RFC 9110 §5.6.7), `Sun, 06 Nov 1994 08:49:37 GMT`, into unix
@@ -408,6 +434,7 @@ mod tests {
                 cache_control,
                 expires,
                 date,
+                age: None,
             };
             cache_lifetime(headers, now, default, max)
         };
@@ -450,6 +477,75 @@ mod tests {
         // In the past, or not a date ("0"): already expired (RFC 9111 §5.3).
         for stale in ["Sun, 06 Nov 1994 08:00:00 GMT", "0", "tomorrow"] {
             assert_eq!(lifetime(None, Some(stale), None), Duration::ZERO, "{stale}");
+        }
+    }
+
+    #[test]
+    fn the_age_of_a_response_shortens_its_lifetime() {
+        // RFC 9111 §4.2.3: what is left of the freshness lifetime is what counts.
+        let (default, max) = (Duration::from_secs(300), Duration::from_secs(3600));
+        let now = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
+        let lifetime = |cache_control, expires, age| {
+            let headers = CacheHeaders {
+                cache_control,
+                expires,
+                date: Some("Sun, 06 Nov 1994 08:49:37 GMT"),
+                age,
+            };
+            cache_lifetime(headers, now, default, max)
+        };
+        let max_age = Some("max-age=100");
+        assert_eq!(lifetime(max_age, None, Some("99")), Duration::from_secs(1));
+        assert_eq!(lifetime(max_age, None, Some("0")), Duration::from_secs(100));
+        for stale in ["100", "101", "99999999999999999999999"] {
+            assert_eq!(
+                lifetime(max_age, None, Some(stale)),
+                Duration::ZERO,
+                "{stale}"
+            );
+        }
+        // Expires and the default lifetime age the same way.
+        let expires = Some("Sun, 06 Nov 1994 08:51:37 GMT"); // Date + 120 s
+        assert_eq!(
+            lifetime(None, expires, Some("20")),
+            Duration::from_secs(100)
+        );
+        assert_eq!(lifetime(None, None, Some("60")), Duration::from_secs(240));
+        // The bound applies to what is left: 86400 - 3600 is still more than an hour.
+        assert_eq!(lifetime(Some("max-age=86400"), None, Some("3600")), max);
+        assert_eq!(
+            lifetime(Some("max-age=86400"), None, Some("84600")),
+            Duration::from_secs(1800)
+        );
+        // RFC 9111 §5.1: a list counts by its first member; an invalid value is ignored.
+        assert_eq!(
+            lifetime(max_age, None, Some("90, 10")),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            lifetime(max_age, None, Some(" 90 ")),
+            Duration::from_secs(10)
+        );
+        for ignored in ["", "-5", "1.5", "soon", "0x10", "+5", ", 90"] {
+            assert_eq!(
+                lifetime(max_age, None, Some(ignored)),
+                Duration::from_secs(100),
+                "'{ignored}'"
+            );
+        }
+    }
+
+    #[test]
+    fn age_values() {
+        assert_eq!(parse_age("0"), Some(0));
+        assert_eq!(parse_age("3600"), Some(3600));
+        assert_eq!(parse_age("007"), Some(7));
+        assert_eq!(parse_age("12, 900"), Some(12));
+        // RFC 9111 §1.2.2: too large to represent counts as 2^31.
+        assert_eq!(parse_age("2147483649"), Some(1 << 31));
+        assert_eq!(parse_age("99999999999999999999999"), Some(1 << 31));
+        for bad in ["", " ", "-1", "1e3", "ten", "5s", ",5"] {
+            assert_eq!(parse_age(bad), None, "'{bad}'");
         }
     }
 

@@ -160,6 +160,20 @@ impl Store {
         row.map(Client::try_from).transpose()
     }
 
+    /// Who made the client with this id, if there is one: a primary-key read, for callers
+    /// that hold a client's metadata already and only need to know its row is still there.
+    pub async fn client_source(&self, client_id: &str) -> Result<Option<ClientSource>, StoreError> {
+        if client_id.chars().any(char::is_control) {
+            return Ok(None);
+        }
+        const SQL: &str = "SELECT source FROM clients WHERE client_id = $1";
+        let source: Option<String> = on_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await)?;
+        source.as_deref().map(ClientSource::parse).transpose()
+    }
+
     /// Clients made by `source`, oldest first.
     pub async fn clients_from(&self, source: ClientSource) -> Result<Vec<Client>, StoreError> {
         const SQL: &str = concat!(

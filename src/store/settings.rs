@@ -9,6 +9,9 @@ pub enum ServerSetting {
     Issuer,
     /// How long a retired signing key stays in its JWKS, in seconds.
     KeyGracePeriod,
+    /// How often it re-reads the signing keys, in milliseconds: how soon it follows a
+    /// rotation made elsewhere.
+    KeyReloadInterval,
 }
 
 impl ServerSetting {
@@ -16,6 +19,7 @@ impl ServerSetting {
         match self {
             ServerSetting::Issuer => "issuer",
             ServerSetting::KeyGracePeriod => "key_grace_period",
+            ServerSetting::KeyReloadInterval => "key_reload_interval_ms",
         }
     }
 }

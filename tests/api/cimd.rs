@@ -347,8 +347,8 @@ async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
     assert_refused(authorize(&app, &docs.url("slow.json")).await, "timed out").await;
 }
 
-/// CIMD-6: cache headers are honoured with a bound; errors and invalid documents are never
-/// cached, so a fix works at once.
+/// CIMD-6: cache headers, `Age` included, are honoured with a bound; errors and invalid
+/// documents are never cached, so a fix works at once.
 async fn cimd_6_caching(backend: Backend) {
     let app = spawn(backend).await;
     let docs = DocumentServer::start().await;
@@ -395,6 +395,28 @@ async fn cimd_6_caching(backend: Backend) {
     }
     assert_eq!(docs.hits("expired.json"), 2);
 
+    // A response that has aged in a cache on the way is fresh only for what is left
+    // (RFC 9111 §4.2.3): max-age 60 with Age 50 leaves 10 s; Age 60 leaves nothing.
+    let mut aged = ok(document(&docs.url("aged.json"), ""), "max-age=60");
+    aged.headers.push(("age", "50".to_owned()));
+    docs.answer("aged.json", aged);
+    let url = docs.url("aged.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("aged.json"), 1, "cached for the 10 s left");
+    app.clock.advance(11);
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("aged.json"), 2, "fetched again after them");
+    let mut stale = ok(document(&docs.url("stale.json"), ""), "max-age=60");
+    stale.headers.push(("age", "60".to_owned()));
+    docs.answer("stale.json", stale);
+    let url = docs.url("stale.json");
+    for _ in 0..2 {
+        assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("stale.json"), 2, "stale on arrival: not cached");
+
     // An invalid document, then the fixed one: the fix is seen at once.
     let url = docs.url("fixed.json");
     docs.answer(
@@ -404,6 +426,40 @@ async fn cimd_6_caching(backend: Backend) {
     assert_refused(authorize(&app, &url).await, "must be exactly").await;
     docs.publish("fixed.json", "max-age=3600");
     assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+}
+
+/// CIMD-6 (errors are never cached): a document URL that answers 404, then serves the
+/// document, works on the very next authorization, which fetches it again; the same after
+/// a 503 that carried a long max-age of its own.
+async fn cimd_6_a_failed_fetch_is_not_cached(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    let url = docs.url("later.json");
+    assert_refused(authorize(&app, &url).await, "answered 404").await;
+    assert_refused(authorize(&app, &url).await, "answered 404").await;
+    assert_eq!(docs.hits("later.json"), 2, "each attempt fetched");
+    docs.publish("later.json", "max-age=600");
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(
+        docs.hits("later.json"),
+        3,
+        "fetched at once, not after a delay"
+    );
+    // A server error is not cached either.
+    let url = docs.url("flaky.json");
+    docs.answer(
+        "flaky.json",
+        Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            headers: vec![("cache-control", "max-age=600".to_owned())],
+            body: String::new(),
+            delay: Duration::ZERO,
+        },
+    );
+    assert_refused(authorize(&app, &url).await, "answered 503").await;
+    docs.publish("flaky.json", "max-age=600");
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("flaky.json"), 2);
 }
 
 /// CIMD-9: without the local development setting, no fetch reaches a private or loopback
@@ -464,6 +520,45 @@ async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
         assert_eq!(authorize(&app, &docs.url(path)).await.status(), Status::OK);
         assert_eq!(docs.hits(path), 2, "{path}: fetched again after max_cache");
     }
+}
+
+/// CIMD-6, CIMD-1: removing a document client while its document is cached (here with
+/// `tollgate clients remove`, as another process would) does not leave the cache serving a
+/// client without its row: the next authorization fetches the document again, stores the
+/// client and works through to a token.
+async fn cimd_6_a_removed_client_is_fetched_and_stored_again(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "max-age=600");
+    let client_id = docs.url("doc.json");
+    assert_eq!(authorize(&app, &client_id).await.status(), Status::OK);
+    assert_eq!(docs.hits("doc.json"), 1);
+
+    let output = crate::helpers::tollgate(&[
+        "clients",
+        "remove",
+        &client_id,
+        "--database-url",
+        app.database_url(),
+    ]);
+    assert!(output.contains("removed client"), "{output}");
+
+    let form = app
+        .consent_form(&app.authorize_params(&client_id, &[("redirect_uri", CALLBACK)]))
+        .await;
+    assert_eq!(
+        docs.hits("doc.json"),
+        2,
+        "the removal is seen, and the document read again"
+    );
+    let code = Callback::from_response(&app.decide(&form, "approve", "dev").await).one("code");
+    let response = app
+        .exchange(&client_id, &code, &[("redirect_uri", CALLBACK)])
+        .await;
+    assert_eq!(response.status(), Status::OK);
+    // Stored again, the document is cached again.
+    assert_eq!(authorize(&app, &client_id).await.status(), Status::OK);
+    assert_eq!(docs.hits("doc.json"), 2);
 }
 
 /// CIMD §3 (the rules behind CIMD-1): a client identifier URL with user information, a
@@ -700,6 +795,8 @@ impl ChunkedServer {
 
 on_both_backends!(
     cimd_1_a_document_client_completes_the_flow,
+    cimd_6_a_removed_client_is_fetched_and_stored_again,
+    cimd_6_a_failed_fetch_is_not_cached,
     cimd_1_url_rules_are_checked_before_fetching,
     cimd_1_stored_document_clients_follow_the_configuration,
     cimd_6_cache_lifetime_is_bounded,

@@ -94,6 +94,54 @@ async fn tk_20_public_clients_cannot_use_client_credentials(backend: Backend) {
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }
 
+/// TK-20, SEC-4: the grant handler's own check that the client is confidential. No client
+/// this version stores can reach it (registration, updates, the configuration file and
+/// `clients add` all refuse client_credentials for a public client or a native app, and
+/// the grant-type check answers first), so the row is written as an older version could:
+/// a native app with a secret and the grant. Its secret still authenticates it; the grant
+/// is refused.
+async fn tk_20_a_stored_native_app_cannot_use_client_credentials(backend: Backend) {
+    use sqlx::Connection;
+    let app = TestApp::spawn(backend).await;
+    let client = machine_client(&app, "client_secret_basic").await;
+    assert_eq!(
+        client_credentials(&app, &client, &[]).await.status(),
+        StatusCode::OK
+    );
+    let mut metadata = client.body.clone();
+    for member in [
+        "client_id",
+        "client_secret",
+        "client_id_issued_at",
+        "client_secret_expires_at",
+        "registration_access_token",
+        "registration_client_uri",
+    ] {
+        metadata.as_object_mut().unwrap().remove(member);
+    }
+    metadata["application_type"] = json!("native");
+    const SQL: &str = "UPDATE clients SET metadata = $1 WHERE client_id = $2";
+    let (metadata, url) = (metadata.to_string(), app.database_url());
+    let updated = if url.starts_with("sqlite:") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let query = sqlx::query(SQL).bind(&metadata).bind(&client.client_id);
+        query.execute(&mut db).await.unwrap().rows_affected()
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        let query = sqlx::query(SQL).bind(&metadata).bind(&client.client_id);
+        query.execute(&mut db).await.unwrap().rows_affected()
+    };
+    assert_eq!(updated, 1);
+
+    let response = client_credentials(&app, &client, &[]).await;
+    let description =
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+    assert!(
+        description.contains("client_credentials is for confidential clients only"),
+        "{description}"
+    );
+}
+
 /// Resource and scope are checked as in the code flow.
 async fn client_credentials_honours_resource_and_scope_rules(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -260,6 +308,7 @@ on_both_backends!(
     tk_10_basic_credentials_are_form_urlencoded,
     tk_20_client_credentials_for_confidential_clients,
     tk_20_public_clients_cannot_use_client_credentials,
+    tk_20_a_stored_native_app_cannot_use_client_credentials,
     client_credentials_honours_resource_and_scope_rules,
     sec_2_failed_client_authentication_is_throttled,
     sec_2_parallel_guesses_share_one_budget,

@@ -163,6 +163,165 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
     information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
 }
 
+/// The `WWW-Authenticate` header of a response.
+fn challenge(response: &reqwest::Response) -> String {
+    response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// OPT-3 (RFC 7592 §2.1, RFC 6750 §3.1): GET, PUT and DELETE without any bearer token get
+/// a 401 whose challenge names only the scheme, no error code; with a wrong token, the
+/// challenge says invalid_token. Neither changes or deletes anything.
+async fn opt_3_requests_without_a_token_or_with_a_wrong_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let (uri, token) = management(&client);
+    let update = json!({
+        "client_id": client.client_id,
+        "client_name": "Hijacked",
+        "redirect_uris": [CALLBACK],
+        "token_endpoint_auth_method": "none"
+    });
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let request = || app.http.request(method.clone(), &uri).json(&update);
+        // No Authorization header, and one with a scheme other than Bearer: no credentials
+        // this endpoint understands.
+        for response in [
+            request().send().await.unwrap(),
+            request().basic_auth("x", Some("y")).send().await.unwrap(),
+        ] {
+            assert_eq!(
+                challenge(&response),
+                r#"Bearer realm="tollgate""#,
+                "{method}"
+            );
+            let description =
+                assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+            assert!(
+                description.contains("carries no registration access token")
+                    && description.contains("Authorization: Bearer"),
+                "{method}: {description}"
+            );
+        }
+        let response = request().bearer_auth("wrong").send().await.unwrap();
+        assert_eq!(
+            challenge(&response),
+            r#"Bearer error="invalid_token""#,
+            "{method}"
+        );
+        let description =
+            assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+        assert!(
+            description.contains("registration access token is not valid for this client"),
+            "{method}: {description}"
+        );
+    }
+    // Nothing was updated or deleted, and the token was not retired.
+    let (body, _) = information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(body["client_name"], "Test MCP Client");
+}
+
+/// OPT-3 (RFC 7592 §2.2): "The updated client metadata fields request MUST NOT include the
+/// registration_access_token, registration_client_uri, client_secret_expires_at, or
+/// client_id_issued_at fields". Each is refused with invalid_client_metadata naming it,
+/// even with the very value the server issued, and the refused update changes nothing.
+async fn opt_3_update_refuses_each_server_owned_member(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.confidential_client("client_secret_basic").await;
+    let (uri, token) = management(&client);
+    for member in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_secret_expires_at",
+        "client_id_issued_at",
+    ] {
+        let issued = client.body[member].clone();
+        assert!(!issued.is_null(), "the registration response has {member}");
+        let mut update = json!({
+            "client_id": client.client_id,
+            "client_name": "Renamed",
+            "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "client_secret_basic"
+        });
+        update[member] = issued;
+        let response = app
+            .http
+            .put(&uri)
+            .bearer_auth(&token)
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        let description =
+            assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
+        assert!(
+            description.contains(&format!(
+                "'{member}' is set by the server and must not be sent in an update"
+            )),
+            "{member}: {description}"
+        );
+    }
+    let (body, _) = information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(
+        body["client_name"], "Confidential Client",
+        "no refused update changed the client"
+    );
+}
+
+/// OPT-3 (RFC 7592 §2.2): the update's client_id must be this client's. A missing one and
+/// a different one are refused with invalid_request, saying what was sent and what was
+/// expected; the other client is not touched.
+async fn opt_3_update_with_a_missing_or_wrong_client_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.public_client().await;
+    let other = app.public_client().await;
+    let (uri, token) = management(&client);
+    let update = |client_id: Option<&str>| {
+        let mut body = json!({
+            "client_name": "Renamed",
+            "redirect_uris": [CALLBACK],
+            "token_endpoint_auth_method": "none"
+        });
+        if let Some(client_id) = client_id {
+            body["client_id"] = json!(client_id);
+        }
+        app.http.put(&uri).bearer_auth(&token).json(&body).send()
+    };
+    let response = update(Some(&other.client_id)).await.unwrap();
+    let description =
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert!(
+        description.contains(&format!(
+            "the update's client_id is '{}', but this is client '{}'",
+            other.client_id, client.client_id
+        )),
+        "{description}"
+    );
+    let response = update(None).await.unwrap();
+    let description =
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert!(
+        description.contains(&format!(
+            "an update must include this client's client_id, '{}'",
+            client.client_id
+        )),
+        "{description}"
+    );
+    for registered in [&client, &other] {
+        let (uri, token) = management(registered);
+        let (body, _) =
+            information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+        assert_eq!(body["client_name"], "Test MCP Client", "unchanged");
+    }
+}
+
 /// OPT-3: DELETE removes the client and revokes everything issued to it.
 async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -404,6 +563,9 @@ async fn opt_3_concurrent_reads_with_one_token(backend: Backend) {
 
 on_both_backends!(
     opt_3_concurrent_reads_with_one_token,
+    opt_3_requests_without_a_token_or_with_a_wrong_one,
+    opt_3_update_refuses_each_server_owned_member,
+    opt_3_update_with_a_missing_or_wrong_client_id,
     opt_3_the_bearer_scheme_is_case_insensitive,
     opt_3_update_of_a_confidential_client_with_its_secret,
     opt_3_management_outlives_closed_registration,

@@ -97,6 +97,61 @@ async fn rotation_keeps_old_tokens_valid_for_the_grace_period(backend: Backend) 
     assert!(!verifies(&app.jwks().await, &old_token));
 }
 
+/// The number of seconds in the first "leaves the JWKS in N..." of a `keys list`.
+fn leaves_in(listing: &str) -> u64 {
+    let rest = listing
+        .split("leaves the JWKS in ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no published key in:\n{listing}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert!(
+        rest[digits.len()..].starts_with('s'),
+        "seconds expected:\n{listing}"
+    );
+    digits.parse().unwrap()
+}
+
+/// `keys rotate` and `keys list`, run with nothing but the database URL, report the grace
+/// period and reload interval of the server on that database (which it recorded at its
+/// start), not the command's own defaults (1d and 10s).
+async fn the_key_commands_report_the_servers_figures(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.access_token_ttl = Duration::from_secs(60);
+            c.keys.grace_period = Duration::from_secs(90);
+            c.keys.reload_interval = Duration::from_secs(3);
+        })
+        .spawn()
+        .await;
+    let output = tollgate(&["keys", "rotate", "--database-url", app.database_url()]);
+    assert!(
+        output.contains("stays in the JWKS for 90s after now"),
+        "{output}"
+    );
+    assert!(
+        output.contains("running servers switch within 3s"),
+        "{output}"
+    );
+    assert!(!output.contains("note:"), "{output}");
+
+    let listing = tollgate(&["keys", "list", "--database-url", app.database_url()]);
+    let left = leaves_in(&listing);
+    // Retired a moment ago by the real clock: at most 90 s left, and not much less.
+    assert!((80..=90).contains(&left), "{left} s left:\n{listing}");
+}
+
+/// Without a server's record, the figures are the command's configuration, and it says so.
+async fn the_key_commands_say_when_no_server_recorded_its_figures(backend: Backend) {
+    let db = crate::helpers::TestDb::new(backend).await;
+    let output = tollgate(&["keys", "rotate", "--database-url", &db.url]);
+    assert!(output.contains("for 1d after now"), "{output}");
+    assert!(output.contains("switch within 10s"), "{output}");
+    assert!(
+        output.contains("no server has recorded its key settings"),
+        "{output}"
+    );
+}
+
 /// `keys.rotate_every`: the server rotates by itself when the active key is old enough.
 async fn automatic_rotation(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -174,6 +229,8 @@ async fn a_short_grace_period_still_covers_the_token_lifetime(backend: Backend) 
 
 on_both_backends!(
     a_short_grace_period_still_covers_the_token_lifetime,
+    the_key_commands_report_the_servers_figures,
+    the_key_commands_say_when_no_server_recorded_its_figures,
     rotation_keeps_old_tokens_valid_for_the_grace_period,
     automatic_rotation,
 );

@@ -331,8 +331,87 @@ async fn opt_2_revocation_rules(backend: Backend) {
     assert_oauth_error(anonymous, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }
 
+/// OPT-1 (RFC 7662 §2.1: `token` is REQUIRED): an authenticated request without it is
+/// 400 invalid_request naming the parameter, not an "inactive" answer.
+async fn opt_1_introspection_without_a_token(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let caller = app.resource_server();
+    for form in [vec![], vec![("token_type_hint", "access_token")]] {
+        let response = app
+            .http
+            .post(app.url("/introspect"))
+            .basic_auth(&caller.client_id, caller.client_secret.as_deref())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let description =
+            assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert!(
+            description.contains("'token' is missing"),
+            "{form:?}: {description}"
+        );
+    }
+}
+
+/// OPT-2 (RFC 7009 §2.1): `token_type_hint` only helps a lookup: "If the server is unable
+/// to locate the token using the given hint, it MUST extend its search across all of its
+/// supported token types." Tollgate tells the kinds apart by themselves (a JWT and an
+/// opaque value cannot be confused) and reads no hint: the right one, the wrong one and a
+/// value RFC 7009 does not register all revoke the token with 200. An unknown value is
+/// ignored, not answered with unsupported_token_type (§2.2.1).
+async fn opt_2_token_type_hint_never_stops_the_lookup(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
+    let client = app.public_client().await;
+    let revoke = |token: String, hint: &'static str| {
+        let form = [
+            ("token", token),
+            ("token_type_hint", hint.to_owned()),
+            ("client_id", client.client_id.clone()),
+        ];
+        app.http.post(app.url("/revoke")).form(&form).send()
+    };
+    for hint in ["access_token", "refresh_token", "id_token", "no-such-type"] {
+        // The access token, and then the refresh token of another grant, with this hint.
+        let tokens = app.tokens(&client.client_id).await;
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let response = revoke(access.clone(), hint).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "access token, hint {hint}"
+        );
+        assert_eq!(response.text().await.unwrap(), "", "RFC 7009 §2.2");
+        assert_eq!(
+            app.introspect(&resource_server, &access).await["active"],
+            false,
+            "access token revoked with hint {hint}"
+        );
+
+        let tokens = app.tokens(&client.client_id).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let response = revoke(refresh.clone(), hint).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "refresh token, hint {hint}"
+        );
+        let after = app.refresh(&client.client_id, &refresh, &[]).await;
+        assert_oauth_error(after, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    }
+}
+
 on_both_backends!(
     opt_1_introspection_describes_live_tokens,
+    opt_1_introspection_without_a_token,
+    opt_2_token_type_hint_never_stops_the_lookup,
     opt_1_introspection_shows_other_clients_tokens_only_to_resource_servers,
     opt_1_introspection_requires_a_confidential_caller,
     opt_1_inactive_refresh_tokens,

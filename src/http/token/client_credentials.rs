@@ -18,6 +18,15 @@ pub async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     // The client type, not the auth method: a native app's secret does not count
     // (OAuth 2.1 §2.1, checklist SEC-4).
+    //
+    // No client this version stores can fail this check: every way in (registration, RFC
+    // 7592 updates, the configuration file, `clients add`, metadata documents) goes through
+    // `RegistrationRequest::validate`, which refuses client_credentials for exactly the
+    // clients `is_confidential` rejects, and the token endpoint refuses a grant a client did
+    // not register before this runs. It stays for rows that version did not write: before
+    // d27c587 a native app with a secret could register client_credentials, and a database
+    // may be shared with an older instance or edited by hand. The grant would otherwise go
+    // to a client that cannot keep a secret.
     if !client.metadata.is_confidential() {
         return Err(OAuthError::unauthorized_client(
             "client_credentials is for confidential clients only; a public client (one \

@@ -1,8 +1,8 @@
 //! The command line for CI: layered configuration, check-config, token minting, clients.
 
 use crate::helpers::{
-    Backend, RESOURCE, ServeProcess, TestApp, TestDb, client, jwt_header, jwt_payload,
-    run_tollgate, tollgate,
+    Backend, CALLBACK, Callback, RESOURCE, ServeProcess, TestApp, TestDb, client, jwt_header,
+    jwt_payload, run_tollgate, tollgate,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -461,7 +461,109 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
     assert_eq!(get_token().await.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Adds, with `tollgate clients add`, a public client `p2` that approves automatically as
+/// alice: the command checks --approve-as against the users it is given (--user alice), but
+/// the server that later uses the database may declare no such user.
+fn add_client_approving_as_alice(database_url: &str) {
+    tollgate(&[
+        "clients",
+        "add",
+        "--database-url",
+        database_url,
+        "--public",
+        "--client-id",
+        "p2",
+        "--redirect-uri",
+        CALLBACK,
+        "--consent",
+        "auto",
+        "--approve-as",
+        "alice",
+        "--user",
+        "alice",
+    ]);
+}
+
+/// Auto consent never approves as a user the server does not declare: the request goes
+/// back to the client as `server_error` with a description that names the client and the
+/// user, and no code is issued (so no token with `sub: alice` either). A `login_hint` that
+/// names a declared user still picks that user, and once the server declares alice the same
+/// client works.
+async fn auto_consent_never_approves_as_an_undeclared_user(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    add_client_approving_as_alice(&db.url);
+    let app = TestApp::builder(backend).on_db(db.clone()).spawn().await;
+    let response = app.get_authorize(&app.authorize_params("p2", &[])).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.get("code"), None, "{:?}", callback.params);
+    assert_eq!(callback.one("error"), "server_error");
+    assert_eq!(
+        callback.one("error_description"),
+        "client 'p2' approves automatically as 'alice', but this server declares no user \
+         'alice', so it cannot issue a token in that name: declare the user (a [[users]] \
+         entry in the configuration, or --user alice), or send a login_hint that names a \
+         declared user"
+    );
+    assert_eq!(callback.one("state"), "st1");
+    assert_eq!(callback.one("iss"), app.issuer);
+    // Nor does a login_hint naming alice make her a user.
+    let response = app
+        .get_authorize(&app.authorize_params("p2", &[("login_hint", "alice")]))
+        .await;
+    assert_eq!(
+        Callback::from_response(&response).one("error"),
+        "server_error"
+    );
+
+    let response = app
+        .get_authorize(&app.authorize_params("p2", &[("login_hint", "dev")]))
+        .await;
+    let code = Callback::from_response(&response).one("code");
+    let body = app.redeemed("p2", &code).await;
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "dev"
+    );
+    app.stop().await;
+
+    let app = TestApp::builder(backend)
+        .config(|c| c.users.push(tollgate::config::User::named("alice")))
+        .on_db(db)
+        .spawn()
+        .await;
+    let response = app.get_authorize(&app.authorize_params("p2", &[])).await;
+    let code = Callback::from_response(&response).one("code");
+    let body = app.redeemed("p2", &code).await;
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "alice"
+    );
+}
+
+/// `tollgate serve` warns at start-up about a stored client that approves automatically as
+/// a user it does not declare, and is quiet once the user is declared.
+async fn serve_warns_about_clients_approving_as_undeclared_users(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    add_client_approving_as_alice(&db.url);
+    let server = ServeProcess::start_with_log(&["--database-url", &db.url], &[]).await;
+    let log = server.stop_with_log().await;
+    assert!(
+        log.contains(
+            "client 'p2' approves automatically as 'alice', but this server declares no user \
+             'alice': its authorization requests will be refused until the user is declared"
+        ),
+        "{log}"
+    );
+    let server =
+        ServeProcess::start_with_log(&["--database-url", &db.url, "--user", "alice"], &[]).await;
+    let log = server.stop_with_log().await;
+    assert!(!log.contains("p2"), "{log}");
+}
+
 on_both_backends!(
+    auto_consent_never_approves_as_an_undeclared_user,
+    serve_warns_about_clients_approving_as_undeclared_users,
     token_command_mints_tokens_the_server_verifies,
     token_command_signs_as_the_servers_issuer,
     migrate_then_serve_and_healthcheck,

@@ -9,9 +9,10 @@
 //! still checked.
 //!
 //! A problem of meaning about a setting that was taken out for its type is not reported
-//! (it is about the default that replaced it, not about the file). Other settings are
-//! judged without it, as the server would if it could read the file: a client whose
-//! `secret` has the wrong type is checked as a public client.
+//! (it is about the default that replaced it, not about the file), nor one whose judgment
+//! rests on a setting taken out ([`super::validate::Problem::assumes`]): a client whose
+//! `secret` has the wrong type is checked as the server would check it without the secret,
+//! but "a public client needs redirect_uris" is not said of it.
 
 use super::Config;
 use super::validate::PathPart;
@@ -103,16 +104,16 @@ pub fn check_text(text: &str) -> Vec<FileProblem> {
 
     if let Some(config) = config {
         for problem in config.validate() {
-            let here: Location = problem
-                .path
-                .iter()
-                .map(|part| match part {
-                    PathPart::Key(key) => Step::Key((*key).to_owned()),
-                    PathPart::Index(i) => Step::Index(*i),
-                })
-                .collect();
+            let here = location(&problem.path);
             let in_file = to_file(&here, &removed);
-            if removed.iter().any(|r| in_file.starts_with(r)) {
+            let taken_out = |at: &Location| removed.iter().any(|r| at.starts_with(r));
+            // About a setting taken out, or judged by the default that replaced one.
+            if taken_out(&in_file)
+                || problem
+                    .assumes
+                    .iter()
+                    .any(|path| taken_out(&to_file(&location(path), &removed)))
+            {
                 continue;
             }
             problems.push(FileProblem {
@@ -123,6 +124,16 @@ pub fn check_text(text: &str) -> Vec<FileProblem> {
     }
     problems.sort_by_key(|p| p.line);
     problems
+}
+
+/// A path of `validate` as a location.
+fn location(path: &[PathPart]) -> Location {
+    path.iter()
+        .map(|part| match part {
+            PathPart::Key(key) => Step::Key((*key).to_owned()),
+            PathPart::Index(i) => Step::Index(*i),
+        })
+        .collect()
 }
 
 /// A configuration from (part of) a parsed file; missing settings take their defaults.
@@ -286,6 +297,62 @@ mod tests {
             .into_iter()
             .map(|p| (p.line, p.message))
             .collect()
+    }
+
+    fn at(line: usize, message: &str) -> (Option<usize>, String) {
+        (Some(line), message.to_owned())
+    }
+
+    /// A value of the wrong type hides the problems that rest on it: without its secret
+    /// the client would be public, but that is the default speaking, not the file.
+    #[test]
+    fn problems_resting_on_a_value_taken_out_are_not_reported() {
+        let text = r#"[[clients]]
+client_id = "rs"
+secret = 7
+introspection = true
+auth_method = "client_secret_post"
+scopes = ["a b"]
+
+[[clients]]
+client_id = "machine"
+secret_hash = 7
+grant_types = ["client_credentials"]
+"#;
+        assert_eq!(
+            lines(text),
+            [
+                at(
+                    3,
+                    "clients[0].secret: invalid type: integer `7`, expected a string"
+                ),
+                at(6, "clients[0].scopes[0]: 'a b' is not a single scope token"),
+                at(
+                    10,
+                    "clients[1].secret_hash: invalid type: integer `7`, expected a string"
+                ),
+            ]
+        );
+        let text = r#"allow_insecure_issuer = "yes"
+issuer = "http://example.com"
+users = "alice"
+
+[consent]
+user = "alice"
+"#;
+        assert_eq!(
+            lines(text),
+            [
+                at(
+                    1,
+                    "allow_insecure_issuer: invalid type: string \"yes\", expected a boolean"
+                ),
+                at(
+                    3,
+                    "users: invalid type: string \"alice\", expected a sequence"
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -131,6 +131,70 @@ default_scopes = ["mcp:admin"]
     );
 }
 
+/// Runs check-config on `text`; returns its exit code, stdout with the file's path replaced
+/// by FILE, and stderr.
+fn check_config(text: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(&file, text).unwrap();
+    let output = run_tollgate(&["check-config", file.to_str().unwrap()], &[]);
+    let path = file.display().to_string();
+    (
+        output.status.code(),
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .replace(&path, "FILE"),
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .replace(&path, "FILE"),
+    )
+}
+
+/// A syntax error hides nothing else: its line is taken out and the rest is checked, and
+/// the report is in line order. A value taken out (here the secret, for its type) hides
+/// only what rests on it ("only a confidential client may introspect" would be about the
+/// default, not the file). Where lines cannot be taken out, the report says checking
+/// stopped.
+#[test]
+fn check_config_goes_on_after_a_syntax_error() {
+    let (code, stdout, stderr) = check_config(
+        r#"issuer = "http://127.0.0.1:9000/"
+bind =
+
+[[clients]]
+client_id = "rs"
+secret = 7
+introspection = true
+redirect_uris = ["http://evil.example/cb"]
+"#,
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stdout,
+        "FILE:1: issuer: invalid issuer 'http://127.0.0.1:9000/': remove the trailing '/': \
+         clients compare the issuer character for character with the one they derived the \
+         metadata URL from (RFC 8414 §3.3)\n\
+         FILE:2: syntax error: string values must be quoted, expected literal string\n\
+         FILE:6: clients[0].secret: invalid type: integer `7`, expected a string\n\
+         FILE:8: clients[0].redirect_uris[0]: redirect URI 'http://evil.example/cb' uses http \
+         on a non-loopback host; redirect URIs must use https, or http on 127.0.0.1, [::1] or \
+         localhost (MCP authorization, Communication Security)\n"
+    );
+    assert_eq!(stderr, "tollgate: 4 problem(s) in FILE\n");
+
+    let (code, stdout, stderr) =
+        check_config("[[clients]\nclient_id = \"x\"\nsecret = 7\n[[clients]]\nclient_id = 5\n");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stdout,
+        "FILE:1: syntax error: unclosed array table, expected `]`\n\
+         FILE: checking stopped after the syntax errors: they could not be taken out line by \
+         line (as with an unclosed array, string or table header), so no setting was checked \
+         for its type or meaning; fix them and check again\n"
+    );
+    assert_eq!(stderr, "tollgate: 1 problem(s) (or more) in FILE\n");
+}
+
 /// TOLLGATE_CONFIG names the configuration file, as --config does (which wins over it).
 #[test]
 fn tollgate_config_names_the_file() {

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 pub(super) fn print_config(args: &ConfigArgs) -> Result<(), Failure> {
     let mut config = args.load()?;
-    // Secrets serialise as "[redacted]" (see `Secret`) and the database password is
-    // masked, so this is safe to share.
+    // Secrets and the argon2 hashes of chosen ones serialise as "[redacted]" (see `Secret`
+    // and `serialize_redacted`) and the database password is masked, so this is safe to
+    // share.
     config.database_url = redacted_url(&config.database_url);
     let text = toml::to_string_pretty(&config).map_err(fail)?;
     print!("{text}");

@@ -226,6 +226,37 @@ fn tollgate_config_names_the_file() {
     );
 }
 
+/// print-config redacts the argon2 hashes of chosen secrets and passwords like the secrets
+/// themselves: whoever has a hash can test guesses against it offline.
+#[test]
+fn print_config_redacts_secret_and_password_hashes() {
+    let password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$cGFzc3dvcmRoYXNocGFzc3dvcmRoYXNoMTIzNDU2Nzg";
+    let secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$b3RoZXJzYWx0b3RoZXI$c2VjcmV0aGFzaHNlY3JldGhhc2hzZWNyZXRoYXNoMTI";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[users]]\nsubject = \"alice\"\npassword_hash = \"{password_hash}\"\n\n\
+             [[clients]]\nclient_id = \"ci\"\nsecret_hash = \"{secret_hash}\"\n"
+        ),
+    )
+    .unwrap();
+    let printed = tollgate(&["print-config", "--config", file.to_str().unwrap()]);
+    assert!(
+        !printed.contains("argon2") && !printed.contains("c2FsdHNhbHRzYWx0"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("subject = \"alice\"\npassword_hash = \"[redacted]\"\n"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("client_id = \"ci\"\nsecret_hash = \"[redacted]\"\n"),
+        "{printed}"
+    );
+}
+
 /// print-config never shows the database password (a compose file puts it in
 /// TOLLGATE_DATABASE_URL).
 #[test]

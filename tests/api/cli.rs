@@ -357,7 +357,70 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
     let unknown_key = mint(&["--unknown-key"]);
     assert!(verify(&app.jwks().await, &unknown_key, RESOURCE).is_err());
     let wrong_issuer = mint(&["--wrong-issuer"]);
-    assert_ne!(jwt_payload(&wrong_issuer)["iss"], app.issuer);
+    assert_eq!(
+        jwt_payload(&wrong_issuer)["iss"],
+        "https://wrong-issuer.invalid"
+    );
+    assert_eq!(
+        verify(&app.jwks().await, &wrong_issuer, RESOURCE).unwrap()["sub"],
+        "alice",
+        "only the issuer is wrong: the signature and audience are right"
+    );
+}
+
+/// `tollgate token` reads the configuration as the server does: a configured user's extra
+/// claims go into their token (a --claim of the same name wins), and without --aud the
+/// audience is the default resource's URL.
+async fn token_command_uses_the_users_claims_and_the_default_resource(backend: Backend) {
+    const OTHER: &str = "http://127.0.0.1:8001/mcp";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[users]]
+subject = "alice"
+claims = {{ email = "alice@example.com", groups = ["admins"] }}
+
+[[resources]]
+url = "{OTHER}"
+
+[[resources]]
+url = "{RESOURCE}"
+default = true
+"#
+        ),
+    )
+    .unwrap();
+    let app = TestApp::builder(backend).config_file(&file).spawn().await;
+    let file = file.to_str().unwrap();
+    let mint = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "--config",
+            file,
+            "--database-url",
+            app.database_url(),
+        ];
+        args.extend_from_slice(extra);
+        tollgate(&args).trim().to_owned()
+    };
+    let token = mint(&["--sub", "alice"]);
+    let claims = verify(&app.jwks().await, &token, RESOURCE).unwrap();
+    assert_eq!(claims["aud"], RESOURCE, "the default resource");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["groups"], serde_json::json!(["admins"]));
+
+    let token = mint(&["--sub", "alice", "--claim", "email=a@example.org"]);
+    assert_eq!(jwt_payload(&token)["email"], "a@example.org");
+    assert_eq!(jwt_payload(&token)["groups"], serde_json::json!(["admins"]));
+    // Someone who is not a configured user has no extra claims; --aud names the audience.
+    let token = mint(&["--sub", "carol", "--aud", OTHER]);
+    let claims = verify(&app.jwks().await, &token, OTHER).unwrap();
+    assert_eq!(claims["aud"], OTHER);
+    assert!(claims.get("email").is_none(), "{claims}");
 }
 
 /// Without --issuer, `tollgate token` signs as the issuer that the server on the database
@@ -661,6 +724,7 @@ on_both_backends!(
     serve_warns_about_clients_approving_as_undeclared_users,
     token_command_mints_tokens_the_server_verifies,
     token_command_signs_as_the_servers_issuer,
+    token_command_uses_the_users_claims_and_the_default_resource,
     migrate_then_serve_and_healthcheck,
     clients_command_manages_pre_registered_clients,
 );

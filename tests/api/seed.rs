@@ -489,6 +489,50 @@ async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend)
     );
 }
 
+/// `consent.mode = "deny"` refuses every authorization at once with `access_denied` sent back
+/// to the client (with `state` and `iss`, and no code), for dynamically registered clients
+/// too; a client's own mode overrides it.
+async fn the_global_deny_mode_refuses_at_once(backend: Backend) {
+    let mut prompted = tollgate::config::ClientSeed::public("prompted", &[CALLBACK]);
+    prompted.consent = Some(tollgate::config::ConsentMode::Prompt);
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.consent.mode = tollgate::config::ConsentMode::Deny;
+            c.clients.push(prompted);
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("prompt", "none")]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.url.as_str().split('?').next(), Some(CALLBACK));
+    let params: Vec<(&str, &str)> = callback
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "denied without asking: this server's consent mode for the client is 'deny'"
+            ),
+            ("state", "st1"),
+            ("iss", app.issuer.as_str()),
+        ]
+    );
+    // The client's own mode wins: the consent page.
+    let form = app
+        .consent_form(&app.authorize_params("prompted", &[]))
+        .await;
+    assert!(form.html.contains("prompted"), "{}", form.html);
+}
+
 /// The file of `edits_reach_refresh_tokens`: `users`, the agent's allowed `scopes`, and the
 /// resource URL vary.
 fn refresh_file(users: &str, scopes: &str, resource: &str) -> String {
@@ -585,4 +629,5 @@ on_both_backends!(
     hashed_secrets_and_passwords_in_the_file,
     edits_to_a_declared_client_apply_on_restart,
     the_global_consent_mode_applies_to_registered_clients,
+    the_global_deny_mode_refuses_at_once,
 );

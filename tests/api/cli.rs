@@ -1,8 +1,8 @@
 //! The command line for CI: layered configuration, check-config, token minting, clients.
 
 use crate::helpers::{
-    Backend, CALLBACK, Callback, RESOURCE, ServeProcess, TestApp, TestDb, client, jwt_header,
-    jwt_payload, run_tollgate, tollgate,
+    Backend, CALLBACK, Callback, RESOURCE, ServeProcess, TestApp, TestDb, assert_oauth_error,
+    client, jwt_header, jwt_payload, run_tollgate, tollgate,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -570,14 +570,21 @@ async fn migrate_then_serve_and_healthcheck(backend: Backend) {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unhealthy"));
 }
 
-/// `tollgate clients add|list|remove` against the server's database.
+/// `tollgate clients add|list|remove` against the server's database: `remove` revokes what
+/// was issued before it (introspection shows every token inactive, and the refresh token
+/// stays dead even for a new client with the same id), not only new requests.
 async fn clients_command_manages_pre_registered_clients(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::builder(backend)
+        .with_resource_server()
+        .spawn()
+        .await;
+    let resource_server = app.resource_server();
+    let db = app.database_url();
     let added = tollgate(&[
         "clients",
         "add",
         "--database-url",
-        app.database_url(),
+        db,
         "--client-id",
         "job",
         "--name",
@@ -589,8 +596,37 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
         .unwrap()
         .to_owned();
     let get_token = || app.client_credentials("job", Some(&secret), &[]);
-    assert_eq!(get_token().await.status(), StatusCode::OK);
-    let listing = tollgate(&["clients", "list", "--database-url", app.database_url()]);
+    let response = get_token().await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let job_token: Value = response.json().await.unwrap();
+    let job_token = job_token["access_token"].as_str().unwrap().to_owned();
+    let add_public = || {
+        tollgate(&[
+            "clients",
+            "add",
+            "--database-url",
+            db,
+            "--public",
+            "--client-id",
+            "agent",
+            "--redirect-uri",
+            CALLBACK,
+        ])
+    };
+    add_public();
+    let agent = app.tokens("agent").await;
+    let agent_tokens = [
+        agent["access_token"].as_str().unwrap().to_owned(),
+        agent["refresh_token"].as_str().unwrap().to_owned(),
+    ];
+    for token in [&job_token, &agent_tokens[0], &agent_tokens[1]] {
+        assert_eq!(
+            app.introspect(&resource_server, token).await["active"],
+            true
+        );
+    }
+
+    let listing = tollgate(&["clients", "list", "--database-url", db]);
     assert!(
         listing
             .lines()
@@ -598,25 +634,193 @@ async fn clients_command_manages_pre_registered_clients(backend: Backend) {
         "{listing}"
     );
     let duplicate = run_tollgate(
-        &[
-            "clients",
-            "add",
-            "--database-url",
-            app.database_url(),
-            "--client-id",
-            "job",
-        ],
+        &["clients", "add", "--database-url", db, "--client-id", "job"],
         &[],
     );
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("exists already"));
-    tollgate(&[
-        "clients",
-        "remove",
-        "job",
-        "--database-url",
-        app.database_url(),
-    ]);
-    assert_eq!(get_token().await.status(), StatusCode::UNAUTHORIZED);
+    for client_id in ["job", "agent"] {
+        let said = tollgate(&["clients", "remove", client_id, "--database-url", db]);
+        assert_eq!(
+            said,
+            format!("removed client {client_id} and revoked everything issued to it\n")
+        );
+    }
+    for token in [&job_token, &agent_tokens[0], &agent_tokens[1]] {
+        let answer = app.introspect(&resource_server, token).await;
+        assert_eq!(answer, serde_json::json!({"active": false}));
+    }
+    let response = get_token().await;
+    assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    // A new client under the old id does not inherit the old grant.
+    add_public();
+    let response = app.refresh("agent", &agent_tokens[1], &[]).await;
+    let description = assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_eq!(
+        description,
+        "the refresh token is not one this server issued"
+    );
+}
+
+/// Adds a client with `tollgate clients add ARGS` on `database_url`; returns its output.
+fn add_client(database_url: &str, args: &[&str]) -> String {
+    let mut all = vec!["clients", "add", "--database-url", database_url];
+    all.extend_from_slice(args);
+    tollgate(&all)
+}
+
+/// The credentials of a client, for `TestApp::introspect`.
+fn caller(client_id: &str, secret: &str) -> crate::helpers::RegisteredClient {
+    crate::helpers::RegisteredClient {
+        client_id: client_id.to_owned(),
+        client_secret: Some(secret.to_owned()),
+        body: Value::Null,
+    }
+}
+
+/// Each option of `tollgate clients add` shows in what the server then does: --public (the
+/// code flow without a secret, no client_credentials), --secret (that secret and no other),
+/// --auth-method (only that method), --consent with --approve-as (no page, and the user),
+/// --consent deny, --introspection (every client's tokens).
+async fn clients_add_options_take_effect(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| c.users.push(tollgate::config::User::named("bob")))
+        .spawn()
+        .await;
+    let db = app.database_url();
+
+    let said = add_client(
+        db,
+        &["--public", "--client-id", "pub", "--redirect-uri", CALLBACK],
+    );
+    assert_eq!(
+        said,
+        "client_id: pub\ntoken_endpoint_auth_method: none\n\
+         grant_types: authorization_code refresh_token\n"
+    );
+    let pub_token = app.tokens("pub").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .token(&[("grant_type", "client_credentials"), ("client_id", "pub")])
+        .await;
+    assert_oauth_error(response, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+
+    let said = add_client(db, &["--client-id", "chosen", "--secret", "my-secret"]);
+    assert!(
+        !said.contains("my-secret") && !said.contains("client_secret:"),
+        "{said}"
+    );
+    let response = app
+        .client_credentials("chosen", Some("my-secret"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.client_credentials("chosen", Some("other"), &[]).await;
+    assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    let said = add_client(
+        db,
+        &[
+            "--client-id",
+            "poster",
+            "--auth-method",
+            "client_secret_post",
+        ],
+    );
+    assert!(
+        said.contains("token_endpoint_auth_method: client_secret_post\n"),
+        "{said}"
+    );
+    let secret = said
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap();
+    let response = app.client_credentials("poster", Some(secret), &[]).await;
+    let description =
+        assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    assert_eq!(
+        description,
+        "this client registered token_endpoint_auth_method 'client_secret_post' but \
+         authenticated with 'client_secret_basic'"
+    );
+    let response = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", secret),
+        ])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    add_client(
+        db,
+        &[
+            "--public",
+            "--client-id",
+            "headless",
+            "--redirect-uri",
+            CALLBACK,
+            "--consent",
+            "auto",
+            "--approve-as",
+            "bob",
+            "--user",
+            "bob",
+        ],
+    );
+    let response = app
+        .get_authorize(&app.authorize_params("headless", &[]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND, "no consent page");
+    let code = Callback::from_response(&response).one("code");
+    let body = app.redeemed("headless", &code).await;
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["sub"],
+        "bob"
+    );
+
+    add_client(
+        db,
+        &[
+            "--public",
+            "--client-id",
+            "denied",
+            "--redirect-uri",
+            CALLBACK,
+            "--consent",
+            "deny",
+        ],
+    );
+    let response = app
+        .get_authorize(&app.authorize_params("denied", &[]))
+        .await;
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.one("error"), "access_denied");
+    assert_eq!(callback.get("code"), None);
+
+    let said = add_client(
+        db,
+        &[
+            "--client-id",
+            "rs",
+            "--secret",
+            "rs-secret",
+            "--introspection",
+        ],
+    );
+    assert!(
+        said.ends_with("introspection: every client's tokens\n"),
+        "{said}"
+    );
+    let answer = app.introspect(&caller("rs", "rs-secret"), &pub_token).await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["client_id"], "pub");
+    assert_eq!(answer["sub"], "dev");
+    // Without --introspection, another client's token is not this client's business.
+    let answer = app
+        .introspect(&caller("chosen", "my-secret"), &pub_token)
+        .await;
+    assert_eq!(answer, serde_json::json!({"active": false}));
 }
 
 /// Adds, with `tollgate clients add`, a public client `p2` that approves automatically as
@@ -727,4 +931,5 @@ on_both_backends!(
     token_command_uses_the_users_claims_and_the_default_resource,
     migrate_then_serve_and_healthcheck,
     clients_command_manages_pre_registered_clients,
+    clients_add_options_take_effect,
 );

@@ -903,6 +903,42 @@ async fn auto_consent_never_approves_as_an_undeclared_user(backend: Backend) {
     );
 }
 
+/// The global `consent.user` cannot name an undeclared user either: `serve` refuses to start
+/// and says why (the client's user is checked at each request instead, since clients added
+/// with `clients add` live in the database, not in the configuration).
+#[tokio::test]
+async fn serve_refuses_an_undeclared_consent_user() {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TOLLGATE_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite::memory:",
+        ])
+        .env("TOLLGATE_CONSENT__MODE", "auto")
+        .env("TOLLGATE_CONSENT__USER", "alice")
+        .env("RUST_LOG", "off")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("serve started with an undeclared consent.user")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "tollgate: invalid configuration: consent.user: no user 'alice' is declared (declare \
+         it under [[users]], or use 'dev')\n"
+    );
+}
+
 /// `tollgate serve` warns at start-up about a stored client that approves automatically as
 /// a user it does not declare, and is quiet once the user is declared.
 async fn serve_warns_about_clients_approving_as_undeclared_users(backend: Backend) {

@@ -5,7 +5,9 @@
 //! then the lines with errors are taken out, one at a time from the first ([`repair`]): a
 //! `key = value` line keeps its key with a placeholder value that no setting accepts, so
 //! the next pass takes it out like a value of the wrong type and knows which setting is
-//! missing; other lines are emptied. Where that cannot give a file that parses (an error in
+//! missing; another line (an item of a multi-line array) becomes a placeholder item, which
+//! takes its whole list out; a line that still does not parse is emptied (a duplicate key,
+//! a stray word). Where that cannot give a file that parses (an error in
 //! a table header, an unclosed array or string that swallows the lines after it), checking
 //! stops after the syntax errors and says so. Then unknown settings. Then the type of every
 //! setting: the file is deserialised, the setting the error points at is reported and

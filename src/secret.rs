@@ -41,6 +41,16 @@ impl serde::Serialize for Secret {
     }
 }
 
+/// For `serialize_with` on the argon2 hashes of chosen secrets (`password_hash`,
+/// `secret_hash`): a hash lets whoever reads it test guesses offline, so it is redacted like
+/// the secret itself.
+pub fn serialize_redacted<S: serde::Serializer>(
+    _: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("[redacted]")
+}
+
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(Secret)

@@ -3,12 +3,12 @@
 
 use crate::cimd::DocumentFetcher;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConsentMode};
 use crate::keys::{KeyError, KeyRing};
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
 use crate::seed::{self, Applied, SeedError};
 use crate::state::{App, AppState};
-use crate::store::{ServerSetting, Store, StoreError};
+use crate::store::{ClientSource, ServerSetting, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -114,6 +114,7 @@ impl Server {
                 "applied the clients of the configuration"
             );
         }
+        warn_about_undeclared_approvers(&store, &config).await?;
         // Argon2 verifications of declared secrets run after start-up (see `seed`).
         let declared_secrets = secret_check.spawn(store.clone());
         let app = Arc::new(App::new(
@@ -160,6 +161,30 @@ impl Server {
         self.app.store.close().await;
         result
     }
+}
+
+/// Warns about clients added with `tollgate clients add --approve-as` (checked then against
+/// the users that command was given) whose user this server does not declare: their
+/// automatic approvals are refused (`oauth::authorize::auto_approver`), and the log should
+/// say so before the first one is. Declared clients need no such check: `validate` refuses
+/// to start with one.
+async fn warn_about_undeclared_approvers(store: &Store, config: &Config) -> Result<(), StoreError> {
+    let users = config.all_users();
+    for client in store.clients_from(ClientSource::Cli).await? {
+        let Some(user) = &client.policy.user else {
+            continue;
+        };
+        let auto = client.policy.consent.unwrap_or(config.consent.mode) == ConsentMode::Auto;
+        if auto && !users.iter().any(|u| &u.subject == user) {
+            tracing::warn!(
+                "client '{}' approves automatically as '{user}', but this server declares no \
+                 user '{user}': its authorization requests will be refused until the user is \
+                 declared",
+                client.client_id
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Keeps the key ring current: picks up rotations made by other instances or the CLI,

@@ -104,6 +104,45 @@ async fn the_oauth2_crate_completes_a_headless_code_flow() {
     );
 }
 
+/// `deny_all()`: the authorization endpoint refuses at once, sending `access_denied` back to
+/// the client, as a client's error path expects.
+#[tokio::test]
+async fn deny_all_refuses_every_authorization() {
+    let server = TestServer::builder()
+        .client(ClientSeed::public("test-client", &[CALLBACK]))
+        .deny_all()
+        .spawn()
+        .await
+        .unwrap();
+    let client = BasicClient::new(ClientId::new("test-client".to_owned()))
+        .set_auth_uri(AuthUrl::new(server.authorization_url()).unwrap())
+        .set_redirect_uri(RedirectUrl::new(CALLBACK.to_owned()).unwrap());
+    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .url();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let query: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    let expected = [
+        ("error", "access_denied"),
+        (
+            "error_description",
+            "denied without asking: this server's consent mode for the client is 'deny'",
+        ),
+        ("state", state.secret().as_str()),
+        ("iss", server.issuer()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    assert_eq!(query, expected);
+}
+
 /// client_credentials for a declared confidential client.
 #[tokio::test]
 async fn the_oauth2_crate_gets_a_machine_token() {

@@ -52,7 +52,9 @@ pub(super) struct AddArgs {
     /// prompt, auto or deny [default: the server's consent mode]
     #[arg(long, value_parser = parse_mode)]
     consent: Option<ConsentMode>,
-    /// The user `auto` consent approves as.
+    /// The user `auto` consent approves as. Checked against the users given here (--user,
+    /// the file); a server that does not declare this user refuses the client's automatic
+    /// approvals (with server_error) rather than issue tokens in that name.
     #[arg(long, value_name = "USER")]
     approve_as: Option<String>,
     /// A resource server: may introspect every client's tokens, not only its own.

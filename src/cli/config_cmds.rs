@@ -1,7 +1,7 @@
 //! `print-config`, `check-config` and `hash-secret`.
 
 use super::{ConfigArgs, Failure, fail};
-use crate::config::check::check_text;
+use crate::config::check::{STOPPED, check_text};
 use crate::config::redacted_url;
 use crate::secret::hash_chosen_secret;
 use std::io::Read;
@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 pub(super) fn print_config(args: &ConfigArgs) -> Result<(), Failure> {
     let mut config = args.load()?;
-    // Secrets serialise as "[redacted]" (see `Secret`) and the database password is
-    // masked, so this is safe to share.
+    // Secrets and the argon2 hashes of chosen ones serialise as "[redacted]" (see `Secret`
+    // and `serialize_redacted`) and the database password is masked, so this is safe to
+    // share.
     config.database_url = redacted_url(&config.database_url);
     let text = toml::to_string_pretty(&config).map_err(fail)?;
     print!("{text}");
@@ -23,20 +24,28 @@ pub(super) fn check_config(file: Option<PathBuf>, args: &ConfigArgs) -> Result<(
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
-    let problems = check_text(&text);
-    if problems.is_empty() {
+    let report = check_text(&text);
+    if report.problems.is_empty() {
         println!("{}: ok", path.display());
         return Ok(());
     }
-    for problem in &problems {
+    for problem in &report.problems {
         match problem.line {
             Some(line) => println!("{}:{line}: {}", path.display(), problem.message),
             None => println!("{}: {}", path.display(), problem.message),
         }
     }
+    if report.stopped {
+        println!("{}: {STOPPED}", path.display());
+    }
+    let more = if report.stopped { " (or more)" } else { "" };
     Err(Failure {
         code: 1,
-        message: format!("{} problem(s) in {}", problems.len(), path.display()),
+        message: format!(
+            "{} problem(s){more} in {}",
+            report.problems.len(),
+            path.display()
+        ),
     })
 }
 

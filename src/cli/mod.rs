@@ -36,7 +36,7 @@ enum Command {
     Migrate(ConfigArgs),
     /// Print the effective configuration (file, environment and flags), secrets redacted.
     PrintConfig(ConfigArgs),
-    /// Check a configuration file and report every problem with its line.
+    /// Check a configuration file and report its problems in line order, each with its line.
     CheckConfig {
         /// The file [default: the one given by --config or TOLLGATE_CONFIG]
         file: Option<PathBuf>,

@@ -34,7 +34,11 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
     /// The password as an argon2 PHC string, instead of `password`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_redacted"
+    )]
     pub password_hash: Option<String>,
     /// Extra claims put into this user's access tokens and ID tokens.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
@@ -101,7 +105,11 @@ pub struct ClientSeed {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret>,
     /// The secret as an argon2 PHC string (`tollgate hash-secret`), instead of `secret`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_redacted"
+    )]
     pub secret_hash: Option<String>,
     /// `client_secret_basic` (default for confidential clients) or `client_secret_post`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

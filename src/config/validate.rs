@@ -15,6 +15,11 @@ use std::fmt;
 pub struct Problem {
     pub path: Vec<PathPart>,
     pub message: String,
+    /// Other settings whose value this judgment rests on: a client without a secret is
+    /// judged as public. `tollgate check-config`, which checks a file without the settings
+    /// it had to take out, drops the problem when one of these was taken out, since it is
+    /// then about the default that replaced the setting, not about the file.
+    pub assumes: Vec<Vec<PathPart>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +53,19 @@ struct Problems(Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, path: &[PathPart], message: impl Into<String>) {
+        self.add_assuming(path, message, &[]);
+    }
+
+    fn add_assuming(
+        &mut self,
+        path: &[PathPart],
+        message: impl Into<String>,
+        assumes: &[&[PathPart]],
+    ) {
         self.0.push(Problem {
             path: path.to_vec(),
             message: message.into(),
+            assumes: assumes.iter().map(|a| a.to_vec()).collect(),
         });
     }
 }
@@ -65,7 +80,15 @@ impl Config {
             Some(issuer) => match Issuer::parse(issuer, self.allow_insecure_issuer) {
                 Ok(issuer) => Some(issuer),
                 Err(e) => {
-                    problems.add(&[Key("issuer")], e.to_string());
+                    // An http issuer off loopback is fine with allow_insecure_issuer.
+                    let insecure =
+                        !self.allow_insecure_issuer && Issuer::parse(issuer, true).is_ok();
+                    let assumes: &[&[PathPart]] = if insecure {
+                        &[&[Key("allow_insecure_issuer")]]
+                    } else {
+                        &[]
+                    };
+                    problems.add_assuming(&[Key("issuer")], e.to_string(), assumes);
                     None
                 }
             },
@@ -91,7 +114,11 @@ impl Config {
         self.check_clients(&mut problems);
         if let Some(user) = &self.consent.user {
             if !self.knows_user(user) {
-                problems.add(&[Key("consent"), Key("user")], unknown_user(user));
+                problems.add_assuming(
+                    &[Key("consent"), Key("user")],
+                    unknown_user(user),
+                    &[&[Key("users")]],
+                );
             }
         }
         problems.0
@@ -172,6 +199,9 @@ impl Config {
     fn check_clients(&self, problems: &mut Problems) {
         for (i, client) in self.clients.iter().enumerate() {
             let at = |key| [Key("clients"), Index(i), Key(key)];
+            // Whether the client is confidential rests on these two.
+            let (secret, secret_hash) = (at("secret"), at("secret_hash"));
+            let kind: &[&[PathPart]] = &[&secret, &secret_hash];
             if client.client_id.trim().is_empty() {
                 problems.add(&at("client_id"), "a client needs a non-empty client_id");
             }
@@ -197,21 +227,23 @@ impl Config {
             if let Some(method) = &client.auth_method {
                 let allowed = ["client_secret_basic", "client_secret_post"];
                 if !client.is_confidential() || !allowed.contains(&method.as_str()) {
-                    problems.add(
+                    problems.add_assuming(
                         &at("auth_method"),
                         format!(
                             "'{method}' is not possible here: a client with a secret uses \
                              client_secret_basic or client_secret_post; a client without one \
                              is public"
                         ),
+                        kind,
                     );
                 }
             }
             if client.introspection && !client.is_confidential() {
-                problems.add(
+                problems.add_assuming(
                     &at("introspection"),
                     "only a confidential client (with a secret or secret_hash) can call the \
                      introspection endpoint",
+                    kind,
                 );
             }
             for (j, uri) in client.redirect_uris.iter().enumerate() {
@@ -242,15 +274,17 @@ impl Config {
                     .iter()
                     .all(|g| SUPPORTED_GRANT_TYPES.contains(&g.as_str()));
             if !client.is_confidential() && client.redirect_uris.is_empty() {
-                problems.add(
+                problems.add_assuming(
                     &at("redirect_uris"),
                     "a public client (no secret) can only use the code flow, which needs \
                      redirect_uris",
+                    kind,
                 );
             } else if parts_valid {
-                // The combination (RFC 7591 consistency rules), once each part is valid.
+                // The combination (RFC 7591 consistency rules), once each part is valid; the
+                // authentication method and default grants follow from the secret.
                 if let Err(e) = client.registration_request().validate() {
-                    problems.add(&at("grant_types"), e.description);
+                    problems.add_assuming(&at("grant_types"), e.description, kind);
                 }
             }
             for (j, scope) in client.scopes.iter().enumerate() {
@@ -262,7 +296,7 @@ impl Config {
             }
             if let Some(user) = &client.user {
                 if !self.knows_user(user) {
-                    problems.add(&at("user"), unknown_user(user));
+                    problems.add_assuming(&at("user"), unknown_user(user), &[&[Key("users")]]);
                 }
             }
         }

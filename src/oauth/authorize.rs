@@ -141,6 +141,47 @@ fn check_rest(
     Ok((code_challenge, scope, resources))
 }
 
+/// Who `auto` consent approves as: the user `login_hint` names when it names one (OIDC
+/// Core §3.1.2.1), else the client's configured user, else the server's `consent.user`,
+/// else `dev`. A token is only ever issued for a subject the server has: a configured user
+/// it does not declare (a client added with `tollgate clients add --approve-as` against
+/// other users than the server's) is refused with `server_error`, whose description names
+/// the client and the user, rather than approved in that name.
+pub fn auto_approver<'a>(
+    client_id: &str,
+    login_hint: Option<&'a str>,
+    client_user: Option<&'a str>,
+    server_user: Option<&'a str>,
+    is_user: impl Fn(&str) -> bool,
+) -> Result<&'a str, OAuthError> {
+    if let Some(hint) = login_hint.filter(|hint| is_user(hint)) {
+        return Ok(hint);
+    }
+    let (subject, who) = match (client_user, server_user) {
+        (Some(user), _) => (
+            user,
+            format!("client '{client_id}' approves automatically as"),
+        ),
+        (None, Some(user)) => (
+            user,
+            "consent.user, who automatic consent approves as, is".to_owned(),
+        ),
+        (None, None) => return Ok(crate::config::DEFAULT_USER),
+    };
+    if is_user(subject) {
+        return Ok(subject);
+    }
+    Err(OAuthError::new(
+        ErrorCode::ServerError,
+        format!(
+            "{who} '{subject}', but this server declares no user '{subject}', so it cannot \
+             issue a token in that name: declare the user (a [[users]] entry in the \
+             configuration, or --user {subject}), or send a login_hint that names a declared \
+             user"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +227,31 @@ mod tests {
         let valid = run("").unwrap();
         assert_eq!(valid.resources, ["http://as"]);
         assert_eq!(valid.state.as_deref(), Some("st1"));
+    }
+
+    #[test]
+    fn auto_consent_approves_only_as_a_declared_user() {
+        let is_user = |s: &str| ["dev", "alice", "bob"].contains(&s);
+        let pick = |hint, client, server| auto_approver("c1", hint, client, server, is_user);
+        assert_eq!(pick(None, None, None), Ok("dev"));
+        assert_eq!(pick(None, None, Some("bob")), Ok("bob"));
+        assert_eq!(pick(None, Some("alice"), Some("bob")), Ok("alice"));
+        assert_eq!(pick(Some("bob"), Some("alice"), None), Ok("bob"));
+        // A hint that names nobody is ignored, not obeyed.
+        assert_eq!(pick(Some("mallory"), Some("alice"), None), Ok("alice"));
+        // An undeclared configured user is refused, even when a later fallback would do.
+        let refused = pick(Some("mallory"), Some("carol"), Some("bob")).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::ServerError);
+        assert!(
+            refused
+                .description
+                .starts_with("client 'c1' approves automatically as 'carol', but"),
+            "{refused}"
+        );
+        let refused = pick(None, None, Some("carol")).unwrap_err();
+        assert!(refused.description.starts_with("consent.user"), "{refused}");
+        // A declared user named by the hint still wins over an undeclared configured one.
+        assert_eq!(pick(Some("bob"), Some("carol"), None), Ok("bob"));
     }
 
     #[test]

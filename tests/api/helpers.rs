@@ -800,6 +800,31 @@ impl ServeProcess {
     /// Starts `tollgate serve --bind 127.0.0.1:0 ARGS` with `env` (and none of the caller's
     /// TOLLGATE_* settings) and waits, at most 30 s, for its "listening" line.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        Self::spawn(args, env, std::process::Stdio::inherit()).await
+    }
+
+    /// Like [`ServeProcess::start`], keeping the log (stderr, `RUST_LOG=warn`) for
+    /// [`ServeProcess::stop_with_log`].
+    pub async fn start_with_log(args: &[&str], env: &[(&str, &str)]) -> ServeProcess {
+        Self::spawn(args, env, std::process::Stdio::piped()).await
+    }
+
+    /// Stops the process and returns what it logged (started with `start_with_log`).
+    pub async fn stop_with_log(mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        self.child.kill().await.unwrap();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut log).await.unwrap();
+        }
+        log
+    }
+
+    async fn spawn(
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: std::process::Stdio,
+    ) -> ServeProcess {
         use tokio::io::{AsyncBufReadExt, BufReader};
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
         for (name, _) in std::env::vars() {
@@ -813,6 +838,7 @@ impl ServeProcess {
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap();

@@ -168,31 +168,49 @@ async fn prompt_none_depends_on_the_consent_mode(backend: Backend) {
     );
 }
 
-/// What the database holds for a declared client, to show that a start rewrote nothing.
-async fn stored(db: &TestDb, client_id: &str) -> (Option<String>, Value, i64) {
+/// What the database holds for a client, to show that a start rewrote nothing.
+#[derive(Debug, PartialEq)]
+struct Stored {
+    secret_digest: Option<String>,
+    metadata: Value,
+    /// Consent mode, user and allowed scopes.
+    policy: Value,
+    created_at: i64,
+}
+
+async fn stored(db: &TestDb, client_id: &str) -> Stored {
     let store = Store::connect(&db.url).await.unwrap();
     let client = store.client(client_id).await.unwrap().unwrap();
     store.close().await;
-    (
-        client.secret_digest,
-        serde_json::to_value(&client.metadata).unwrap(),
-        client.created_at,
-    )
+    Stored {
+        secret_digest: client.secret_digest,
+        metadata: serde_json::to_value(&client.metadata).unwrap(),
+        policy: serde_json::to_value(&client.policy).unwrap(),
+        created_at: client.created_at,
+    }
 }
 
 /// Applying the file is idempotent: the same file again rewrites nothing (a re-hashed
-/// secret would show as a new argon2 salt) and a declared client's grants survive; an edit
-/// updates and removes declared clients and leaves dynamically registered ones alone.
+/// secret would show as a new argon2 salt; the policy, its consent, user and scopes, is
+/// compared too) and a declared client's grants survive; an edit updates and removes
+/// declared clients and leaves clients registered dynamically or with `tollgate clients
+/// add` alone.
 async fn applying_the_file_is_idempotent(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::new(backend).await;
     let first = r#"
+users = ["bob"]
 [[clients]]
 client_id = "kept"
 secret = "one"
+scopes = ["mcp:tools"]
+consent = "deny"
+user = "bob"
 [[clients]]
 client_id = "agent"
 redirect_uris = ["http://127.0.0.1:53682/callback"]
+consent = "prompt"
+user = "bob"
 [[clients]]
 client_id = "dropped"
 redirect_uris = ["http://127.0.0.1:53682/callback"]
@@ -206,12 +224,29 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
     let dynamic = app.public_client().await;
     let tokens = app.tokens(&dynamic.client_id).await;
     let agent_tokens = app.tokens("agent").await;
+    crate::helpers::tollgate(&[
+        "clients",
+        "add",
+        "--database-url",
+        &db.url,
+        "--client-id",
+        "cli-job",
+        "--secret",
+        "cli-secret",
+        "--scope",
+        "mcp:tools",
+    ]);
     app.stop().await;
     let before = [
         stored(&db, "kept").await,
         stored(&db, "agent").await,
         stored(&db, "dropped").await,
+        stored(&db, "cli-job").await,
     ];
+    assert_eq!(
+        before[0].policy,
+        json!({"allowed_scopes": ["mcp:tools"], "consent": "deny", "user": "bob"})
+    );
 
     // Same file: nothing changes.
     let app = TestApp::builder(backend)
@@ -239,6 +274,7 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
         stored(&db, "kept").await,
         stored(&db, "agent").await,
         stored(&db, "dropped").await,
+        stored(&db, "cli-job").await,
     ];
     assert_eq!(after, before, "a start with the same file rewrote a client");
     // And applying it once more, as a start does, counts nothing written or removed.
@@ -249,18 +285,39 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
     assert_eq!(check.run(&store).await.unwrap(), 0, "no secret changed");
     store.close().await;
 
-    // Edited: a new secret, one client gone.
+    // Edited: a new secret and policy, one client gone.
     let path = write(
         &dir,
-        "[[clients]]\nclient_id = \"kept\"\nsecret = \"two\"\n\
-         [[clients]]\nclient_id = \"agent\"\n\
-         redirect_uris = [\"http://127.0.0.1:53682/callback\"]\n",
+        r#"
+users = ["bob"]
+[[clients]]
+client_id = "kept"
+secret = "two"
+scopes = ["mcp:admin"]
+[[clients]]
+client_id = "agent"
+redirect_uris = ["http://127.0.0.1:53682/callback"]
+consent = "prompt"
+user = "bob"
+"#,
     );
     let app = TestApp::builder(backend)
         .config_file(&path)
-        .on_db(db)
+        .on_db(db.clone())
         .spawn()
         .await;
+    assert_eq!(
+        stored(&db, "kept").await.policy,
+        json!({"allowed_scopes": ["mcp:admin"]})
+    );
+    assert_eq!(stored(&db, "agent").await, before[1]);
+    // The client added with `tollgate clients add` is the file's no more than a
+    // dynamically registered one: untouched, and it still works.
+    assert_eq!(stored(&db, "cli-job").await, before[3]);
+    let response = app
+        .client_credentials("cli-job", Some("cli-secret"), &[("scope", "mcp:tools")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
     let old_secret = app.client_credentials("kept", Some("one"), &[]).await;
     assert_oauth_error(old_secret, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let new_secret = app.client_credentials("kept", Some("two"), &[]).await;
@@ -311,7 +368,7 @@ async fn declared_secrets_are_checked_after_start_up(backend: Backend) {
     let slow = "$argon2id$v=19$m=19456,t=60,p=1$c2FsdHNhbHRzYWx0c2FsdA$\
                 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let store = Store::connect(&db.url).await.unwrap();
-    let (current, _, _) = stored(&db, "ci").await;
+    let current = stored(&db, "ci").await.secret_digest;
     assert!(
         store
             .replace_declared_secret("ci", &current.unwrap(), slow)
@@ -324,7 +381,7 @@ async fn declared_secrets_are_checked_after_start_up(backend: Backend) {
         .on_db(db.clone())
         .spawn()
         .await;
-    let (right_after_start, _, _) = stored(&db, "ci").await;
+    let right_after_start = stored(&db, "ci").await.secret_digest;
     assert_eq!(
         right_after_start.as_deref(),
         Some(slow),
@@ -334,7 +391,7 @@ async fn declared_secrets_are_checked_after_start_up(backend: Backend) {
     // The request waits for the check, which replaces the hash, then succeeds.
     let response = app.client_credentials("ci", Some("s3cret"), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let (rewritten, _, _) = stored(&db, "ci").await;
+    let rewritten = stored(&db, "ci").await.secret_digest;
     let rewritten = rewritten.unwrap();
     assert!(rewritten.starts_with("$argon2id$") && rewritten != slow);
     store.close().await;
@@ -489,6 +546,50 @@ async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend)
     );
 }
 
+/// `consent.mode = "deny"` refuses every authorization at once with `access_denied` sent back
+/// to the client (with `state` and `iss`, and no code), for dynamically registered clients
+/// too; a client's own mode overrides it.
+async fn the_global_deny_mode_refuses_at_once(backend: Backend) {
+    let mut prompted = tollgate::config::ClientSeed::public("prompted", &[CALLBACK]);
+    prompted.consent = Some(tollgate::config::ConsentMode::Prompt);
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.consent.mode = tollgate::config::ConsentMode::Deny;
+            c.clients.push(prompted);
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("prompt", "none")]))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.url.as_str().split('?').next(), Some(CALLBACK));
+    let params: Vec<(&str, &str)> = callback
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "denied without asking: this server's consent mode for the client is 'deny'"
+            ),
+            ("state", "st1"),
+            ("iss", app.issuer.as_str()),
+        ]
+    );
+    // The client's own mode wins: the consent page.
+    let form = app
+        .consent_form(&app.authorize_params("prompted", &[]))
+        .await;
+    assert!(form.html.contains("prompted"), "{}", form.html);
+}
+
 /// The file of `edits_reach_refresh_tokens`: `users`, the agent's allowed `scopes`, and the
 /// resource URL vary.
 fn refresh_file(users: &str, scopes: &str, resource: &str) -> String {
@@ -585,4 +686,5 @@ on_both_backends!(
     hashed_secrets_and_passwords_in_the_file,
     edits_to_a_declared_client_apply_on_restart,
     the_global_consent_mode_applies_to_registered_clients,
+    the_global_deny_mode_refuses_at_once,
 );

@@ -94,15 +94,19 @@ async fn show_consent(
             "denied without asking: this server's consent mode for the client is 'deny'",
         )),
         ConsentMode::Auto => {
-            // login_hint picks the user when it names one (OIDC Core §3.1.2.1), else the
-            // client's configured user, else the server's.
-            let subject = request
-                .login_hint
-                .as_deref()
-                .filter(|hint| app.user(hint).is_some())
-                .or(client.policy.user.as_deref())
-                .or(app.config.consent.user.as_deref())
-                .unwrap_or(DEFAULT_USER);
+            let subject = match authorize::auto_approver(
+                &client.client_id,
+                request.login_hint.as_deref(),
+                client.policy.user.as_deref(),
+                app.config.consent.user.as_deref(),
+                |subject| app.user(subject).is_some(),
+            ) {
+                Ok(subject) => subject,
+                Err(error) => {
+                    tracing::warn!(client_id, error = %error, "automatic consent refused");
+                    return refuse(error);
+                }
+            };
             let approval = Approval {
                 client_id: &client.client_id,
                 subject,

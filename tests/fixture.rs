@@ -34,6 +34,19 @@ async fn http(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqw
     Ok(incoming.body(response.bytes().await?.to_vec()).unwrap())
 }
 
+/// Opens an authorization URL as a browser would and returns the query of the redirect back
+/// to the client, which a headless consent mode sends at once.
+async fn redirected_query(url: &url::Url) -> Vec<(String, String)> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    location.query_pairs().into_owned().collect()
+}
+
 fn verify(jwks: &Value, token: &str, audience: &str) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
@@ -69,14 +82,7 @@ async fn the_oauth2_crate_completes_a_headless_code_flow() {
         .url();
 
     // Auto approval: the authorization endpoint redirects straight back with a code.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = browser.get(url.as_str()).send().await.unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    let query: std::collections::HashMap<_, _> = redirected_query(&url).await.into_iter().collect();
     assert_eq!(query["state"], *state.secret());
     assert_eq!(query["iss"], server.issuer());
 
@@ -122,14 +128,7 @@ async fn deny_all_refuses_every_authorization() {
         .authorize_url(CsrfToken::new_random)
         .set_pkce_challenge(challenge)
         .url();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = browser.get(url.as_str()).send().await.unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let query: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    let query = redirected_query(&url).await;
     let expected = [
         ("error", "access_denied"),
         (

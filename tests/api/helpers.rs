@@ -710,9 +710,21 @@ impl TestApp {
 
     /// Revokes `token` as the public client `client_id`.
     pub async fn revoke(&self, client_id: &str, token: &str) -> reqwest::Response {
+        self.revoke_with(client_id, token, &[]).await
+    }
+
+    /// A revocation request by a public client, with `extra` parameters.
+    pub async fn revoke_with(
+        &self,
+        client_id: &str,
+        token: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![("token", token), ("client_id", client_id)];
+        form.extend_from_slice(extra);
         self.http
             .post(self.url("/revoke"))
-            .form(&[("token", token), ("client_id", client_id)])
+            .form(&form)
             .send()
             .await
             .unwrap()

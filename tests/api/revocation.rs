@@ -371,18 +371,18 @@ async fn opt_2_token_type_hint_never_stops_the_lookup(backend: Backend) {
     let resource_server = app.resource_server();
     let client = app.public_client().await;
     let revoke = |token: String, hint: &'static str| {
-        let form = [
-            ("token", token),
-            ("token_type_hint", hint.to_owned()),
-            ("client_id", client.client_id.clone()),
-        ];
-        app.http.post(app.url("/revoke")).form(&form).send()
+        let client_id = client.client_id.clone();
+        let app = &app;
+        async move {
+            app.revoke_with(&client_id, &token, &[("token_type_hint", hint)])
+                .await
+        }
     };
     for hint in ["access_token", "refresh_token", "id_token", "no-such-type"] {
         // The access token, and then the refresh token of another grant, with this hint.
         let tokens = app.tokens(&client.client_id).await;
         let access = tokens["access_token"].as_str().unwrap().to_owned();
-        let response = revoke(access.clone(), hint).await.unwrap();
+        let response = revoke(access.clone(), hint).await;
         assert_eq!(
             response.status(),
             StatusCode::OK,
@@ -397,7 +397,7 @@ async fn opt_2_token_type_hint_never_stops_the_lookup(backend: Backend) {
 
         let tokens = app.tokens(&client.client_id).await;
         let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-        let response = revoke(refresh.clone(), hint).await.unwrap();
+        let response = revoke(refresh.clone(), hint).await;
         assert_eq!(
             response.status(),
             StatusCode::OK,

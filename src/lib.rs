@@ -26,14 +26,14 @@ pub mod http;
 pub mod keys;
 pub mod oauth;
 pub mod secret;
-pub mod seed;
+
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod users;
 
 pub use config::Config;
 pub use server::{Launch, Server, StartError};

@@ -132,6 +132,44 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// A database URL that is safe to print: a password, in the user part or in a `password`
+/// query parameter (which sqlx reads too), becomes `***`. A URL without one is returned as
+/// given.
+pub fn redacted_url(url: &str) -> String {
+    const MASK: &str = "***";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL the server could use either; still never print what may be a password.
+        let start = url.find("://").map_or(0, |i| i + 3);
+        return match url.rfind('@') {
+            Some(end) if end >= start => format!("{}{MASK}{}", &url[..start], &url[end..]),
+            _ => url.to_owned(),
+        };
+    };
+    let is_password = |key: &str| key.eq_ignore_ascii_case("password");
+    let in_query = parsed.query_pairs().any(|(key, _)| is_password(&key));
+    if parsed.password().is_none() && !in_query {
+        return url.to_owned();
+    }
+    if parsed.password().is_some() && parsed.set_password(Some(MASK)).is_err() {
+        return format!("{}://{MASK}", parsed.scheme());
+    }
+    if in_query {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if is_password(&key) {
+                    MASK.to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +202,30 @@ mod tests {
         let stored = secret.digest();
         assert!(digest_matches(secret.expose(), &stored));
         assert!(!digest_matches("something else", &stored));
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redacted_url("postgres://tollgate:s3cretpw@db:5432/tollgate"),
+            "postgres://tollgate:***@db:5432/tollgate"
+        );
+        assert_eq!(
+            redacted_url("postgres://db/tollgate?user=t&password=s3cretpw&sslmode=disable"),
+            "postgres://db/tollgate?user=t&password=***&sslmode=disable"
+        );
+        assert_eq!(
+            redacted_url("postgres://t:s3cret@@db/x%zz"),
+            "postgres://t:***@db/x%zz"
+        );
+        assert_eq!(redacted_url("not a url:s3cret@host"), "***@host");
+        assert_eq!(redacted_url("not a url"), "not a url");
+        for plain in [
+            "sqlite://tollgate.db",
+            "sqlite::memory:",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ] {
+            assert_eq!(redacted_url(plain), plain);
+        }
     }
 }

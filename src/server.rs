@@ -5,10 +5,11 @@ use crate::cimd::DocumentFetcher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConsentMode};
 use crate::keys::{KeyError, KeyRing};
+use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
-use crate::seed::{self, Applied, SeedError};
+use crate::services::declarations::{self, Applied, DeclarationError};
 use crate::state::{App, AppState};
-use crate::store::{ClientSource, ServerSetting, Store, StoreError};
+use crate::store::{ServerSetting, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub enum StartError {
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("cannot apply the configured clients: {0}")]
-    Seed(#[from] SeedError),
+    Declarations(#[from] DeclarationError),
 }
 
 /// A bound, ready server: the database is migrated and the keys are loaded.
@@ -106,7 +107,7 @@ impl Server {
                 .await?;
         }
         let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
-        let (applied, secret_check) = seed::apply(&store, &config, clock.now()).await?;
+        let (applied, secret_check) = declarations::apply(&store, &config, clock.now()).await?;
         if applied != Applied::default() {
             tracing::info!(
                 written = applied.written,

@@ -4,16 +4,17 @@
 use crate::cimd::DocumentFetcher;
 use crate::clock::Clock;
 use crate::config::{Config, User};
-use crate::http::rate_limit::{FailureThrottle, RateLimiter};
 use crate::keys::KeyRing;
 use crate::oauth::cimd::{self, DocumentUrl};
+use crate::oauth::client::{Client, ClientPolicy, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
-use crate::seed::SecretsChecked;
-use crate::store::{Client, ClientPolicy, ClientSource, Store, StoreError};
-use crate::users::Users;
+use crate::services::declarations::SecretsChecked;
+use crate::services::throttle::{FailureThrottle, RateLimiter};
+use crate::services::users::Users;
+use crate::store::{Store, StoreError};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -38,7 +39,7 @@ pub struct App {
     /// Fetches Client ID Metadata Documents; `None` when they are switched off.
     pub cimd: Option<DocumentFetcher>,
     /// Whether the stored secrets of declared clients have been checked against the
-    /// configuration since start-up (`crate::seed`).
+    /// configuration since start-up (`crate::services::declarations`).
     pub declared_secrets: SecretsChecked,
 }
 

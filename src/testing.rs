@@ -3,11 +3,11 @@
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use tollgate::testing::TestServer;
-//! use tollgate::config::ClientSeed;
+//! use tollgate::config::DeclaredClient;
 //!
 //! let server = TestServer::builder()
 //!     .user("alice")
-//!     .client(ClientSeed::public("my-client", &["http://127.0.0.1:8765/callback"]))
+//!     .client(DeclaredClient::public("my-client", &["http://127.0.0.1:8765/callback"]))
 //!     .auto_approve("alice")
 //!     .spawn()
 //!     .await?;
@@ -18,10 +18,11 @@
 //! Each server listens on `127.0.0.1:0` with its own in-memory database and its own
 //! signing key, so any number run at once in one process; dropping one stops it.
 
-use crate::config::{ClientSeed, Config, ConsentMode, ResourceConfig, User};
-use crate::http::routes;
+use crate::config::{Config, ConsentMode, DeclaredClient, User};
 use crate::keys::KeyError;
 use crate::oauth::access_token::{AccessTokenClaims, TYP};
+use crate::oauth::endpoints;
+use crate::oauth::resource::Resource;
 use crate::server::{Launch, Server, StartError};
 use crate::state::AppState;
 use crate::store::{NewAccessToken, StoreError};
@@ -77,23 +78,23 @@ impl TestServer {
 
     /// The RFC 8414 metadata URL.
     pub fn metadata_url(&self) -> String {
-        self.url(routes::OAUTH_METADATA)
+        self.url(endpoints::OAUTH_METADATA)
     }
 
     pub fn authorization_url(&self) -> String {
-        self.url(routes::AUTHORIZE)
+        self.url(endpoints::AUTHORIZE)
     }
 
     pub fn token_url(&self) -> String {
-        self.url(routes::TOKEN)
+        self.url(endpoints::TOKEN)
     }
 
     pub fn jwks_url(&self) -> String {
-        self.url(routes::JWKS)
+        self.url(endpoints::JWKS)
     }
 
     pub fn registration_url(&self) -> String {
-        self.url(routes::REGISTER)
+        self.url(endpoints::REGISTER)
     }
 
     fn url(&self, route: &str) -> String {
@@ -187,7 +188,7 @@ impl TestServerBuilder {
     }
 
     /// Adds a pre-registered client.
-    pub fn client(mut self, client: ClientSeed) -> Self {
+    pub fn client(mut self, client: DeclaredClient) -> Self {
         self.config.clients.push(client);
         self
     }
@@ -216,7 +217,7 @@ impl TestServerBuilder {
     pub fn resource(mut self, url: &str, scopes: &[&str]) -> Self {
         self.config
             .resources
-            .push(ResourceConfig::with_scopes(url, scopes));
+            .push(Resource::with_scopes(url, scopes));
         self
     }
 

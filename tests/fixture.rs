@@ -8,7 +8,7 @@ use oauth2::{
     RefreshToken, Scope, TokenResponse, TokenUrl,
 };
 use serde_json::Value;
-use tollgate::config::ClientSeed;
+use tollgate::config::DeclaredClient;
 use tollgate::testing::TestServer;
 
 const CALLBACK: &str = "http://127.0.0.1:53682/callback";
@@ -63,7 +63,7 @@ fn verify(jwks: &Value, token: &str, audience: &str) -> Value {
 async fn the_oauth2_crate_completes_a_headless_code_flow() {
     let server = TestServer::builder()
         .user("alice")
-        .client(ClientSeed::public("test-client", &[CALLBACK]))
+        .client(DeclaredClient::public("test-client", &[CALLBACK]))
         .resource(MCP, &["mcp:tools"])
         .auto_approve("alice")
         .spawn()
@@ -115,7 +115,7 @@ async fn the_oauth2_crate_completes_a_headless_code_flow() {
 #[tokio::test]
 async fn deny_all_refuses_every_authorization() {
     let server = TestServer::builder()
-        .client(ClientSeed::public("test-client", &[CALLBACK]))
+        .client(DeclaredClient::public("test-client", &[CALLBACK]))
         .deny_all()
         .spawn()
         .await
@@ -146,7 +146,7 @@ async fn deny_all_refuses_every_authorization() {
 #[tokio::test]
 async fn the_oauth2_crate_gets_a_machine_token() {
     let server = TestServer::builder()
-        .client(ClientSeed::confidential("robot", "robot-secret"))
+        .client(DeclaredClient::confidential("robot", "robot-secret"))
         .spawn()
         .await
         .unwrap();

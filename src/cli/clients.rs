@@ -2,9 +2,9 @@
 
 use super::{ConfigArgs, Failure, fail, open_store};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{ClientSeed, ConsentMode};
+use crate::config::{ConsentMode, DeclaredClient};
+use crate::oauth::client::{Client, ClientSource};
 use crate::secret::{Secret, hash_chosen_secret};
-use crate::store::{Client, ClientSource};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +86,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
     // A generated secret is high-entropy and checked with a fast hash; a chosen one gets
     // argon2 (DESIGN.md).
     let generated = (!args.public && args.secret.is_none()).then(Secret::generate);
-    let seed = ClientSeed {
+    let seed = DeclaredClient {
         client_id: args
             .client_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -191,7 +191,7 @@ async fn remove(client_id: &str, args: &ConfigArgs) -> Result<(), Failure> {
         return Err(fail(format!("no client '{client_id}'")));
     }
     println!("removed client {client_id} and revoked everything issued to it");
-    if existing.is_some_and(|c| c.source == ClientSource::Seed) {
+    if existing.is_some_and(|c| c.source == ClientSource::Declared) {
         println!("note: the configuration file declares it, so the next start adds it again");
     }
     Ok(())

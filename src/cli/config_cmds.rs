@@ -2,8 +2,8 @@
 
 use super::{ConfigArgs, Failure, fail};
 use crate::config::check::{STOPPED, check_text};
-use crate::config::redacted_url;
 use crate::secret::hash_chosen_secret;
+use crate::secret::redacted_url;
 use std::io::Read;
 use std::path::PathBuf;
 

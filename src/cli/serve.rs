@@ -38,7 +38,7 @@ pub(super) async fn healthcheck(url: Option<String>, args: &ConfigArgs) -> Resul
             if addr.ip().is_unspecified() {
                 addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            format!("http://{addr}{}", crate::http::routes::HEALTH)
+            format!("http://{addr}{}", crate::http::HEALTH)
         }
     };
     let client = reqwest::Client::builder()

@@ -5,7 +5,7 @@
 
 use super::{ConfigArgs, Failure, KeyTiming, fail, open_store};
 use crate::clock::{Clock, SystemClock};
-use crate::config::seed::RESERVED_CLAIMS;
+use crate::config::declarations::RESERVED_CLAIMS;
 use crate::config::{Config, DEFAULT_USER, duration};
 use crate::keys::{KeyRing, SigningKey};
 use crate::oauth::access_token::{AccessTokenClaims, TYP};

@@ -2,11 +2,14 @@
 //! environment variables, then command-line flags, each layer overriding the one before.
 
 pub mod check;
+pub mod declarations;
 pub mod duration;
-pub mod seed;
 pub mod validate;
 
-pub use seed::{ClientSeed, ConsentConfig, ConsentMode, User};
+pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
+pub use declarations::{ConsentConfig, DeclaredClient, User};
+
+use crate::oauth::resource::Resource;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -14,9 +17,6 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-
-/// The subject of the user who is always there, so a fresh server can complete a flow.
-pub const DEFAULT_USER: &str = "dev";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,13 +33,13 @@ pub struct Config {
     #[serde(with = "duration")]
     pub refresh_token_ttl: Duration,
     /// Users who can approve on the consent page, in addition to `dev`.
-    #[serde(deserialize_with = "seed::string_or_table_list")]
+    #[serde(deserialize_with = "declarations::string_or_table_list")]
     pub users: Vec<User>,
     /// Clients with fixed ids and secrets, written to the database at start-up.
-    pub clients: Vec<ClientSeed>,
+    pub clients: Vec<DeclaredClient>,
     /// The MCP servers tokens may be issued for. Empty: any absolute URI (a dev default).
-    #[serde(deserialize_with = "seed::string_or_table_list")]
-    pub resources: Vec<ResourceConfig>,
+    #[serde(deserialize_with = "declarations::string_or_table_list")]
+    pub resources: Vec<Resource>,
     pub consent: ConsentConfig,
     pub registration: RegistrationConfig,
     /// Failed client authentications allowed per client per minute before further attempts
@@ -155,81 +155,6 @@ impl Config {
     }
 }
 
-/// A database URL that is safe to print: a password, in the user part or in a `password`
-/// query parameter (which sqlx reads too), becomes `***`. A URL without one is returned as
-/// given.
-pub fn redacted_url(url: &str) -> String {
-    const MASK: &str = "***";
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        // Not a URL the server could use either; still never print what may be a password.
-        let start = url.find("://").map_or(0, |i| i + 3);
-        return match url.rfind('@') {
-            Some(end) if end >= start => format!("{}{MASK}{}", &url[..start], &url[end..]),
-            _ => url.to_owned(),
-        };
-    };
-    let is_password = |key: &str| key.eq_ignore_ascii_case("password");
-    let in_query = parsed.query_pairs().any(|(key, _)| is_password(&key));
-    if parsed.password().is_none() && !in_query {
-        return url.to_owned();
-    }
-    if parsed.password().is_some() && parsed.set_password(Some(MASK)).is_err() {
-        return format!("{}://{MASK}", parsed.scheme());
-    }
-    if in_query {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(key, value)| {
-                let value = if is_password(&key) {
-                    MASK.to_owned()
-                } else {
-                    value.into_owned()
-                };
-                (key.into_owned(), value)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
-/// An MCP server (OAuth resource server) tokens may be issued for. Written as just its URL
-/// or as a table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourceConfig {
-    /// Its canonical URL, the `aud` of its tokens.
-    pub url: String,
-    /// The scopes it understands; empty means any scope.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scopes: Vec<String>,
-    /// The scope granted when a request for it names none (RFC 6749 §3.3 "pre-defined
-    /// default value"); empty: such a request gets no scope.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub default_scopes: Vec<String>,
-    /// Used as the audience when a request names no resource.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub default: bool,
-}
-
-impl ResourceConfig {
-    /// A resource with these scopes, no default scopes, and not the default audience.
-    pub fn with_scopes(url: &str, scopes: &[&str]) -> Self {
-        ResourceConfig {
-            url: url.to_owned(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            default_scopes: Vec::new(),
-            default: false,
-        }
-    }
-}
-
-impl From<String> for ResourceConfig {
-    fn from(url: String) -> Self {
-        ResourceConfig::with_scopes(&url, &[])
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrationConfig {
@@ -337,31 +262,6 @@ mod tests {
         );
         config.keys.grace_period = Duration::from_secs(3600);
         assert_eq!(config.key_grace_period(), Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn database_passwords_are_redacted() {
-        assert_eq!(
-            redacted_url("postgres://tollgate:s3cretpw@db:5432/tollgate"),
-            "postgres://tollgate:***@db:5432/tollgate"
-        );
-        assert_eq!(
-            redacted_url("postgres://db/tollgate?user=t&password=s3cretpw&sslmode=disable"),
-            "postgres://db/tollgate?user=t&password=***&sslmode=disable"
-        );
-        assert_eq!(
-            redacted_url("postgres://t:s3cret@@db/x%zz"),
-            "postgres://t:***@db/x%zz"
-        );
-        assert_eq!(redacted_url("not a url:s3cret@host"), "***@host");
-        assert_eq!(redacted_url("not a url"), "not a url");
-        for plain in [
-            "sqlite://tollgate.db",
-            "sqlite::memory:",
-            "postgres://postgres@127.0.0.1:5432/test",
-        ] {
-            assert_eq!(redacted_url(plain), plain);
-        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! each problem with the path of the setting (`clients[1].redirect_uris[0]`), so that
 //! `tollgate check-config` can point at its line.
 
-use super::seed::RESERVED_CLAIMS;
+use super::declarations::RESERVED_CLAIMS;
 use super::{Config, DEFAULT_USER};
 use crate::oauth::client::{RegistrationRequest, SUPPORTED_GRANT_TYPES};
 use crate::oauth::issuer::Issuer;
@@ -335,7 +335,7 @@ fn check_scope_token(problems: &mut Problems, at: &[PathPart], scope: &str) {
     }
 }
 
-impl super::ClientSeed {
+impl super::DeclaredClient {
     /// This client as RFC 7591 metadata, with the defaults for a declared client.
     pub fn registration_request(&self) -> RegistrationRequest {
         let confidential = self.is_confidential();
@@ -379,10 +379,10 @@ impl super::ClientSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ClientSeed, User};
+    use crate::config::{DeclaredClient, User};
 
-    fn client(id: &str) -> ClientSeed {
-        ClientSeed {
+    fn client(id: &str) -> DeclaredClient {
+        DeclaredClient {
             client_id: id.to_owned(),
             name: None,
             secret: None,
@@ -455,7 +455,7 @@ mod tests {
             .collect();
         assert_eq!(paths, ["clients[0].introspection"]);
         let config = Config {
-            clients: vec![ClientSeed::resource_server("rs", "s")],
+            clients: vec![DeclaredClient::resource_server("rs", "s")],
             ..Config::default()
         };
         assert_eq!(config.validate(), vec![]);

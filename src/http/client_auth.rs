@@ -4,13 +4,13 @@
 //! (RFC 6749 §2.3).
 
 use crate::http::error::ApiError;
-use crate::http::rate_limit::Attempted;
 use crate::oauth::client::AuthMethod;
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::verify_stored_secret;
+use crate::services::throttle::Attempted;
 use crate::state::{App, ClientError};
-use crate::store::{Client, ClientSource};
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -36,7 +36,7 @@ pub async fn authenticate(
 ) -> Result<Client, ApiError> {
     let presented = presented(headers, params)?;
     let mut client = find_client(app, &presented.client_id).await?;
-    if client.source == ClientSource::Seed && !app.declared_secrets.is_done() {
+    if client.source == ClientSource::Declared && !app.declared_secrets.is_done() {
         // Its stored secret may be from an older configuration file until the check that
         // start-up left running has finished; then it is read again.
         app.declared_secrets

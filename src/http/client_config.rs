@@ -6,11 +6,11 @@
 
 use super::error::ApiError;
 use super::register::{ClientInformation, parse_metadata, require_json};
+use crate::oauth::client::Client;
 use crate::oauth::client::RegistrationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::secret::{Secret, digest_matches, verify_stored_secret};
 use crate::state::{App, AppState};
-use crate::store::Client;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;

@@ -1,7 +1,7 @@
 //! `GET` the metadata documents (RFC 8414, OpenID Connect Discovery), served from bytes
 //! serialised at start-up.
 
-use super::routes;
+use crate::oauth::endpoints;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
@@ -15,16 +15,16 @@ use axum::routing::get;
 pub fn router(issuer_path: &str) -> Router<AppState> {
     let mut router = Router::new()
         .route(
-            &format!("{}{issuer_path}", routes::OAUTH_METADATA),
+            &format!("{}{issuer_path}", endpoints::OAUTH_METADATA),
             get(oauth_metadata),
         )
         .route(
-            &format!("{}{issuer_path}", routes::OPENID_CONFIGURATION),
+            &format!("{}{issuer_path}", endpoints::OPENID_CONFIGURATION),
             get(openid_metadata),
         );
     if !issuer_path.is_empty() {
         router = router.route(
-            &format!("{issuer_path}{}", routes::OPENID_CONFIGURATION),
+            &format!("{issuer_path}{}", endpoints::OPENID_CONFIGURATION),
             get(openid_metadata),
         );
     }

@@ -12,7 +12,7 @@ use super::client_auth;
 use super::error::ApiError;
 use super::form::form_params;
 use super::presented_token::PresentedToken;
-use crate::keys::Audience;
+use crate::oauth::access_token::Audience;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::state::AppState;

@@ -11,12 +11,11 @@ pub mod form;
 pub mod introspect;
 pub mod jwks;
 mod presented_token;
-pub mod rate_limit;
 pub mod register;
 pub mod revoke;
-pub mod routes;
 pub mod token;
 
+use crate::oauth::endpoints;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request};
@@ -29,6 +28,9 @@ use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+
+/// Liveness and database check for orchestrators (`tollgate healthcheck`), at the host root.
+pub const HEALTH: &str = "/healthz";
 
 /// Builds the whole application: every route of the issuer, each with its layers.
 pub fn router(app: AppState) -> Router {
@@ -54,27 +56,27 @@ pub fn router(app: AppState) -> Router {
     // Closing registration stops new registrations only: clients registered while it was
     // open keep managing themselves with their registration access tokens (RFC 7592).
     let mut credentials = Router::new()
-        .route(routes::TOKEN, post(token::token))
-        .route(routes::REVOKE, post(revoke::revoke))
-        .route(routes::INTROSPECT, post(introspect::introspect))
+        .route(endpoints::TOKEN, post(token::token))
+        .route(endpoints::REVOKE, post(revoke::revoke))
+        .route(endpoints::INTROSPECT, post(introspect::introspect))
         .route(
-            routes::CLIENT_CONFIGURATION,
+            endpoints::CLIENT_CONFIGURATION,
             get(client_config::read)
                 .put(client_config::update)
                 .delete(client_config::delete),
         );
     if app.config.registration.open {
-        credentials = credentials.route(routes::REGISTER, post(register::register));
+        credentials = credentials.route(endpoints::REGISTER, post(register::register));
     }
     let credentials = credentials.layer(no_store.clone());
 
-    let public = Router::new().route(routes::JWKS, get(jwks::jwks));
+    let public = Router::new().route(endpoints::JWKS, get(jwks::jwks));
 
     // The authorization endpoint: no CORS (OAuth 2.1 §3.1), never framed (RFC 6749 §10.13,
     // checklist AZ-22), never cached, and no Referer leaking the request to other sites.
     let authorization = Router::new()
         .route(
-            routes::AUTHORIZE,
+            endpoints::AUTHORIZE,
             get(authorize::authorize).post(authorize::decide),
         )
         .layer(no_store)
@@ -111,7 +113,7 @@ pub fn router(app: AppState) -> Router {
     };
 
     let service: Router = routes
-        .route(routes::HEALTH, get(health))
+        .route(HEALTH, get(health))
         .fallback(not_found)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -4,9 +4,9 @@
 
 use super::error::ApiError;
 use crate::oauth::access_token::AccessTokenClaims;
+use crate::oauth::grant::{AccessTokenRecord, RefreshGrant};
 use crate::secret::token_digest;
 use crate::state::App;
-use crate::store::{AccessTokenRecord, RefreshGrant};
 
 pub enum PresentedToken {
     Access {

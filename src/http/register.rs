@@ -4,12 +4,12 @@
 use super::client_ip;
 use super::error::ApiError;
 use super::form::has_media_type;
-use crate::http::routes;
+use crate::oauth::client::{Client, ClientPolicy, ClientSource};
 use crate::oauth::client::{ClientMetadata, RegistrationRequest};
+use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::secret::Secret;
 use crate::state::{App, AppState};
-use crate::store::{Client, ClientPolicy, ClientSource};
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -68,7 +68,7 @@ pub fn parse_metadata(
 /// RFC 7592 §3: where a registered client manages its registration.
 pub fn registration_client_uri(app: &App, client_id: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
-    format!("{}/{encoded}", app.issuer.endpoint(routes::REGISTER))
+    format!("{}/{encoded}", app.issuer.endpoint(endpoints::REGISTER))
 }
 
 pub async fn register(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {

@@ -1,37 +1,12 @@
 //! Compact JWS signing with a pre-parsed key, and verification through jsonwebtoken.
 
-use super::{KeyError, SIGNING_ALG, SigningKey};
+use super::{KeyError, SigningKey};
+use crate::oauth::access_token::SIGNING_ALG;
 use crate::secret::base64url;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::{Deserialize, Serialize};
-
-/// The `aud` claim: a single string when there is one audience (the common case, and what
-/// most resource-server libraries expect), an array otherwise (RFC 7519 §4.1.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    pub fn from_list(mut list: Vec<String>) -> Self {
-        if list.len() == 1 {
-            Audience::One(list.remove(0))
-        } else {
-            Audience::Many(list)
-        }
-    }
-
-    pub fn to_list(&self) -> Vec<String> {
-        match self {
-            Audience::One(one) => vec![one.clone()],
-            Audience::Many(many) => many.clone(),
-        }
-    }
-}
+use serde::Serialize;
 
 #[derive(Serialize)]
 struct Header<'a> {

@@ -8,8 +8,9 @@
 
 mod jwt;
 
-pub use jwt::{Audience, JwtError};
+pub use jwt::JwtError;
 
+use crate::oauth::access_token::SIGNING_ALG;
 use crate::secret::{base64url, sha256};
 use crate::store::{Store, StoreError, StoredKey};
 use aws_lc_rs::signature::RsaKeyPair;
@@ -20,9 +21,6 @@ use rsa::traits::PublicKeyParts;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-/// The JWS algorithm of every token Tollgate signs.
-pub const SIGNING_ALG: &str = "RS256";
 
 const KEY_BITS: usize = 2048;
 

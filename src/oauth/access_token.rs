@@ -1,10 +1,38 @@
 //! RFC 9068 JWT access tokens: the claims Tollgate puts in them.
 
-use crate::keys::Audience;
 use serde::{Deserialize, Serialize};
 
 /// The JOSE `typ` of an RFC 9068 access token (§2.1).
 pub const TYP: &str = "at+jwt";
+
+/// The JWS algorithm of every token Tollgate signs (RFC 9068 §2.1 requires RS256 support).
+pub const SIGNING_ALG: &str = "RS256";
+
+/// The `aud` claim: a single string when there is one audience (the common case, and what
+/// most resource-server libraries expect), an array otherwise (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn from_list(mut list: Vec<String>) -> Self {
+        if list.len() == 1 {
+            Audience::One(list.remove(0))
+        } else {
+            Audience::Many(list)
+        }
+    }
+
+    pub fn to_list(&self) -> Vec<String> {
+        match self {
+            Audience::One(one) => vec![one.clone()],
+            Audience::Many(many) => many.clone(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {

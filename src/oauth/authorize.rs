@@ -9,8 +9,8 @@ use super::params::Params;
 use super::pkce::CodeChallenge;
 use super::redirect_uri;
 use super::resource;
+use super::resource::Resource;
 use super::scope::{self, Scope};
-use crate::config::ResourceConfig;
 
 /// Why an authorization request failed, and where the user may be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct ValidRequest {
 
 /// What the server's configuration says about resources and scopes.
 pub struct Policy<'a> {
-    pub resources: &'a [ResourceConfig],
+    pub resources: &'a [Resource],
     pub default_audience: &'a str,
     /// The scopes this client may ask for; empty: any.
     pub client_scopes: &'a [String],
@@ -166,7 +166,7 @@ pub fn auto_approver<'a>(
             user,
             "consent.user, who automatic consent approves as, is".to_owned(),
         ),
-        (None, None) => return Ok(crate::config::DEFAULT_USER),
+        (None, None) => return Ok(super::consent::DEFAULT_USER),
     };
     if is_user(subject) {
         return Ok(subject);

@@ -2,11 +2,11 @@
 //! once at start-up from the issuer and the route constants; fields that would be empty
 //! arrays are omitted (RFC 8414 §3.2, checklist MD-16), and only what works is advertised.
 
+use super::access_token::SIGNING_ALG;
 use super::client::{AuthMethod, SUPPORTED_GRANT_TYPES};
+use super::endpoints;
 use super::issuer::Issuer;
 use super::pkce::S256;
-use crate::http::routes;
-use crate::keys::SIGNING_ALG;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,15 +55,15 @@ impl Metadata {
         let auth_methods: Vec<&'static str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
         Metadata {
             issuer: issuer.as_str().to_owned(),
-            authorization_endpoint: issuer.endpoint(routes::AUTHORIZE),
-            token_endpoint: issuer.endpoint(routes::TOKEN),
-            jwks_uri: issuer.endpoint(routes::JWKS),
+            authorization_endpoint: issuer.endpoint(endpoints::AUTHORIZE),
+            token_endpoint: issuer.endpoint(endpoints::TOKEN),
+            jwks_uri: issuer.endpoint(endpoints::JWKS),
             registration_endpoint: features
                 .registration_open
-                .then(|| issuer.endpoint(routes::REGISTER)),
-            revocation_endpoint: issuer.endpoint(routes::REVOKE),
+                .then(|| issuer.endpoint(endpoints::REGISTER)),
+            revocation_endpoint: issuer.endpoint(endpoints::REVOKE),
             revocation_endpoint_auth_methods_supported: auth_methods.clone(),
-            introspection_endpoint: issuer.endpoint(routes::INTROSPECT),
+            introspection_endpoint: issuer.endpoint(endpoints::INTROSPECT),
             introspection_endpoint_auth_methods_supported: auth_methods
                 .iter()
                 .copied()

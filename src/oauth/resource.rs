@@ -4,15 +4,52 @@
 
 use super::error::OAuthError;
 use super::scope::{SERVER_SCOPES, Scope};
-use crate::config::ResourceConfig;
+use serde::{Deserialize, Serialize};
 use url::Url;
+
+/// An MCP server (OAuth resource server) tokens may be issued for. Written as just its URL
+/// or as a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// Its canonical URL, the `aud` of its tokens.
+    pub url: String,
+    /// The scopes it understands; empty means any scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// The scope granted when a request for it names none (RFC 6749 §3.3 "pre-defined
+    /// default value"); empty: such a request gets no scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_scopes: Vec<String>,
+    /// Used as the audience when a request names no resource.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+}
+
+impl Resource {
+    /// A resource with these scopes, no default scopes, and not the default audience.
+    pub fn with_scopes(url: &str, scopes: &[&str]) -> Self {
+        Resource {
+            url: url.to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            default_scopes: Vec::new(),
+            default: false,
+        }
+    }
+}
+
+impl From<String> for Resource {
+    fn from(url: String) -> Self {
+        Resource::with_scopes(&url, &[])
+    }
+}
 
 /// Validates the `resource` values of an authorization request and returns the audience of
 /// the grant: the requested resources, or the default audience when none was requested
 /// (RFC 9068 §3 requires a default; RFC 8707 §2.1 lets the server choose it).
 pub fn resolve_requested<'a>(
     requested: impl IntoIterator<Item = &'a str>,
-    configured: &[ResourceConfig],
+    configured: &[Resource],
     default_audience: &str,
 ) -> Result<Vec<String>, OAuthError> {
     let mut resources: Vec<String> = Vec::new();
@@ -41,7 +78,7 @@ pub fn resolve_requested<'a>(
 
 /// The audience used when a request names no resource: the resource configured as the
 /// default, else the only configured resource, else the issuer itself.
-pub fn default_audience(configured: &[ResourceConfig], issuer: &str) -> String {
+pub fn default_audience(configured: &[Resource], issuer: &str) -> String {
     configured
         .iter()
         .find(|r| r.default)
@@ -84,7 +121,7 @@ pub fn narrow<'a>(
 
 /// The scopes a request for these resources may ask for, or `None` when any scope is
 /// acceptable (no resource among them has configured scopes).
-pub fn allowed_scopes(resources: &[String], configured: &[ResourceConfig]) -> Option<Scope> {
+pub fn allowed_scopes(resources: &[String], configured: &[Resource]) -> Option<Scope> {
     let mut allowed: Vec<&str> = Vec::new();
     for resource in resources {
         let Some(config) = configured.iter().find(|c| equivalent(&c.url, resource)) else {
@@ -103,7 +140,7 @@ pub fn allowed_scopes(resources: &[String], configured: &[ResourceConfig]) -> Op
 /// (RFC 6749 §3.3), less any the client may not ask for (`client_scopes`, empty: any).
 pub fn default_scope(
     resources: &[String],
-    configured: &[ResourceConfig],
+    configured: &[Resource],
     client_scopes: &[String],
 ) -> Scope {
     let mut defaults: Vec<&str> = Vec::new();
@@ -122,7 +159,7 @@ pub fn default_scope(
 pub fn check_scope(
     scope: &Scope,
     resources: &[String],
-    configured: &[ResourceConfig],
+    configured: &[Resource],
 ) -> Result<(), OAuthError> {
     let Some(allowed) = allowed_scopes(resources, configured) else {
         return Ok(());
@@ -171,10 +208,8 @@ mod tests {
     use super::*;
     use crate::oauth::error::ErrorCode;
 
-    fn configured(urls: &[&str]) -> Vec<ResourceConfig> {
-        urls.iter()
-            .map(|u| ResourceConfig::with_scopes(u, &[]))
-            .collect()
+    fn configured(urls: &[&str]) -> Vec<Resource> {
+        urls.iter().map(|u| Resource::with_scopes(u, &[])).collect()
     }
 
     #[test]

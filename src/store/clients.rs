@@ -1,78 +1,7 @@
 //! Registered clients.
 
 use super::{Store, StoreError, from_json, on_pool, to_json};
-use crate::config::ConsentMode;
-use crate::oauth::client::ClientMetadata;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone)]
-pub struct Client {
-    pub client_id: String,
-    /// The stored form of the client secret (see `crate::secret`); `None` for public clients.
-    pub secret_digest: Option<String>,
-    /// Digest of the RFC 7592 registration access token, for dynamically registered clients.
-    pub registration_token_digest: Option<String>,
-    pub metadata: ClientMetadata,
-    pub created_at: i64,
-    pub source: ClientSource,
-    pub policy: ClientPolicy,
-}
-
-/// Who made a client, which decides who may change it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientSource {
-    /// RFC 7591 dynamic registration.
-    Dynamic,
-    /// The configuration file, which owns it: applying the file updates or removes it.
-    Seed,
-    /// `tollgate clients add`.
-    Cli,
-    /// A Client ID Metadata Document.
-    Document,
-}
-
-impl ClientSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientSource::Dynamic => "dynamic",
-            ClientSource::Seed => "seed",
-            ClientSource::Cli => "cli",
-            ClientSource::Document => "document",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, StoreError> {
-        [
-            ClientSource::Dynamic,
-            ClientSource::Seed,
-            ClientSource::Cli,
-            ClientSource::Document,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| StoreError::Corrupt(format!("clients.source: '{text}'")))
-    }
-}
-
-/// Tollgate's own rules for a client, beyond its RFC 7591 metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ClientPolicy {
-    /// The scopes it may ask for; empty means any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub allowed_scopes: Vec<String>,
-    /// Overrides the server's consent mode.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent: Option<ConsentMode>,
-    /// Who `auto` consent approves as.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// A resource server: may introspect tokens issued to any client, not only its own
-    /// (RFC 7662 §2.1, §4). Only declared clients (configuration file, CLI) can have it.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub introspection: bool,
-}
+use crate::oauth::client::{Client, ClientMetadata, ClientPolicy, ClientSource};
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -95,7 +24,7 @@ impl TryFrom<ClientRow> for Client {
                 Some(policy) => from_json("clients.policy", &policy)?,
                 None => ClientPolicy::default(),
             },
-            source: ClientSource::parse(&row.source)?,
+            source: parse_source(&row.source)?,
             client_id: row.client_id,
             secret_digest: row.secret_digest,
             registration_token_digest: row.registration_token_digest,
@@ -112,13 +41,17 @@ macro_rules! client_columns {
     };
 }
 
-impl Client {
-    fn policy_json(&self) -> Result<Option<String>, StoreError> {
-        if self.policy == ClientPolicy::default() {
-            return Ok(None);
-        }
-        to_json("clients.policy", &self.policy).map(Some)
+/// The `policy` column: NULL for the default policy.
+fn policy_json(client: &Client) -> Result<Option<String>, StoreError> {
+    if client.policy == ClientPolicy::default() {
+        return Ok(None);
     }
+    to_json("clients.policy", &client.policy).map(Some)
+}
+
+fn parse_source(text: &str) -> Result<ClientSource, StoreError> {
+    text.parse()
+        .map_err(|()| StoreError::Corrupt(format!("clients.source: '{text}'")))
 }
 
 impl Store {
@@ -127,7 +60,7 @@ impl Store {
                            registration_token_digest, metadata, created_at, source, policy) \
                            VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let metadata = to_json("clients.metadata", &client.metadata)?;
-        let policy = client.policy_json()?;
+        let policy = policy_json(client)?;
         on_pool!(self, pool => sqlx::query(SQL)
             .bind(&client.client_id)
             .bind(&client.secret_digest)
@@ -171,7 +104,7 @@ impl Store {
             .bind(client_id)
             .fetch_optional(pool)
             .await)?;
-        source.as_deref().map(ClientSource::parse).transpose()
+        source.as_deref().map(parse_source).transpose()
     }
 
     /// Clients made by `source`, oldest first.
@@ -200,7 +133,7 @@ impl Store {
                            metadata = excluded.metadata, policy = excluded.policy \
                            WHERE clients.source = excluded.source";
         let metadata = to_json("clients.metadata", &client.metadata)?;
-        let policy = client.policy_json()?;
+        let policy = policy_json(client)?;
         let changed = on_pool!(self, pool => sqlx::query(SQL)
             .bind(&client.client_id)
             .bind(&client.secret_digest)
@@ -223,7 +156,7 @@ impl Store {
         replacement: &str,
     ) -> Result<bool, StoreError> {
         const SQL: &str = "UPDATE clients SET secret_digest = $3 \
-                           WHERE client_id = $1 AND source = 'seed' AND secret_digest = $2";
+                           WHERE client_id = $1 AND source = 'declared' AND secret_digest = $2";
         let changed = on_pool!(self, pool => sqlx::query(SQL)
             .bind(client_id)
             .bind(current)

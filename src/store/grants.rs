@@ -2,6 +2,7 @@
 //! tokens, recording access tokens, and revoking a whole family.
 
 use super::{Store, StoreError, from_json, on_pool};
+use crate::oauth::grant::{AccessTokenRecord, CodeGrant, RefreshGrant};
 
 /// One approval by one user for one client.
 #[derive(Debug, Clone)]
@@ -20,25 +21,6 @@ pub(super) const INSERT_GRANT_SQL: &str = "INSERT INTO grants (id, client_id, su
 const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
                                        issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 
-/// An authorization code with the grant it belongs to.
-#[derive(Debug, Clone)]
-pub struct CodeGrant {
-    pub grant_id: String,
-    pub client_id: String,
-    pub subject: String,
-    pub scope: String,
-    pub resources: Vec<String>,
-    pub redirect_uri: String,
-    pub code_challenge: String,
-    /// OpenID Connect `nonce` from the authorization request.
-    pub nonce: Option<String>,
-    /// When the user approved (OIDC `auth_time`).
-    pub approved_at: i64,
-    pub expires_at: i64,
-    pub redeemed_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-}
-
 #[derive(sqlx::FromRow)]
 struct CodeGrantRow {
     grant_id: String,
@@ -53,20 +35,6 @@ struct CodeGrantRow {
     expires_at: i64,
     redeemed_at: Option<i64>,
     revoked_at: Option<i64>,
-}
-
-/// A refresh token with the grant it belongs to.
-#[derive(Debug, Clone)]
-pub struct RefreshGrant {
-    pub grant_id: String,
-    pub client_id: String,
-    pub subject: String,
-    pub scope: String,
-    pub resources: Vec<String>,
-    pub issued_at: i64,
-    pub expires_at: i64,
-    pub rotated_at: Option<i64>,
-    pub revoked_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -310,10 +278,17 @@ impl Store {
         const SQL: &str = "SELECT a.client_id, a.grant_id, a.expires_at, a.revoked_at, \
                            g.revoked_at AS grant_revoked_at FROM access_tokens a \
                            LEFT JOIN grants g ON g.id = a.grant_id WHERE a.jti = $1";
-        Ok(on_pool!(self, pool => sqlx::query_as(SQL)
+        let row: Option<AccessTokenRow> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(jti)
             .fetch_optional(pool)
-            .await)?)
+            .await)?;
+        Ok(row.map(|row| AccessTokenRecord {
+            client_id: row.client_id,
+            grant_id: row.grant_id,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            grant_revoked_at: row.grant_revoked_at,
+        }))
     }
 
     /// Revokes one access token (RFC 7009 §2.1).
@@ -330,19 +305,11 @@ impl Store {
     }
 }
 
-/// An issued access token as recorded.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AccessTokenRecord {
-    pub client_id: String,
-    pub grant_id: Option<String>,
-    pub expires_at: i64,
-    pub revoked_at: Option<i64>,
-    pub grant_revoked_at: Option<i64>,
-}
-
-impl AccessTokenRecord {
-    /// Unexpired and revoked neither directly nor through its grant.
-    pub fn is_active(&self, now: i64) -> bool {
-        self.expires_at > now && self.revoked_at.is_none() && self.grant_revoked_at.is_none()
-    }
+#[derive(sqlx::FromRow)]
+struct AccessTokenRow {
+    client_id: String,
+    grant_id: Option<String>,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    grant_revoked_at: Option<i64>,
 }

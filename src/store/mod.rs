@@ -15,11 +15,7 @@ mod keys;
 mod settings;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
-pub use clients::{Client, ClientPolicy, ClientSource};
-pub use grants::{
-    AccessTokenRecord, CodeGrant, IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken,
-    RefreshGrant, Spent,
-};
+pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Spent};
 pub use keys::StoredKey;
 pub use settings::ServerSetting;
 
@@ -102,7 +98,7 @@ impl Store {
                 .await?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::UnsupportedUrl(crate::config::redacted_url(url)));
+            return Err(StoreError::UnsupportedUrl(crate::secret::redacted_url(url)));
         };
         Ok(Store { backend })
     }

@@ -235,7 +235,10 @@ async fn az_15_resource_indicators_are_validated(backend: Backend) {
     }
     let strict = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(RESOURCE, &[])]
+            c.resources = vec![tollgate::oauth::resource::Resource::with_scopes(
+                RESOURCE,
+                &[],
+            )]
         })
         .spawn()
         .await;
@@ -273,9 +276,9 @@ async fn az_16_az_17_no_resource_and_no_scope(backend: Backend) {
 async fn az_17_a_missing_scope_gets_the_resource_default(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig {
+            c.resources = vec![tollgate::oauth::resource::Resource {
                 default_scopes: vec!["mcp:tools".to_owned()],
-                ..tollgate::config::ResourceConfig::with_scopes(
+                ..tollgate::oauth::resource::Resource::with_scopes(
                     RESOURCE,
                     &["mcp:tools", "mcp:admin"],
                 )
@@ -319,9 +322,9 @@ async fn az_17_a_missing_scope_gets_the_resource_default(backend: Backend) {
 async fn az_17_unknown_scopes_are_refused_when_scopes_are_configured(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig {
+            c.resources = vec![tollgate::oauth::resource::Resource {
                 default: true,
-                ..tollgate::config::ResourceConfig::with_scopes(RESOURCE, &["mcp:tools"])
+                ..tollgate::oauth::resource::Resource::with_scopes(RESOURCE, &["mcp:tools"])
             }]
         })
         .spawn()
@@ -453,7 +456,7 @@ async fn az_22_consent_page_content_and_headers(backend: Backend) {
 async fn az_19_step_up_to_a_larger_configured_scope_set(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(
+            c.resources = vec![tollgate::oauth::resource::Resource::with_scopes(
                 RESOURCE,
                 &["mcp:tools", "files:write"],
             )]
@@ -490,7 +493,10 @@ async fn az_23_no_open_redirect_for_self_registered_clients(backend: Backend) {
     const EVIL: &str = "https://evil.example/cb";
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.clients = vec![tollgate::config::ClientSeed::public("declared", &[EVIL])];
+            c.clients = vec![tollgate::config::DeclaredClient::public(
+                "declared",
+                &[EVIL],
+            )];
         })
         .spawn()
         .await;

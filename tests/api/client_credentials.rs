@@ -146,9 +146,9 @@ async fn tk_20_a_stored_native_app_cannot_use_client_credentials(backend: Backen
 async fn client_credentials_honours_resource_and_scope_rules(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig {
+            c.resources = vec![tollgate::oauth::resource::Resource {
                 default: true,
-                ..tollgate::config::ResourceConfig::with_scopes(RESOURCE, &["mcp:tools"])
+                ..tollgate::oauth::resource::Resource::with_scopes(RESOURCE, &["mcp:tools"])
             }]
         })
         .spawn()
@@ -225,7 +225,7 @@ async fn sec_2_parallel_guesses_share_one_budget(backend: Backend) {
         TestApp::builder(backend)
             .config(|c| {
                 c.client_auth_failures_per_minute = BUDGET;
-                c.clients = vec![tollgate::config::ClientSeed::confidential(
+                c.clients = vec![tollgate::config::DeclaredClient::confidential(
                     "chosen-secret",
                     "correct horse battery",
                 )];
@@ -264,7 +264,7 @@ async fn tk_10_basic_credentials_are_form_urlencoded(backend: Backend) {
     const SECRET: &str = "p+ss%word: 100%";
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.clients = vec![tollgate::config::ClientSeed::confidential(
+            c.clients = vec![tollgate::config::DeclaredClient::confidential(
                 "encoding-client",
                 SECRET,
             )];

@@ -335,7 +335,7 @@ async fn configured_issuer_and_scopes_are_advertised(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
             c.issuer = Some("http://localhost:9999".to_owned());
-            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(
+            c.resources = vec![tollgate::oauth::resource::Resource::with_scopes(
                 "http://127.0.0.1:8000/mcp",
                 &["mcp:tools", "mcp:admin"],
             )];

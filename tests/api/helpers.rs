@@ -177,7 +177,7 @@ impl TestAppBuilder {
     pub fn with_resource_server(self) -> Self {
         self.config(|c| {
             c.clients
-                .push(tollgate::config::ClientSeed::resource_server(
+                .push(tollgate::config::DeclaredClient::resource_server(
                     RESOURCE_SERVER,
                     RESOURCE_SERVER_SECRET,
                 ));

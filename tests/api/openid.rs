@@ -83,7 +83,7 @@ async fn the_openid_scope_gets_an_id_token(backend: Backend) {
 async fn openid_is_allowed_beside_configured_resource_scopes(backend: Backend) {
     let app = TestApp::builder(backend)
         .config(|c| {
-            c.resources = vec![tollgate::config::ResourceConfig::with_scopes(
+            c.resources = vec![tollgate::oauth::resource::Resource::with_scopes(
                 crate::helpers::RESOURCE,
                 &["mcp:tools"],
             )];

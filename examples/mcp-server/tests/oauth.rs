@@ -572,7 +572,8 @@ async fn a_token_with_any_one_defect_is_refused_with_its_reason() {
     let mut other_issuer = forger.claims();
     other_issuer.iss = "http://127.0.0.1:1".to_owned();
     let mut other_audience = forger.claims();
-    other_audience.aud = tollgate::keys::Audience::from_list(vec!["http://127.0.0.1:1/mcp".into()]);
+    other_audience.aud =
+        tollgate::oauth::access_token::Audience::from_list(vec!["http://127.0.0.1:1/mcp".into()]);
 
     let cases = [
         (

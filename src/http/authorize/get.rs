@@ -5,14 +5,15 @@ use super::{
     Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, refuse_before_consent, render_error,
 };
 use crate::config::{ConsentMode, DEFAULT_USER};
-use crate::http::routes;
 use crate::oauth::authorize::{self, Policy, Rejection, ValidRequest};
+use crate::oauth::client::Client;
+use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
 use crate::state::{App, AppState, ClientError};
-use crate::store::{AuthorizationRequest, Client};
+use crate::store::AuthorizationRequest;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -48,7 +49,7 @@ async fn show_consent(
             return Err(PageError::bad_request(OAuthError::invalid_client(format!(
                 "no client with client_id '{client_id}' is registered here; register it first \
                  (POST {}) or use the client_id the registration returned",
-                app.issuer.endpoint(routes::REGISTER)
+                app.issuer.endpoint(endpoints::REGISTER)
             ))));
         }
         Err(ClientError::Document(error)) => return Err(PageError::bad_request(error)),
@@ -155,7 +156,7 @@ async fn consent_page(
 
     let page = ConsentPage {
         issuer: app.issuer.as_str(),
-        action: format!("{}{}", app.issuer.path(), routes::AUTHORIZE),
+        action: format!("{}{}", app.issuer.path(), endpoints::AUTHORIZE),
         client_name: client
             .metadata
             .client_name

@@ -11,12 +11,13 @@ pub use post::decide;
 
 use crate::http::error::log_internal;
 use crate::keys::KeyError;
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
 use crate::state::App;
-use crate::store::{Client, ClientSource, NewCode, NewGrant, StoreError};
+use crate::store::{NewCode, NewGrant, StoreError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use url::Url;
@@ -206,7 +207,7 @@ pub fn refuse_before_consent(
     error: &OAuthError,
 ) -> Response {
     let trusted = redirect_uri::is_loopback(redirect_uri)
-        || matches!(client.source, ClientSource::Seed | ClientSource::Cli);
+        || matches!(client.source, ClientSource::Declared | ClientSource::Cli);
     if trusted {
         return redirect_error(issuer, redirect_uri, state, error, StatusCode::FOUND);
     }

@@ -1,10 +1,10 @@
 //! `POST /authorize`: the user's decision on the consent page.
 
 use super::{Approval, PageError, browser, issue_code, redirect_error, render_error};
-use crate::http::rate_limit::Attempted;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::token_digest;
+use crate::services::throttle::Attempted;
 use crate::state::{App, AppState};
 use axum::body::Bytes;
 use axum::extract::State;

@@ -2,8 +2,10 @@
 
 use super::{TokenGrant, TokenResponse, mint};
 use crate::http::error::ApiError;
+use crate::oauth::client::Client;
 use crate::oauth::client::REFRESH_TOKEN;
 use crate::oauth::error::OAuthError;
+use crate::oauth::grant::CodeGrant;
 use crate::oauth::id_token::{self, IdTokenClaims};
 use crate::oauth::params::Params;
 use crate::oauth::pkce::CodeChallenge;
@@ -11,7 +13,7 @@ use crate::oauth::resource;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::secret::token_digest;
 use crate::state::App;
-use crate::store::{Client, CodeGrant, Spent};
+use crate::store::Spent;
 
 const REPLAYED: &str = "this authorization code was already used; a code is single-use, so the \
                         tokens issued for it have been revoked (OAuth 2.1 §4.1.3)";

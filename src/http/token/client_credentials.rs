@@ -4,12 +4,12 @@
 
 use super::{TokenGrant, TokenResponse, mint};
 use crate::http::error::ApiError;
+use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
 use crate::oauth::scope::{self, Scope};
 use crate::state::App;
-use crate::store::Client;
 
 pub async fn exchange(
     app: &App,

@@ -4,13 +4,14 @@
 
 use super::{TokenGrant, TokenResponse, mint};
 use crate::http::error::ApiError;
+use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
 use crate::oauth::scope::{Scope, check_client_allows};
 use crate::secret::token_digest;
 use crate::state::App;
-use crate::store::{Client, Spent};
+use crate::store::Spent;
 
 const REUSED: &str = "this refresh token was already used; refresh tokens rotate on every use, \
                       so its whole grant has been revoked as a precaution (OAuth 2.1 §4.3.1)";

@@ -1,7 +1,8 @@
 //! What a configuration file declares beyond server settings: users, pre-registered
 //! clients, resources and the consent policy. Users live in memory; declared clients are
-//! written to the database at start-up (`crate::seed`).
+//! written to the database at start-up (`crate::services::declarations`).
 
+use crate::oauth::consent::ConsentMode;
 use crate::secret::Secret;
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -71,19 +72,6 @@ impl From<String> for User {
     }
 }
 
-/// How the authorization endpoint gets a decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsentMode {
-    /// Show the consent page (the default).
-    #[default]
-    Prompt,
-    /// Approve at once, as the configured user: headless flows for CI.
-    Auto,
-    /// Deny at once: for testing a client's error path.
-    Deny,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsentConfig {
@@ -97,7 +85,7 @@ pub struct ConsentConfig {
 /// A client declared in the configuration file, with a fixed `client_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClientSeed {
+pub struct DeclaredClient {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -135,10 +123,10 @@ pub struct ClientSeed {
     pub introspection: bool,
 }
 
-impl ClientSeed {
+impl DeclaredClient {
     /// A public client (no secret) that redirects to `redirect_uris`.
     pub fn public(client_id: impl Into<String>, redirect_uris: &[&str]) -> Self {
-        ClientSeed {
+        DeclaredClient {
             client_id: client_id.into(),
             name: None,
             secret: None,
@@ -156,18 +144,18 @@ impl ClientSeed {
     /// A confidential client with a chosen secret (`client_secret_basic`); with no redirect
     /// URIs it gets the client_credentials grant only.
     pub fn confidential(client_id: impl Into<String>, secret: &str) -> Self {
-        ClientSeed {
+        DeclaredClient {
             secret: Some(Secret::new(secret)),
-            ..ClientSeed::public(client_id, &[])
+            ..DeclaredClient::public(client_id, &[])
         }
     }
 
     /// A resource server with a chosen secret: a confidential client that may introspect
     /// every client's tokens (and use client_credentials).
     pub fn resource_server(client_id: impl Into<String>, secret: &str) -> Self {
-        ClientSeed {
+        DeclaredClient {
             introspection: true,
-            ..ClientSeed::confidential(client_id, secret)
+            ..DeclaredClient::confidential(client_id, secret)
         }
     }
 
@@ -176,8 +164,8 @@ impl ClientSeed {
     }
 
     /// Tollgate's own rules for this client.
-    pub fn policy(&self) -> crate::store::ClientPolicy {
-        crate::store::ClientPolicy {
+    pub fn policy(&self) -> crate::oauth::client::ClientPolicy {
+        crate::oauth::client::ClientPolicy {
             allowed_scopes: self.scopes.clone(),
             consent: self.consent,
             user: self.user.clone(),

@@ -14,6 +14,3 @@ pub const INTROSPECT: &str = "/introspect";
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
 /// OpenID Connect Discovery §4 well-known suffix.
 pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
-
-/// Liveness and database check for orchestrators (`tollgate healthcheck`), at the host root.
-pub const HEALTH: &str = "/healthz";

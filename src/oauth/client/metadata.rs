@@ -1,9 +1,9 @@
-//! Clients and their metadata (RFC 7591 §2): what a registration may ask for, the defaults
-//! the RFC prescribes, and the consistency rules (checklist DCR-1..DCR-7).
+//! Client metadata (RFC 7591 §2): what a registration may ask for, the defaults the RFC
+//! prescribes, and the consistency rules (checklist DCR-1..DCR-7).
 
-use super::error::OAuthError;
-use super::redirect_uri;
-use super::scope::Scope;
+use crate::oauth::error::OAuthError;
+use crate::oauth::redirect_uri;
+use crate::oauth::scope::Scope;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -9,7 +9,7 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use tollgate::seed::Applied;
+use tollgate::services::declarations::Applied;
 use tollgate::store::Store;
 
 fn example_file() -> PathBuf {
@@ -280,7 +280,9 @@ redirect_uris = ["http://127.0.0.1:53682/callback"]
     // And applying it once more, as a start does, counts nothing written or removed.
     let store = Store::connect(&db.url).await.unwrap();
     let config = tollgate::Config::from_file(&path).unwrap();
-    let (applied, check) = tollgate::seed::apply(&store, &config, 0).await.unwrap();
+    let (applied, check) = tollgate::services::declarations::apply(&store, &config, 0)
+        .await
+        .unwrap();
     assert_eq!(applied, Applied::default());
     assert_eq!(check.run(&store).await.unwrap(), 0, "no secret changed");
     store.close().await;
@@ -550,7 +552,7 @@ async fn the_global_consent_mode_applies_to_registered_clients(backend: Backend)
 /// to the client (with `state` and `iss`, and no code), for dynamically registered clients
 /// too; a client's own mode overrides it.
 async fn the_global_deny_mode_refuses_at_once(backend: Backend) {
-    let mut prompted = tollgate::config::ClientSeed::public("prompted", &[CALLBACK]);
+    let mut prompted = tollgate::config::DeclaredClient::public("prompted", &[CALLBACK]);
     prompted.consent = Some(tollgate::config::ConsentMode::Prompt);
     let app = TestApp::builder(backend)
         .config(|c| {

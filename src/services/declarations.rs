@@ -1,4 +1,4 @@
-//! Applies the clients a configuration file declares to the database, idempotently: a
+//! Applying the clients a configuration file declares to the database, idempotently: a
 //! restart with the same file changes nothing, an edited file updates what it declares and
 //! removes the clients it no longer declares, and clients registered any other way are left
 //! alone.
@@ -17,14 +17,15 @@
 //! people, and whoever can read the database could test guesses against the fingerprint at
 //! SHA-256 speed, which is exactly what argon2 is there to prevent.
 
-use crate::config::{ClientSeed, Config};
+use crate::config::{Config, DeclaredClient};
+use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::secret::{Secret, hash_chosen_secret, is_argon2_hash, verify_chosen_secret};
-use crate::store::{Client, ClientSource, Store, StoreError};
+use crate::store::{Store, StoreError};
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SeedError {
+pub enum DeclarationError {
     #[error("client '{client_id}': {reason}")]
     Invalid { client_id: String, reason: String },
     #[error(
@@ -51,31 +52,31 @@ pub async fn apply(
     store: &Store,
     config: &Config,
     now: i64,
-) -> Result<(Applied, SecretCheck), SeedError> {
+) -> Result<(Applied, SecretCheck), DeclarationError> {
     let mut applied = Applied::default();
     let mut check = SecretCheck::default();
-    for seed in &config.clients {
-        let existing = store.client(&seed.client_id).await?;
+    for declared in &config.clients {
+        let existing = store.client(&declared.client_id).await?;
         if existing
             .as_ref()
-            .is_some_and(|c| c.source != ClientSource::Seed)
+            .is_some_and(|c| c.source != ClientSource::Declared)
         {
-            return Err(SeedError::Taken(seed.client_id.clone()));
+            return Err(DeclarationError::Taken(declared.client_id.clone()));
         }
         let client = Client {
-            client_id: seed.client_id.clone(),
-            secret_digest: secret_digest(seed, existing.as_ref(), &mut check).await?,
+            client_id: declared.client_id.clone(),
+            secret_digest: secret_digest(declared, existing.as_ref(), &mut check).await?,
             registration_token_digest: None,
-            metadata: seed
+            metadata: declared
                 .registration_request()
                 .validate()
-                .map_err(|e: OAuthError| SeedError::Invalid {
-                    client_id: seed.client_id.clone(),
+                .map_err(|e: OAuthError| DeclarationError::Invalid {
+                    client_id: declared.client_id.clone(),
                     reason: e.description.into_owned(),
                 })?,
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
-            source: ClientSource::Seed,
-            policy: seed.policy(),
+            source: ClientSource::Declared,
+            policy: declared.policy(),
         };
         let unchanged = existing.as_ref().is_some_and(|old| {
             old.secret_digest == client.secret_digest
@@ -86,11 +87,11 @@ pub async fn apply(
             continue;
         }
         if !store.upsert_owned_client(&client).await? {
-            return Err(SeedError::Taken(seed.client_id.clone()));
+            return Err(DeclarationError::Taken(declared.client_id.clone()));
         }
         applied.written += 1;
     }
-    for stale in store.clients_from(ClientSource::Seed).await? {
+    for stale in store.clients_from(ClientSource::Declared).await? {
         if !config
             .clients
             .iter()
@@ -108,14 +109,14 @@ pub async fn apply(
 /// it against the secret; only a client that had no such hash is hashed here (its first
 /// start, or a public client made confidential).
 async fn secret_digest(
-    seed: &ClientSeed,
+    declared: &DeclaredClient,
     existing: Option<&Client>,
     check: &mut SecretCheck,
-) -> Result<Option<String>, SeedError> {
-    if let Some(hash) = &seed.secret_hash {
+) -> Result<Option<String>, DeclarationError> {
+    if let Some(hash) = &declared.secret_hash {
         return Ok(Some(hash.clone()));
     }
-    let Some(secret) = &seed.secret else {
+    let Some(secret) = &declared.secret else {
         return Ok(None);
     };
     let stored = existing
@@ -123,7 +124,7 @@ async fn secret_digest(
         .filter(|d| is_argon2_hash(d));
     if let Some(stored) = stored {
         check.pending.push(Unverified {
-            client_id: seed.client_id.clone(),
+            client_id: declared.client_id.clone(),
             secret: secret.clone(),
             stored: stored.clone(),
         });
@@ -132,9 +133,9 @@ async fn secret_digest(
     let secret = secret.clone();
     tokio::task::spawn_blocking(move || hash_chosen_secret(secret.expose()))
         .await
-        .map_err(|e| SeedError::Hash(e.to_string()))?
+        .map_err(|e| DeclarationError::Hash(e.to_string()))?
         .map(Some)
-        .map_err(SeedError::Hash)
+        .map_err(DeclarationError::Hash)
 }
 
 /// Stored hashes of declared secrets that start-up kept without verifying.
@@ -176,7 +177,7 @@ impl SecretCheck {
 
     /// Verifies each kept hash and replaces the ones that no longer match; returns how many
     /// it replaced.
-    pub async fn run(self, store: &Store) -> Result<usize, SeedError> {
+    pub async fn run(self, store: &Store) -> Result<usize, DeclarationError> {
         let mut rewritten = 0;
         for unverified in self.pending {
             let Unverified {
@@ -193,8 +194,8 @@ impl SecretCheck {
                 }
             })
             .await
-            .map_err(|e| SeedError::Hash(e.to_string()))?
-            .map_err(SeedError::Hash)?;
+            .map_err(|e| DeclarationError::Hash(e.to_string()))?
+            .map_err(DeclarationError::Hash)?;
             if let Some(hash) = replacement {
                 // Conditional on the hash it checked: if another instance replaced it
                 // meanwhile, that one is just as current.

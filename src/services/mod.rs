@@ -1,0 +1,8 @@
+//! The services between the HTTP surface and the protocol rules: each owns one concern that
+//! needs state or IO (the store, the keys, the network, time) and applies the rules of
+//! [`crate::oauth`] to it. Handlers and commands call these; these never call up into
+//! `http` or `cli`.
+
+pub mod declarations;
+pub mod throttle;
+pub mod users;

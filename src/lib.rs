@@ -18,7 +18,6 @@
 //! - [`state::App`] is what every handler gets: configuration, store, keys, clock.
 //! - `testing` (feature `testing`) starts an in-process server for other crates' tests.
 
-pub mod cimd;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,13 +1,13 @@
 //! Starting and stopping a server. The listener is bound first, so port 0 works and the
 //! issuer can be derived from the real address before anything else is built.
 
-use crate::cimd::DocumentFetcher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConsentMode};
-use crate::keys::{KeyError, KeyRing};
 use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
+use crate::services::cimd::DocumentFetcher;
 use crate::services::declarations::{self, Applied, DeclarationError};
+use crate::services::signing_keys::{self, SigningKeyError};
 use crate::state::{App, AppState};
 use crate::store::{ServerSetting, Store, StoreError};
 use std::future::Future;
@@ -28,7 +28,7 @@ pub enum StartError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
     #[error("cannot load the signing keys: {0}")]
-    Keys(#[from] KeyError),
+    Keys(#[from] SigningKeyError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("cannot apply the configured clients: {0}")]
@@ -106,7 +106,8 @@ impl Server {
                 .record_server_setting(setting, value, clock.now())
                 .await?;
         }
-        let keys = KeyRing::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
+        let keys =
+            signing_keys::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
         let (applied, secret_check) = declarations::apply(&store, &config, clock.now()).await?;
         if applied != Applied::default() {
             tracing::info!(
@@ -204,7 +205,7 @@ async fn maintain_keys(app: AppState) {
         if let Some(every) = config.keys.rotate_every {
             let age = now - app.keys.current().active_since;
             if age >= i64::try_from(every.as_secs()).unwrap_or(i64::MAX) {
-                match app.keys.rotate(&app.store, now).await {
+                match signing_keys::rotate(&app.keys, &app.store, now).await {
                     Ok(Some(kid)) => {
                         tracing::info!(%kid, "rotated the signing key (keys.rotate_every)")
                     }
@@ -213,7 +214,7 @@ async fn maintain_keys(app: AppState) {
                 }
             }
         }
-        if let Err(error) = app.keys.reload(&app.store, now, grace).await {
+        if let Err(error) = signing_keys::reload(&app.keys, &app.store, now, grace).await {
             tracing::error!(%error, "reloading the signing keys failed");
         }
     }

@@ -19,13 +19,12 @@
 //! signing key, so any number run at once in one process; dropping one stops it.
 
 use crate::config::{Config, ConsentMode, DeclaredClient, User};
-use crate::keys::KeyError;
-use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::endpoints;
 use crate::oauth::resource::Resource;
 use crate::server::{Launch, Server, StartError};
+pub use crate::services::tokens::MintError;
+use crate::services::tokens::StandaloneToken;
 use crate::state::AppState;
-use crate::store::{NewAccessToken, StoreError};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -45,14 +44,6 @@ pub struct TestServer {
 /// Configures a [`TestServer`].
 pub struct TestServerBuilder {
     config: Config,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MintError {
-    #[error(transparent)]
-    Keys(#[from] KeyError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl TestServer {
@@ -115,31 +106,19 @@ impl TestServer {
         audience: &str,
         scope: &str,
     ) -> Result<String, MintError> {
-        let now = self.app.now();
-        let ttl = i64::try_from(self.app.config.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
-        let mut claims = AccessTokenClaims::issue(
-            &self.issuer,
-            subject,
-            "tollgate-test",
-            vec![audience.to_owned()],
-            (!scope.is_empty()).then(|| scope.to_owned()),
-            now,
-            ttl,
-        );
-        if let Some(user) = self.app.user(subject) {
-            claims.extra = user.claims.clone();
-        }
-        let token = self.app.keys.sign(TYP, &claims)?;
-        let record = NewAccessToken {
-            jti: claims.jti,
-            client_id: claims.client_id,
-            expires_at: claims.exp,
+        let token = StandaloneToken {
+            subject: subject.to_owned(),
+            client_id: "tollgate-test".to_owned(),
+            audience: vec![audience.to_owned()],
+            scope: (!scope.is_empty()).then(|| scope.to_owned()),
+            lifetime: self.app.tokens.access_ttl(),
+            extra_claims: serde_json::Map::new(),
+            defects: Vec::new(),
         };
         self.app
-            .store
-            .insert_access_token(&record, None, now)
-            .await?;
-        Ok(token)
+            .tokens
+            .mint_recorded(&self.app.store, &token, self.app.now())
+            .await
     }
 
     /// The RFC 9728 protected resource metadata an MCP server at `resource` would publish

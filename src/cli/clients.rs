@@ -152,7 +152,10 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
         "token_endpoint_auth_method: {}",
         client.metadata.token_endpoint_auth_method
     );
-    println!("grant_types: {}", client.metadata.grant_types.join(" "));
+    println!(
+        "grant_types: {}",
+        client.metadata.grant_type_names().join(" ")
+    );
     if client.policy.introspection {
         println!("introspection: every client's tokens");
     }
@@ -174,7 +177,7 @@ async fn list(args: &ConfigArgs) -> Result<(), Failure> {
             client.client_id,
             client.source.as_str(),
             client.metadata.token_endpoint_auth_method.as_str(),
-            client.metadata.grant_types.join(","),
+            client.metadata.grant_type_names().join(","),
             client.metadata.client_name.as_deref().unwrap_or("")
         );
     }

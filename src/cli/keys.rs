@@ -3,7 +3,7 @@
 use super::{ConfigArgs, Failure, KeyTiming, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, duration};
-use crate::keys::KeyRing;
+use crate::services::signing_keys;
 use crate::store::Store;
 use clap::Subcommand;
 use std::time::Duration;
@@ -50,11 +50,14 @@ async fn rotate_with(
 ) -> Result<(String, String, KeyTiming), Failure> {
     let timing = KeyTiming::read(config, store).await?;
     let now = SystemClock.now();
-    let ring = KeyRing::load_or_create(store, now, timing.grace)
+    let ring = signing_keys::load_or_create(store, now, timing.grace)
         .await
         .map_err(fail)?;
     let previous = ring.current().active.kid().to_owned();
-    let Some(kid) = ring.rotate(store, now).await.map_err(fail)? else {
+    let Some(kid) = signing_keys::rotate(&ring, store, now)
+        .await
+        .map_err(fail)?
+    else {
         return Err(fail(
             "another instance rotated the key at the same moment; run again to rotate once more",
         ));

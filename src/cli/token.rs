@@ -7,12 +7,14 @@ use super::{ConfigArgs, Failure, KeyTiming, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::declarations::RESERVED_CLAIMS;
 use crate::config::{Config, DEFAULT_USER, duration};
-use crate::keys::{KeyRing, SigningKey};
-use crate::oauth::access_token::{AccessTokenClaims, TYP};
 use crate::oauth::resource;
 use crate::server::default_issuer;
-use crate::store::{NewAccessToken, ServerSetting, Store};
+use crate::services::signing_keys;
+use crate::services::tokens::{Defect, StandaloneToken, TokenIssuer};
+use crate::services::users::Users;
+use crate::store::{ServerSetting, Store};
 use clap::Args;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
@@ -77,7 +79,7 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
 }
 
 async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
-    let issuer = issuer(args, config, store).await?;
+    let issuer_id = issuer(args, config, store).await?;
     let grace = KeyTiming::read(config, store).await?.grace;
     let lifetime = args.ttl.unwrap_or(config.access_token_ttl);
     if !args.expired && lifetime > grace {
@@ -92,64 +94,45 @@ async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<S
         )));
     }
     let now = SystemClock.now();
-    let keys = KeyRing::load_or_create(store, now, grace)
+    let keys = signing_keys::load_or_create(store, now, grace)
         .await
         .map_err(fail)?;
-
-    let ttl = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
-    let (iat, exp) = if args.expired {
-        (now.saturating_sub(600).saturating_sub(ttl), now - 600)
-    } else {
-        (now, now.saturating_add(ttl))
-    };
-    let mut audience = if args.aud.is_empty() {
-        vec![resource::default_audience(&config.resources, &issuer)]
-    } else {
-        args.aud.clone()
-    };
-    if args.wrong_audience {
-        audience = vec!["https://wrong-audience.invalid/mcp".to_owned()];
-    }
-    let mut extra = config
-        .users
-        .iter()
-        .find(|u| u.subject == args.sub)
-        .map(|u| u.claims.clone())
-        .unwrap_or_default();
-    extra.extend(args.claims.iter().cloned());
-    let mut claims = AccessTokenClaims::issue(
-        &issuer,
-        &args.sub,
-        &args.client_id,
-        audience,
-        (!args.scope.trim().is_empty()).then(|| args.scope.trim().to_owned()),
-        iat,
-        exp - iat,
+    let tokens = TokenIssuer::new(
+        &issuer_id,
+        Arc::new(keys),
+        Arc::new(Users::new(config.all_users())),
+        config.access_token_ttl,
+        config.refresh_token_ttl,
     );
-    claims.extra = extra;
-    if args.wrong_issuer {
-        claims.iss = "https://wrong-issuer.invalid".to_owned();
-    }
-    let token = if args.unknown_key {
-        let (key, _) = tokio::task::spawn_blocking(SigningKey::generate)
-            .await
-            .map_err(fail)?
-            .map_err(fail)?;
-        key.sign(TYP, &claims)
-    } else {
-        keys.sign(TYP, &claims)
-    }
-    .map_err(fail)?;
-    let record = NewAccessToken {
-        jti: claims.jti.clone(),
-        client_id: claims.client_id.clone(),
-        expires_at: exp,
+    let token = StandaloneToken {
+        subject: args.sub.clone(),
+        client_id: args.client_id.clone(),
+        audience: if args.aud.is_empty() {
+            vec![resource::default_audience(&config.resources, &issuer_id)]
+        } else {
+            args.aud.clone()
+        },
+        scope: (!args.scope.trim().is_empty()).then(|| args.scope.trim().to_owned()),
+        lifetime,
+        extra_claims: args.claims.iter().cloned().collect(),
+        defects: args.defects(),
     };
-    store
-        .insert_access_token(&record, None, iat)
-        .await
-        .map_err(fail)?;
-    Ok(token)
+    tokens.mint_recorded(store, &token, now).await.map_err(fail)
+}
+
+impl TokenArgs {
+    /// The defects asked for.
+    fn defects(&self) -> Vec<Defect> {
+        [
+            (self.expired, Defect::Expired),
+            (self.wrong_audience, Defect::WrongAudience),
+            (self.wrong_issuer, Defect::WrongIssuer),
+            (self.unknown_key, Defect::UnknownKey),
+        ]
+        .into_iter()
+        .filter_map(|(asked, defect)| asked.then_some(defect))
+        .collect()
+    }
 }
 
 /// The issuer to sign as: one given explicitly (an issuer, or a fixed bind address to derive

@@ -4,7 +4,8 @@
 
 use super::declarations::RESERVED_CLAIMS;
 use super::{Config, DEFAULT_USER};
-use crate::oauth::client::{RegistrationRequest, SUPPORTED_GRANT_TYPES};
+use crate::oauth::client::RegistrationRequest;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::redirect_uri;
 use crate::oauth::scope::Scope;
@@ -255,12 +256,12 @@ impl Config {
                 }
             }
             for (j, grant) in client.grant_types.iter().enumerate() {
-                if !SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
+                if GrantType::parse(grant).is_none() {
                     problems.add(
                         &[Key("clients"), Index(i), Key("grant_types"), Index(j)],
                         format!(
                             "'{grant}' is not supported; supported: {}",
-                            SUPPORTED_GRANT_TYPES.join(", ")
+                            GrantType::supported_names().join(", ")
                         ),
                     );
                 }
@@ -272,7 +273,7 @@ impl Config {
                 && client
                     .grant_types
                     .iter()
-                    .all(|g| SUPPORTED_GRANT_TYPES.contains(&g.as_str()));
+                    .all(|g| GrantType::parse(g).is_some());
             if !client.is_confidential() && client.redirect_uris.is_empty() {
                 problems.add_assuming(
                     &at("redirect_uris"),
@@ -486,13 +487,13 @@ mod tests {
         let mut confidential = client("machine");
         confidential.secret = Some(crate::secret::Secret::new("s"));
         let metadata = confidential.registration_request().validate().unwrap();
-        assert!(metadata.allows_grant("client_credentials"));
+        assert!(metadata.allows_grant(GrantType::ClientCredentials));
         let metadata = client("public").registration_request().validate().unwrap();
-        assert!(!metadata.allows_grant("client_credentials"));
+        assert!(!metadata.allows_grant(GrantType::ClientCredentials));
         let mut machine = client("machine");
         machine.redirect_uris.clear();
         machine.secret = Some(crate::secret::Secret::new("s"));
         let metadata = machine.registration_request().validate().unwrap();
-        assert_eq!(metadata.grant_types, ["client_credentials"]);
+        assert_eq!(metadata.grant_types, [GrantType::ClientCredentials]);
     }
 }

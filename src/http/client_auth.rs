@@ -9,8 +9,9 @@ use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::secret::verify_stored_secret;
+use crate::services::clients::ClientError;
 use crate::services::throttle::Attempted;
-use crate::state::{App, ClientError};
+use crate::state::App;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -120,7 +121,7 @@ fn wrong_secret() -> ApiError {
 }
 
 async fn find_client(app: &App, client_id: &str) -> Result<Client, ApiError> {
-    match app.client(client_id).await {
+    match app.clients.find(client_id).await {
         Ok(client) => Ok(client),
         Err(ClientError::Unknown) => Err(OAuthError::invalid_client(format!(
             "no client with client_id '{client_id}' is registered here"

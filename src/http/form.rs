@@ -1,19 +1,41 @@
 //! Form bodies of the back-channel endpoints (token, revocation, introspection).
 
+use super::error::ApiError;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 
-/// Parses an `application/x-www-form-urlencoded` body; any other content type is refused
-/// (OAuth 2.1 §3.2.2, RFC 7009 §2.1, RFC 7662 §2.1).
-pub fn form_params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
-    if !has_media_type(headers, "application/x-www-form-urlencoded") {
-        return Err(OAuthError::invalid_request(
-            "send the parameters as an application/x-www-form-urlencoded body \
-             (OAuth 2.1 §3.2.2)",
-        ));
+/// The parameters of a back-channel request, read from its form body. A body of another
+/// type is refused with RFC 6749 error JSON; a body that cannot be read (too large, cut
+/// off) keeps the framework's status, which `error::explain_framework_errors` explains.
+#[derive(Debug)]
+pub struct OAuthForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let is_form = has_media_type(request.headers(), FORM);
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !is_form {
+            return Err(ApiError::from(not_a_form()).into_response());
+        }
+        Ok(OAuthForm(Params::parse(&body)))
     }
-    Ok(Params::parse(body))
+}
+
+/// The back-channel endpoints take only this (OAuth 2.1 §3.2.2, RFC 7009 §2.1, RFC 7662 §2.1).
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn not_a_form() -> OAuthError {
+    OAuthError::invalid_request(
+        "send the parameters as an application/x-www-form-urlencoded body (OAuth 2.1 §3.2.2)",
+    )
 }
 
 /// Whether the request's `Content-Type` is `media_type`, with any parameters such as
@@ -44,7 +66,7 @@ mod tests {
             "Application/X-WWW-Form-URLEncoded; charset=UTF-8",
             " application/x-www-form-urlencoded ;charset=utf-8",
         ] {
-            assert!(form_params(&with_type(ok), b"a=b").is_ok(), "{ok}");
+            assert!(has_media_type(&with_type(ok), FORM), "{ok}");
         }
     }
 
@@ -56,8 +78,8 @@ mod tests {
             "multipart/form-data; boundary=x",
             "",
         ] {
-            assert!(form_params(&with_type(bad), b"a=b").is_err(), "{bad}");
+            assert!(!has_media_type(&with_type(bad), FORM), "{bad}");
         }
-        assert!(form_params(&HeaderMap::new(), b"a=b").is_err());
+        assert!(!has_media_type(&HeaderMap::new(), FORM));
     }
 }

@@ -10,14 +10,13 @@
 
 use super::client_auth;
 use super::error::ApiError;
-use super::form::form_params;
+use super::form::OAuthForm;
 use super::presented_token::PresentedToken;
 use crate::oauth::access_token::Audience;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -48,9 +47,8 @@ pub struct Introspection {
 pub async fn introspect(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    OAuthForm(params): OAuthForm,
 ) -> Result<Json<Introspection>, ApiError> {
-    let params = form_params(&headers, &body)?;
     let caller = client_auth::authenticate(&app, &headers, &params).await?;
     if !caller.metadata.is_confidential() {
         return Err(OAuthError::invalid_client(

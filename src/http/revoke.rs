@@ -4,20 +4,18 @@
 
 use super::client_auth;
 use super::error::ApiError;
-use super::form::form_params;
+use super::form::OAuthForm;
 use super::presented_token::PresentedToken;
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
 pub async fn revoke(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    OAuthForm(params): OAuthForm,
 ) -> Result<StatusCode, ApiError> {
-    let params = form_params(&headers, &body)?;
     let client = client_auth::authenticate(&app, &headers, &params).await?;
     let token = params.require("token")?;
     let presented = PresentedToken::find(&app, token).await?;

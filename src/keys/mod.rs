@@ -1,5 +1,6 @@
-//! Signing keys: RSA-2048, kept in the database, published as a JWKS, used to sign RFC 9068
-//! access tokens.
+//! Signing keys: RSA-2048, published as a JWKS, used to sign RFC 9068 access tokens and
+//! OpenID Connect ID tokens. Keeping them in the database (and rotating them there) is
+//! `crate::services::signing_keys`; this module holds them in memory.
 //!
 //! `rsa` generates keys and reads their PEM (once per key at load time, never on a request
 //! path, so the RUSTSEC-2023-0071 timing issue in its private-key operations is not
@@ -12,7 +13,6 @@ pub use jwt::JwtError;
 
 use crate::oauth::access_token::SIGNING_ALG;
 use crate::secret::{base64url, sha256};
-use crate::store::{Store, StoreError, StoredKey};
 use aws_lc_rs::signature::RsaKeyPair;
 use bytes::Bytes;
 use jsonwebtoken::DecodingKey;
@@ -20,7 +20,6 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 const KEY_BITS: usize = 2048;
 
@@ -34,8 +33,6 @@ pub enum KeyError {
     NoActiveKey,
     #[error("signing failed")]
     Sign,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// A public key as published in the JWKS (RFC 7517 §4, RFC 7518 §6.3.1).
@@ -133,23 +130,35 @@ pub struct KeySet {
     decoding: Vec<(String, DecodingKey)>,
 }
 
+/// A key as kept: its PEM, and whether and since when it is the active one.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRecord<'a> {
+    pub kid: &'a str,
+    pub private_key_pem: &'a str,
+    pub active: bool,
+    pub created_at: i64,
+}
+
 impl KeySet {
-    fn from_stored(keys: &[StoredKey]) -> Result<Self, KeyError> {
+    /// The set of these keys (newest first); exactly one must be active.
+    pub fn from_records<'a>(
+        keys: impl IntoIterator<Item = KeyRecord<'a>>,
+    ) -> Result<Self, KeyError> {
         let mut active = None;
         let mut active_since = 0;
-        let mut published = Vec::with_capacity(keys.len());
-        for stored in keys {
-            let key = SigningKey::from_pem(&stored.private_key_pem).map_err(|e| match e {
+        let mut published = Vec::new();
+        for record in keys {
+            let key = SigningKey::from_pem(record.private_key_pem).map_err(|e| match e {
                 KeyError::Unreadable { reason, .. } => KeyError::Unreadable {
-                    kid: stored.kid.clone(),
+                    kid: record.kid.to_owned(),
                     reason,
                 },
                 other => other,
             })?;
             published.push(key.jwk.clone());
-            if stored.active {
+            if record.active {
                 active = Some(key);
-                active_since = stored.created_at;
+                active_since = record.created_at;
             }
         }
         let active = active.ok_or(KeyError::NoActiveKey)?;
@@ -191,68 +200,18 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the keys from the database, generating and storing the first key when there
-    /// is none. Several instances starting at once on one database end up with the same key.
-    /// Retired keys are published for `grace` after their retirement.
-    pub async fn load_or_create(
-        store: &Store,
-        now: i64,
-        grace: Duration,
-    ) -> Result<Self, KeyError> {
-        let retired_since = now - seconds(grace);
-        let mut stored = store.published_keys(retired_since).await?;
-        if !stored.iter().any(|k| k.active) {
-            let (key, pem) = generate_off_thread().await?;
-            if store.insert_first_active_key(key.kid(), &pem, now).await? {
-                tracing::info!(kid = key.kid(), "generated the first signing key");
-            }
-            stored = store.published_keys(retired_since).await?;
-        }
-        let set = KeySet::from_stored(&stored)?;
-        Ok(KeyRing {
+    pub fn new(set: KeySet) -> Self {
+        KeyRing {
             current: RwLock::new(Arc::new(set)),
-        })
+        }
     }
 
-    /// Re-reads the keys, to pick up a rotation made elsewhere and to drop retired keys
-    /// whose grace period ended. Keeps the current set when nothing changed.
-    pub async fn reload(&self, store: &Store, now: i64, grace: Duration) -> Result<(), KeyError> {
-        let stored = store.published_keys(now - seconds(grace)).await?;
-        let current = self.current();
-        let unchanged = stored.len() == current.published.len()
-            && stored
-                .iter()
-                .zip(&current.published)
-                .all(|(s, p)| s.kid == p.kid)
-            && stored
-                .iter()
-                .any(|s| s.active && s.kid == current.active.kid());
-        if unchanged {
-            return Ok(());
-        }
-        let set = KeySet::from_stored(&stored)?;
-        tracing::info!(
-            active = set.active.kid(),
-            published = set.published.len(),
-            "signing keys changed"
-        );
+    /// Swaps in a new key set; requests in flight keep the one they started with.
+    pub fn replace(&self, set: KeySet) {
         match self.current.write() {
             Ok(mut guard) => *guard = Arc::new(set),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(set),
         }
-        Ok(())
-    }
-
-    /// Makes a new active key and retires the current one, which stays published for the
-    /// grace period. Returns the new key id, or `None` if another instance rotated first.
-    /// Call [`KeyRing::reload`] afterwards to start signing with it.
-    pub async fn rotate(&self, store: &Store, now: i64) -> Result<Option<String>, KeyError> {
-        let current = self.current();
-        let (key, pem) = generate_off_thread().await?;
-        let rotated = store
-            .rotate_signing_key(current.active.kid(), key.kid(), &pem, now)
-            .await?;
-        Ok(rotated.then(|| key.kid().to_owned()))
     }
 
     /// The current key set.
@@ -283,14 +242,10 @@ impl KeyRing {
 }
 
 /// RSA key generation takes tens to hundreds of milliseconds: never on an async worker.
-async fn generate_off_thread() -> Result<(SigningKey, String), KeyError> {
+pub async fn generate_off_thread() -> Result<(SigningKey, String), KeyError> {
     tokio::task::spawn_blocking(SigningKey::generate)
         .await
         .map_err(|e| KeyError::Generate(e.to_string()))?
-}
-
-fn seconds(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! never redirected (§4.1.2.1, checklist AZ-5); then everything else, whose failures are
 //! sent back to the verified redirect URI with `state` and `iss` (RFC 9207).
 
-use super::client::{AUTHORIZATION_CODE, ClientMetadata};
+use super::client::ClientMetadata;
 use super::error::{ErrorCode, OAuthError};
+use super::grant_type::GrantType;
 use super::params::Params;
 use super::pkce::CodeChallenge;
 use super::redirect_uri;
@@ -112,13 +113,7 @@ fn check_rest(
             ));
         }
     }
-    if !client.allows_grant(AUTHORIZATION_CODE) {
-        return Err(OAuthError::unauthorized_client(format!(
-            "this client did not register the authorization_code grant; its grant_types are \
-             {:?}",
-            client.grant_types
-        )));
-    }
+    client.require_grant(GrantType::AuthorizationCode)?;
     let code_challenge = CodeChallenge::from_request(
         params.get("code_challenge")?,
         params.get("code_challenge_method")?,

@@ -3,8 +3,9 @@
 //! arrays are omitted (RFC 8414 §3.2, checklist MD-16), and only what works is advertised.
 
 use super::access_token::SIGNING_ALG;
-use super::client::{AuthMethod, SUPPORTED_GRANT_TYPES};
+use super::client::AuthMethod;
 use super::endpoints;
+use super::grant_type::GrantType;
 use super::issuer::Issuer;
 use super::pkce::S256;
 use serde::Serialize;
@@ -72,7 +73,7 @@ impl Metadata {
             scopes_supported: features.scopes.clone(),
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
-            grant_types_supported: SUPPORTED_GRANT_TYPES.to_vec(),
+            grant_types_supported: GrantType::supported_names(),
             token_endpoint_auth_methods_supported: auth_methods,
             code_challenge_methods_supported: vec![S256],
             client_id_metadata_document_supported: features.client_id_metadata_documents,

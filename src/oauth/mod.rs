@@ -3,12 +3,13 @@
 
 pub mod access_token;
 pub mod authorize;
-pub mod cimd;
+
 pub mod client;
 pub mod consent;
 pub mod endpoints;
 pub mod error;
 pub mod grant;
+pub mod grant_type;
 pub mod id_token;
 pub mod issuer;
 pub mod metadata;
@@ -17,3 +18,4 @@ pub mod pkce;
 pub mod redirect_uri;
 pub mod resource;
 pub mod scope;
+pub mod token_response;

@@ -115,6 +115,26 @@ pub fn check_client_allows(scope: &Scope, allowed: &[String]) -> Result<(), OAut
     )))
 }
 
+/// `openid` and `offline_access` are about a user's session; a grant without a user and
+/// without a refresh token (client credentials, RFC 6749 §4.4.3) cannot grant them, and
+/// granting them silently would tell the client it got an ID token or offline access it
+/// does not have.
+pub fn refuse_session_scopes(scope: &Scope) -> Result<(), OAuthError> {
+    if scope.contains(OPENID) {
+        return Err(OAuthError::invalid_scope(
+            "'openid' asks for an ID token about a signed-in user; client_credentials has no \
+             user, so it cannot be granted (use the authorization code flow)",
+        ));
+    }
+    if scope.contains(OFFLINE_ACCESS) {
+        return Err(OAuthError::invalid_scope(
+            "'offline_access' asks for a refresh token; client_credentials issues none \
+             (RFC 6749 §4.4.3): request a new access token when it expires",
+        ));
+    }
+    Ok(())
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.join(" "))

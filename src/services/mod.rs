@@ -3,6 +3,10 @@
 //! [`crate::oauth`] to it. Handlers and commands call these; these never call up into
 //! `http` or `cli`.
 
+pub mod cimd;
+pub mod clients;
 pub mod declarations;
+pub mod signing_keys;
 pub mod throttle;
+pub mod tokens;
 pub mod users;

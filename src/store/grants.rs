@@ -2,6 +2,7 @@
 //! tokens, recording access tokens, and revoking a whole family.
 
 use super::{Store, StoreError, from_json, on_pool};
+use crate::oauth::access_token::AccessTokenClaims;
 use crate::oauth::grant::{AccessTokenRecord, CodeGrant, RefreshGrant};
 
 /// One approval by one user for one client.
@@ -55,6 +56,17 @@ pub struct NewAccessToken {
     pub jti: String,
     pub client_id: String,
     pub expires_at: i64,
+}
+
+impl NewAccessToken {
+    /// The record of a signed access token.
+    pub fn of(claims: &AccessTokenClaims) -> Self {
+        NewAccessToken {
+            jti: claims.jti.clone(),
+            client_id: claims.client_id.clone(),
+            expires_at: claims.exp,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

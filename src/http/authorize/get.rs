@@ -12,7 +12,8 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
-use crate::state::{App, AppState, ClientError};
+use crate::services::clients::ClientError;
+use crate::state::{App, AppState};
 use crate::store::AuthorizationRequest;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -43,7 +44,7 @@ async fn show_consent(
                 "client_id is missing from the authorization request (OAuth 2.1 §4.1.1)",
             ))
         })?;
-    let client = match app.client(client_id).await {
+    let client = match app.clients.find(client_id).await {
         Ok(client) => client,
         Err(ClientError::Unknown) => {
             return Err(PageError::bad_request(OAuthError::invalid_client(format!(
@@ -165,6 +166,7 @@ async fn consent_page(
         client_id: &client.client_id,
         // CIMD §6.4: for a metadata document client, who published it.
         client_host: app
+            .clients
             .is_document_client(&client.client_id)
             .then(|| redirect_uri::display_host(&client.client_id)),
         redirect_uri: &pending.redirect_uri,

@@ -2,13 +2,14 @@
 //! checklist TK-20): a confidential client gets a token for itself, for the requested
 //! resource and scope, without a user and without a refresh token.
 
-use super::{TokenGrant, TokenResponse, mint};
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
 use crate::oauth::scope::{self, Scope};
+use crate::oauth::token_response::TokenResponse;
+use crate::services::tokens::{Subject, TokenGrant};
 use crate::state::App;
 
 pub async fn exchange(
@@ -47,42 +48,22 @@ pub async fn exchange(
             &client.policy.allowed_scopes,
         ),
     };
-    refuse_user_scopes(&scope)?;
+    scope::refuse_session_scopes(&scope)?;
     resource::check_scope(&scope, &resources, &app.config.resources)?;
     scope::check_client_allows(&scope, &client.policy.allowed_scopes)?;
-    let (response, issued) = mint(
-        app,
+    let now = app.now();
+    let issued = app.tokens.issue(
         TokenGrant {
             client_id: &client.client_id,
-            // RFC 9068 §2.2: without a resource owner, the subject is the client.
-            subject: &client.client_id,
+            subject: Subject::Client,
             scope: &scope,
             audience: resources,
-            subject_is_user: false,
             with_refresh_token: false,
         },
+        now,
     )?;
     app.store
-        .insert_access_token(&issued.access, None, app.now())
+        .insert_access_token(&issued.records.access, None, now)
         .await?;
-    Ok(response)
-}
-
-/// `openid` and `offline_access` are about a user's session, and this grant has neither a
-/// user nor a refresh token (RFC 6749 §4.4.3); granting them silently would tell the client
-/// it got an ID token or offline access it does not have.
-fn refuse_user_scopes(scope: &Scope) -> Result<(), OAuthError> {
-    if scope.contains(scope::OPENID) {
-        return Err(OAuthError::invalid_scope(
-            "'openid' asks for an ID token about a signed-in user; client_credentials has no \
-             user, so it cannot be granted (use the authorization code flow)",
-        ));
-    }
-    if scope.contains(scope::OFFLINE_ACCESS) {
-        return Err(OAuthError::invalid_scope(
-            "'offline_access' asks for a refresh token; client_credentials issues none \
-             (RFC 6749 §4.4.3): request a new access token when it expires",
-        ));
-    }
-    Ok(())
+    Ok(issued.response)
 }

@@ -2,21 +2,15 @@
 //! prescribes, and the consistency rules (checklist DCR-1..DCR-7).
 
 use crate::oauth::error::OAuthError;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::redirect_uri;
 use crate::oauth::scope::Scope;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const AUTHORIZATION_CODE: &str = "authorization_code";
-pub const REFRESH_TOKEN: &str = "refresh_token";
-pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const CODE: &str = "code";
 /// OpenID Connect Registration §2 `application_type` of an app on the user's device.
 pub const NATIVE: &str = "native";
-
-/// The grant types a client may register, in the order they are advertised.
-pub const SUPPORTED_GRANT_TYPES: [&str; 3] =
-    [AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS];
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +88,7 @@ pub struct RegistrationRequest {
 pub struct ClientMetadata {
     pub redirect_uris: Vec<String>,
     pub token_endpoint_auth_method: AuthMethod,
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     pub response_types: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
@@ -139,25 +133,27 @@ impl RegistrationRequest {
         };
         let grant_types = self
             .grant_types
-            .unwrap_or_else(|| vec![AUTHORIZATION_CODE.to_owned()]);
+            .unwrap_or_else(|| vec![GrantType::AuthorizationCode.as_str().to_owned()]);
         if grant_types.is_empty() {
             return Err(OAuthError::invalid_client_metadata(
                 "grant_types is empty; omit it for the default [\"authorization_code\"]",
             ));
         }
         for grant in &grant_types {
-            if !SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
+            if GrantType::parse(grant).is_none() {
                 let why = match grant.as_str() {
                     "implicit" | "password" => " (OAuth 2.1 removed it)",
                     _ => "",
                 };
                 return Err(OAuthError::invalid_client_metadata(format!(
                     "grant type '{grant}' is not supported{why}; supported: {}",
-                    SUPPORTED_GRANT_TYPES.join(", ")
+                    GrantType::supported_names().join(", ")
                 )));
             }
         }
-        let has_code_grant = grant_types.iter().any(|g| g == AUTHORIZATION_CODE);
+        let has_code_grant = grant_types
+            .iter()
+            .any(|g| g == GrantType::AuthorizationCode.as_str());
         // RFC 7591 §2.1 defaults response_types to ["code"], which is only consistent with
         // the authorization_code grant; a machine client that registers grant_types
         // ["client_credentials"] alone means no response types, so that is its default.
@@ -183,7 +179,10 @@ impl RegistrationRequest {
             )));
         }
         // OAuth 2.1 §4.2: only a client that can authenticate may use client_credentials.
-        if grant_types.iter().any(|g| g == CLIENT_CREDENTIALS) {
+        if grant_types
+            .iter()
+            .any(|g| g == GrantType::ClientCredentials.as_str())
+        {
             if !token_endpoint_auth_method.is_confidential() {
                 return Err(OAuthError::invalid_client_metadata(
                     "the client_credentials grant needs a confidential client: register \
@@ -244,7 +243,10 @@ impl RegistrationRequest {
         Ok(ClientMetadata {
             redirect_uris,
             token_endpoint_auth_method,
-            grant_types,
+            grant_types: grant_types
+                .iter()
+                .filter_map(|g| GrantType::parse(g))
+                .collect(),
             response_types,
             client_name: self.client_name,
             client_uri: self.client_uri,
@@ -270,8 +272,24 @@ fn check_web_url(member: &str, value: &str) -> Result<(), OAuthError> {
 }
 
 impl ClientMetadata {
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
+    pub fn allows_grant(&self, grant_type: GrantType) -> bool {
+        self.grant_types.contains(&grant_type)
+    }
+
+    /// Refuses a grant type the client did not register (RFC 6749 §5.2 `unauthorized_client`).
+    pub fn require_grant(&self, grant_type: GrantType) -> Result<(), OAuthError> {
+        if self.allows_grant(grant_type) {
+            return Ok(());
+        }
+        Err(OAuthError::unauthorized_client(format!(
+            "this client did not register the {grant_type} grant; its grant_types are {:?}",
+            self.grant_type_names()
+        )))
+    }
+
+    /// The registered grant types by name, as a client sent them (for error messages).
+    pub fn grant_type_names(&self) -> Vec<&'static str> {
+        self.grant_types.iter().map(|g| g.as_str()).collect()
     }
 
     /// The client type (OAuth 2.1 §2.1): confidential when it authenticates with a secret
@@ -316,7 +334,7 @@ mod tests {
             metadata.token_endpoint_auth_method,
             AuthMethod::ClientSecretBasic
         );
-        assert_eq!(metadata.grant_types, [AUTHORIZATION_CODE]);
+        assert_eq!(metadata.grant_types, [GrantType::AuthorizationCode]);
         assert_eq!(metadata.response_types, [CODE]);
     }
 

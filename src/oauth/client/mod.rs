@@ -3,10 +3,7 @@
 
 mod metadata;
 
-pub use metadata::{
-    AUTHORIZATION_CODE, AuthMethod, CLIENT_CREDENTIALS, CODE, ClientMetadata, NATIVE,
-    REFRESH_TOKEN, RegistrationRequest, SUPPORTED_GRANT_TYPES,
-};
+pub use metadata::{AuthMethod, CODE, ClientMetadata, NATIVE, RegistrationRequest};
 
 use super::consent::ConsentMode;
 use serde::{Deserialize, Serialize};

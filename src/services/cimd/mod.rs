@@ -1,4 +1,8 @@
-//! Fetching Client ID Metadata Documents safely (the rules are in `oauth::cimd`).
+//! Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP
+//! 2025-11-25 "Client ID Metadata Documents"; checklist CIMD-1..CIMD-14): a `client_id` that
+//! is a URL names a JSON document, published by the client, that holds its metadata. The
+//! rules are in [`document`], the lifetime and the cache in [`cache`], the address filter in
+//! [`address`]; this module fetches.
 //!
 //! A metadata document URL is chosen by whoever starts an authorization request, so the
 //! fetch is an SSRF risk (CIMD -01 §6.5). Hence: the address is checked after DNS resolution
@@ -10,13 +14,16 @@
 
 use crate::clock::Clock;
 use crate::config::CimdConfig;
-use crate::oauth::cimd::{
-    CacheHeaders, MAX_DOCUMENT_BYTES, cache_lifetime, may_connect, parse_document,
-};
+pub mod address;
+pub mod cache;
+pub mod document;
+
 use crate::oauth::client::ClientMetadata;
 use crate::oauth::error::OAuthError;
+use address::may_connect;
+use cache::{CacheHeaders, DocumentCache, cache_lifetime};
+use document::{MAX_DOCUMENT_BYTES, parse_document};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,62 +45,6 @@ pub struct DocumentFetcher {
     allow_loopback: bool,
     max_cache: Duration,
     cache: Mutex<DocumentCache<ClientMetadata>>,
-}
-
-/// Fetched documents by URL with the time they stop being fresh, at most `capacity` of
-/// them. Inserting first drops every expired entry, then, if the cache is still full, the
-/// one that would expire soonest: a document that is fetched again costs one request,
-/// while a cache without a bound costs memory that anyone can claim.
-#[derive(Debug)]
-struct DocumentCache<V> {
-    entries: HashMap<String, Cached<V>>,
-    capacity: usize,
-}
-
-#[derive(Debug)]
-struct Cached<V> {
-    value: V,
-    expires_at: i64,
-}
-
-impl<V: Clone> DocumentCache<V> {
-    fn new(capacity: usize) -> Self {
-        DocumentCache {
-            entries: HashMap::new(),
-            capacity,
-        }
-    }
-
-    /// The value for `url`, if it is still fresh at `now`.
-    fn get(&self, url: &str, now: i64) -> Option<V> {
-        self.entries
-            .get(url)
-            .filter(|cached| cached.expires_at > now)
-            .map(|cached| cached.value.clone())
-    }
-
-    fn insert(&mut self, url: &str, value: V, expires_at: i64, now: i64) {
-        self.entries.remove(url);
-        self.entries.retain(|_, cached| cached.expires_at > now);
-        if self.entries.len() >= self.capacity {
-            let soonest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, cached)| cached.expires_at)
-                .map(|(url, _)| url.clone());
-            if let Some(soonest) = soonest {
-                self.entries.remove(&soonest);
-            }
-        }
-        if self.capacity > 0 {
-            let cached = Cached { value, expires_at };
-            self.entries.insert(url.to_owned(), cached);
-        }
-    }
-
-    fn remove(&mut self, url: &str) {
-        self.entries.remove(url);
-    }
 }
 
 impl std::fmt::Debug for DocumentFetcher {
@@ -280,56 +231,4 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_cache_keeps_fresh_entries_only() {
-        let mut cache = DocumentCache::new(4);
-        cache.insert("a", 1, 110, 100);
-        assert_eq!(cache.get("a", 109), Some(1));
-        assert_eq!(cache.get("a", 110), None, "expired at its time");
-        cache.insert("a", 2, 200, 150);
-        assert_eq!(cache.get("a", 150), Some(2), "replaced");
-        cache.remove("a");
-        assert_eq!(cache.get("a", 150), None);
-    }
-
-    #[test]
-    fn inserting_drops_expired_entries() {
-        let mut cache = DocumentCache::new(100);
-        for i in 0..50 {
-            cache.insert(&format!("old-{i}"), i, 110, 100);
-        }
-        cache.insert("new", 0, 300, 200);
-        assert_eq!(cache.entries.len(), 1, "the expired entries went");
-        assert_eq!(cache.get("new", 200), Some(0));
-    }
-
-    #[test]
-    fn the_cache_is_bounded() {
-        let mut cache = DocumentCache::new(3);
-        // Distinct URLs, none expired: the one expiring soonest makes room.
-        for (url, expires_at) in [("a", 500), ("b", 400), ("c", 600), ("d", 700)] {
-            cache.insert(url, url, expires_at, 100);
-        }
-        assert_eq!(cache.entries.len(), 3);
-        assert_eq!(cache.get("b", 100), None, "b expired soonest");
-        for url in ["a", "c", "d"] {
-            assert_eq!(cache.get(url, 100), Some(url));
-        }
-        // Many more never grow it.
-        for i in 0..1000 {
-            cache.insert(&format!("u{i}"), "x", 1000 + i, 100);
-        }
-        assert_eq!(cache.entries.len(), 3);
-        // Replacing an entry of a full cache keeps the others.
-        cache.insert("u999", "y", 5000, 100);
-        assert_eq!(cache.entries.len(), 3);
-        assert_eq!(cache.get("u998", 100), Some("x"));
-        assert_eq!(cache.get("u999", 100), Some("y"));
-    }
 }

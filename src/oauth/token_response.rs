@@ -1,0 +1,17 @@
+//! The successful token response (OAuth 2.1 §3.2.3, RFC 6749 §5.1).
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// OpenID Connect, when `openid` was granted to the code flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}

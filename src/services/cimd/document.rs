@@ -1,0 +1,261 @@
+//! The rules of Client ID Metadata Documents: which `client_id` is a Client Identifier URL
+//! (CIMD §3) and what a fetched document must say (CIMD §4, MCP 2025-11-25).
+
+use crate::oauth::client::{AuthMethod, ClientMetadata, RegistrationRequest};
+use crate::oauth::error::OAuthError;
+use crate::oauth::issuer::is_loopback;
+use url::Url;
+
+/// CIMD -01 §6.6: documents are small; anything bigger is refused.
+pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
+
+/// What a `client_id` is, as far as metadata documents go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentUrl {
+    /// Not a document URL: a client id registered some other way.
+    No,
+    /// A Client Identifier URL (CIMD §3) whose document may be fetched.
+    Yes,
+    /// Meant as a document URL, but it breaks a rule of CIMD §3; says which.
+    Invalid(&'static str),
+}
+
+/// Classifies `client_id`: an `https` URL with a path is a Client Identifier URL (CIMD §3),
+/// and so, when local development is allowed, is an `http` URL on a loopback host. Such a
+/// URL must not have user information (it would be sent to the host), a fragment, or `.`
+/// or `..` path segments (which `Url` resolves away, so the raw string is checked).
+pub fn classify(client_id: &str, allow_http_loopback: bool) -> DocumentUrl {
+    let Ok(url) = Url::parse(client_id) else {
+        return DocumentUrl::No;
+    };
+    let (authority, path) = split_raw(client_id);
+    // The path as written: `/a/..` has one, though `Url` resolves it to `/`.
+    let has_path = !path.is_empty() && path != "/";
+    let candidate = match url.scheme() {
+        "https" => has_path,
+        "http" => allow_http_loopback && has_path && is_loopback(&url),
+        _ => false,
+    };
+    if !candidate {
+        return DocumentUrl::No;
+    }
+    if authority.contains('@') || !url.username().is_empty() || url.password().is_some() {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain user information (user:password@) \
+             (CIMD §3)",
+        );
+    }
+    if url.fragment().is_some() || client_id.contains('#') {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain a fragment (#...) (CIMD §3)",
+        );
+    }
+    if path.split(['/', '\\']).any(is_dot_segment) {
+        return DocumentUrl::Invalid(
+            "a client identifier URL must not contain '.' or '..' path segments (CIMD §3)",
+        );
+    }
+    DocumentUrl::Yes
+}
+
+/// Whether `client_id` names a metadata document that may be fetched.
+pub fn is_document_url(client_id: &str, allow_http_loopback: bool) -> bool {
+    classify(client_id, allow_http_loopback) == DocumentUrl::Yes
+}
+
+/// The raw authority and path of an absolute URL, as written (no normalisation). A `\`
+/// ends the authority too: the WHATWG parser `Url` follows reads it as `/`.
+fn split_raw(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    match rest.find(['/', '\\']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    }
+}
+
+/// `.` and `..`, also percent-encoded (RFC 3986 §2.3 and §5.2.4; the WHATWG URL standard
+/// resolves `%2e` the same way).
+fn is_dot_segment(segment: &str) -> bool {
+    matches!(
+        segment.to_ascii_lowercase().as_str(),
+        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+    )
+}
+
+/// Validates a fetched document for `client_id` and returns the client's metadata.
+pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+    let invalid = |why: String| {
+        OAuthError::invalid_client(format!(
+            "the client metadata document at {client_id} is not valid: {why}"
+        ))
+    };
+    let document: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("not JSON ({e})")))?;
+    let object = document
+        .as_object()
+        .ok_or_else(|| invalid("it is not a JSON object".to_owned()))?;
+    // CIMD §4.1: simple string comparison, no normalisation.
+    match object.get("client_id").and_then(|v| v.as_str()) {
+        Some(id) if id == client_id => {}
+        Some(id) => {
+            return Err(invalid(format!(
+                "its client_id is '{id}', but it must be exactly the document's URL"
+            )));
+        }
+        None => return Err(invalid("client_id is missing".to_owned())),
+    }
+    // MCP 2025-11-25: client_id, client_name and redirect_uris are required, with values
+    // (a `null` is no better than a missing member).
+    match object.get("client_name") {
+        Some(serde_json::Value::String(name)) if !name.trim().is_empty() => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "client_name must be a non-empty string, not {other}"
+            )));
+        }
+        None => return Err(invalid("client_name is missing".to_owned())),
+    }
+    match object.get("redirect_uris") {
+        Some(serde_json::Value::Array(uris))
+            if !uris.is_empty() && uris.iter().all(serde_json::Value::is_string) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "redirect_uris must be a non-empty array of redirect URI strings, not {other}"
+            )));
+        }
+        None => return Err(invalid("redirect_uris is missing".to_owned())),
+    }
+    // CIMD §4.1: no shared secrets for a client anyone can claim to be.
+    if object.contains_key("client_secret") || object.contains_key("client_secret_expires_at") {
+        return Err(invalid(
+            "it contains a client secret, which a metadata document must never do".to_owned(),
+        ));
+    }
+    let mut request: RegistrationRequest =
+        serde_json::from_value(document.clone()).map_err(|e| invalid(e.to_string()))?;
+    // The document's default is `none`, not RFC 7591's client_secret_basic; and `none` is
+    // the only method Tollgate takes from a document (it has no private_key_jwt yet), so
+    // the generic "use client_secret_basic" advice of registration would mislead here.
+    let method = request
+        .token_endpoint_auth_method
+        .get_or_insert_with(|| AuthMethod::None.as_str().to_owned());
+    if method != AuthMethod::None.as_str() {
+        return Err(invalid(format!(
+            "token_endpoint_auth_method '{method}' is not supported for a metadata document \
+             client: Tollgate accepts only 'none' (a public client with PKCE); shared secrets \
+             are forbidden (CIMD §4.1) and private_key_jwt is not implemented"
+        )));
+    }
+    let metadata = request
+        .validate()
+        .map_err(|e| invalid(e.description.into_owned()))?;
+    Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::error::ErrorCode;
+
+    const URL: &str = "https://app.example.com/oauth/client-metadata.json";
+
+    fn doc(extra: &str) -> Vec<u8> {
+        format!(
+            r#"{{"client_id":"{URL}","client_name":"Example MCP Client",
+            "redirect_uris":["http://127.0.0.1:3000/callback","http://localhost:3000/callback"]{extra}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn document_urls_are_https_with_a_path() {
+        assert!(is_document_url(URL, false));
+        assert!(!is_document_url("https://app.example.com", false));
+        assert!(!is_document_url("https://app.example.com/", false));
+        assert!(!is_document_url("http://127.0.0.1:3000/c.json", false));
+        assert!(is_document_url("http://127.0.0.1:3000/c.json", true));
+        assert!(!is_document_url("http://example.com/c.json", true));
+        assert!(!is_document_url("5f4c2a3e-uuid", true));
+    }
+
+    #[test]
+    fn cimd_3_url_rules() {
+        let invalid = |id: &str| match classify(id, true) {
+            DocumentUrl::Invalid(why) => why,
+            other => panic!("{id}: {other:?}"),
+        };
+        for id in [
+            "https://user:pass@app.example.com/c.json",
+            "https://user@app.example.com/c.json",
+            "https://@app.example.com/c.json",
+            "http://u:p@127.0.0.1:3000/c.json",
+        ] {
+            assert!(invalid(id).contains("user information"), "{id}");
+        }
+        for id in [
+            "https://app.example.com/c.json#x",
+            "https://app.example.com/c.json#",
+        ] {
+            assert!(invalid(id).contains("fragment"), "{id}");
+        }
+        for id in [
+            "https://app.example.com/a/../c.json",
+            "https://app.example.com/./c.json",
+            "https://app.example.com/a/..",
+            "https://app.example.com/a/%2e%2E/c.json",
+            "https://app.example.com/a/.%2e/c.json",
+            "https://app.example.com/a\\..\\c.json",
+            "http://127.0.0.1:3000/a/../c.json",
+        ] {
+            assert!(invalid(id).contains("'..' path segments"), "{id}");
+        }
+        // Dots inside a segment, a query (only SHOULD NOT) and a port are fine.
+        for id in [
+            "https://app.example.com/.well-known/c.json",
+            "https://app.example.com/a..b/c.json",
+            "https://app.example.com/c.json?v=1",
+            "https://app.example.com:8443/c.json",
+        ] {
+            assert_eq!(classify(id, false), DocumentUrl::Yes, "{id}");
+        }
+        // Not document URLs at all: looked up as registered clients.
+        assert_eq!(
+            classify("http://u:p@example.com/c.json", true),
+            DocumentUrl::No
+        );
+        assert_eq!(classify("my-client", true), DocumentUrl::No);
+    }
+
+    #[test]
+    fn the_mcp_example_document_is_valid() {
+        let metadata = parse_document(URL, &doc("")).unwrap();
+        assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
+        assert_eq!(metadata.client_name.as_deref(), Some("Example MCP Client"));
+    }
+
+    #[test]
+    fn invalid_documents_are_refused() {
+        for (body, why) in [
+            (b"<html>".to_vec(), "not JSON"),
+            (b"[]".to_vec(), "not a JSON object"),
+            (br#"{"client_id":"https://other.example/c.json","client_name":"x","redirect_uris":["https://a/cb"]}"#.to_vec(), "exactly"),
+            (format!(r#"{{"client_id":"{URL}","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x"}}"#).into_bytes(), "redirect_uris"),
+            (format!(r#"{{"client_id":"{URL}","client_name":null,"redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name must be a non-empty string"),
+            (format!(r#"{{"client_id":"{URL}","client_name":" ","redirect_uris":["https://a/cb"]}}"#).into_bytes(), "client_name must be a non-empty string"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":null}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":"https://a/cb"}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[null]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
+            (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secrets"),
+            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "private_key_jwt is not implemented"),
+            (doc(r#","client_secret":"s""#), "client secret"),
+            (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
+        ] {
+            let err = parse_document(URL, &body).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidClient);
+            assert!(err.description.contains(why), "{why}: {}", err.description);
+        }
+    }
+}

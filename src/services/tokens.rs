@@ -1,0 +1,236 @@
+//! The one token issuer: every access token, refresh token and ID token Tollgate hands out
+//! is made here, by the token endpoint's grants, by `tollgate token` and by the `testing`
+//! fixture, so a claim or a lifetime rule lives in one place. Nothing is recorded here: a
+//! grant records what it issued together with spending its code or refresh token
+//! (atomically, in the store); [`TokenIssuer::mint_recorded`] records a token made without
+//! a flow.
+
+use super::users::Users;
+use crate::keys::{KeyError, KeyRing, SigningKey, generate_off_thread};
+use crate::oauth::access_token::{self, AccessTokenClaims};
+use crate::oauth::grant::CodeGrant;
+use crate::oauth::id_token::{self, IdTokenClaims};
+use crate::oauth::scope::{OFFLINE_ACCESS, Scope};
+use crate::oauth::token_response::TokenResponse;
+use crate::secret::Secret;
+use crate::store::{IssuedTokens, NewAccessToken, NewRefreshToken, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct TokenIssuer {
+    issuer: String,
+    keys: Arc<KeyRing>,
+    /// For the configured extra claims of a user (`[[users]] claims`).
+    users: Arc<Users>,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+/// Who a token is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A user, whose configured extra claims go into the token.
+    User(&'a str),
+    /// The client itself, with no user (RFC 9068 §2.2: `sub` is then the client id).
+    Client,
+}
+
+/// What a grant decided to issue.
+#[derive(Debug)]
+pub struct TokenGrant<'a> {
+    pub client_id: &'a str,
+    pub subject: Subject<'a>,
+    pub scope: &'a Scope,
+    pub audience: Vec<String>,
+    pub with_refresh_token: bool,
+}
+
+/// The response for the client and what the store must record.
+#[derive(Debug)]
+pub struct Issued {
+    pub response: TokenResponse,
+    pub records: IssuedTokens,
+}
+
+/// An access token made without a flow, for testing resource servers.
+#[derive(Debug, Clone)]
+pub struct StandaloneToken {
+    pub subject: String,
+    pub client_id: String,
+    pub audience: Vec<String>,
+    /// Space-separated, as it goes into the `scope` claim.
+    pub scope: Option<String>,
+    pub lifetime: Duration,
+    /// Claims added after the user's configured ones (and replacing them).
+    pub extra_claims: serde_json::Map<String, serde_json::Value>,
+    /// Made wrong on purpose, so that a resource server can be tested for refusing it.
+    pub defects: Vec<Defect>,
+}
+
+/// Ways a standalone token can be wrong on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    /// Expired ten minutes ago: beyond the clock-skew leeway validators usually allow.
+    Expired,
+    /// For another audience than asked.
+    WrongAudience,
+    /// From another issuer than this server.
+    WrongIssuer,
+    /// Signed with a fresh key that the JWKS does not contain.
+    UnknownKey,
+}
+
+/// The audience of a [`Defect::WrongAudience`] token.
+pub const WRONG_AUDIENCE: &str = "https://wrong-audience.invalid/mcp";
+/// The issuer of a [`Defect::WrongIssuer`] token.
+pub const WRONG_ISSUER: &str = "https://wrong-issuer.invalid";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TokenIssuer {
+    pub fn new(
+        issuer: &str,
+        keys: Arc<KeyRing>,
+        users: Arc<Users>,
+        access_ttl: Duration,
+        refresh_ttl: Duration,
+    ) -> Self {
+        TokenIssuer {
+            issuer: issuer.to_owned(),
+            keys,
+            users,
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    /// How long access tokens live.
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    /// Signs the access token and makes the refresh token of a grant.
+    pub fn issue(&self, grant: TokenGrant<'_>, now: i64) -> Result<Issued, KeyError> {
+        let access_scope = grant.scope.for_access_token();
+        let subject = match grant.subject {
+            Subject::User(user) => user,
+            Subject::Client => grant.client_id,
+        };
+        let mut claims = AccessTokenClaims::issue(
+            &self.issuer,
+            subject,
+            grant.client_id,
+            grant.audience,
+            (!access_scope.is_empty()).then(|| access_scope.to_string()),
+            now,
+            seconds(self.access_ttl),
+        );
+        if let Subject::User(user) = grant.subject {
+            claims.extra = self.user_claims(user);
+        }
+        let access_token = self.keys.sign(access_token::TYP, &claims)?;
+        let refresh = grant.with_refresh_token.then(Secret::generate);
+        let records = IssuedTokens {
+            access: NewAccessToken::of(&claims),
+            refresh: refresh.as_ref().map(|token| NewRefreshToken {
+                token_digest: token.digest(),
+                expires_at: now.saturating_add(seconds(self.refresh_ttl)),
+            }),
+        };
+        let response = TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.access_ttl.as_secs(),
+            // offline_access is granted only where a refresh token comes with it (RFC 6749
+            // §5.1: `scope` is what was granted).
+            scope: match &refresh {
+                Some(_) => Some(grant.scope.clone()),
+                None => Some(grant.scope.without(OFFLINE_ACCESS)),
+            }
+            .filter(|scope| !scope.is_empty())
+            .map(|scope| scope.to_string()),
+            refresh_token: refresh.map(|token| token.expose().to_owned()),
+            id_token: None,
+        };
+        Ok(Issued { response, records })
+    }
+
+    /// The OpenID Connect ID token for a redeemed code (OIDC Core §3.1.3.3, §3.1.3.6). It
+    /// lives as long as an access token.
+    pub fn id_token(&self, grant: &CodeGrant, now: i64) -> Result<String, KeyError> {
+        let claims = IdTokenClaims {
+            iss: self.issuer.clone(),
+            sub: grant.subject.clone(),
+            aud: grant.client_id.clone(),
+            exp: now.saturating_add(seconds(self.access_ttl)),
+            iat: now,
+            auth_time: grant.approved_at,
+            nonce: grant.nonce.clone(),
+            extra: self.user_claims(&grant.subject),
+        };
+        self.keys.sign(id_token::TYP, &claims)
+    }
+
+    /// An access token made without a flow, signed and recorded, so that the JWKS verifies
+    /// it and introspection and revocation know it, exactly like one from a real flow.
+    pub async fn mint_recorded(
+        &self,
+        store: &Store,
+        token: &StandaloneToken,
+        now: i64,
+    ) -> Result<String, MintError> {
+        let lifetime = seconds(token.lifetime);
+        let (iat, exp) = if token.defects.contains(&Defect::Expired) {
+            (now.saturating_sub(600).saturating_sub(lifetime), now - 600)
+        } else {
+            (now, now.saturating_add(lifetime))
+        };
+        let audience = if token.defects.contains(&Defect::WrongAudience) {
+            vec![WRONG_AUDIENCE.to_owned()]
+        } else {
+            token.audience.clone()
+        };
+        let mut claims = AccessTokenClaims::issue(
+            &self.issuer,
+            &token.subject,
+            &token.client_id,
+            audience,
+            token.scope.clone(),
+            iat,
+            exp - iat,
+        );
+        claims.extra = self.user_claims(&token.subject);
+        claims.extra.extend(token.extra_claims.clone());
+        if token.defects.contains(&Defect::WrongIssuer) {
+            claims.iss = WRONG_ISSUER.to_owned();
+        }
+        let signed = if token.defects.contains(&Defect::UnknownKey) {
+            let (stranger, _): (SigningKey, String) = generate_off_thread().await?;
+            stranger.sign(access_token::TYP, &claims)?
+        } else {
+            self.keys.sign(access_token::TYP, &claims)?
+        };
+        store
+            .insert_access_token(&NewAccessToken::of(&claims), None, iat)
+            .await?;
+        Ok(signed)
+    }
+
+    fn user_claims(&self, subject: &str) -> serde_json::Map<String, serde_json::Value> {
+        self.users
+            .get(subject)
+            .map(|user| user.claims.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}

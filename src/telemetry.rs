@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("tollgate=info,tower_http=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("tollgate=info"));
     // Fails only if a subscriber is already set (an embedding program's), which is fine.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -2,7 +2,9 @@
 //! clients, resources and the consent policy. Users live in memory; declared clients are
 //! written to the database at start-up (`crate::services::declarations`).
 
+use crate::oauth::client::RegistrationRequest;
 use crate::oauth::consent::ConsentMode;
+use crate::oauth::grant_type::GrantType;
 use crate::secret::Secret;
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -174,6 +176,52 @@ impl DeclaredClient {
     }
 }
 
+impl DeclaredClient {
+    /// This client as RFC 7591 metadata, with the defaults for a declared client.
+    pub fn registration_request(&self) -> RegistrationRequest {
+        let confidential = self.is_confidential();
+        // Defaults: the code flow with refresh when there is somewhere to redirect to, and
+        // client credentials for a client with a secret.
+        let grant_types = if self.grant_types.is_empty() {
+            let mut defaults = Vec::new();
+            if !self.redirect_uris.is_empty() {
+                defaults.extend(
+                    [GrantType::AuthorizationCode, GrantType::RefreshToken]
+                        .map(|g| g.as_str().to_owned()),
+                );
+            }
+            if confidential {
+                defaults.push(GrantType::ClientCredentials.as_str().to_owned());
+            }
+            defaults
+        } else {
+            self.grant_types.clone()
+        };
+        let needs_code = grant_types
+            .iter()
+            .any(|g| g == GrantType::AuthorizationCode.as_str());
+        RegistrationRequest {
+            redirect_uris: Some(self.redirect_uris.clone()),
+            token_endpoint_auth_method: Some(if confidential {
+                self.auth_method
+                    .clone()
+                    .unwrap_or_else(|| "client_secret_basic".to_owned())
+            } else {
+                "none".to_owned()
+            }),
+            grant_types: Some(grant_types),
+            response_types: Some(if needs_code {
+                vec!["code".to_owned()]
+            } else {
+                vec![]
+            }),
+            client_name: self.name.clone(),
+            scope: (!self.scopes.is_empty()).then(|| self.scopes.join(" ")),
+            ..Default::default()
+        }
+    }
+}
+
 /// Deserialises a list whose items are either a bare string or a table, such as users
 /// (`["alice"]` or `[{ subject = "alice", ... }]`). Tables keep their own field errors,
 /// which an untagged enum would hide.
@@ -216,4 +264,28 @@ where
     }
 
     deserializer.deserialize_any(StringOrTable(PhantomData))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(id: &str) -> DeclaredClient {
+        DeclaredClient::public(id, &["http://127.0.0.1/cb"])
+    }
+
+    #[test]
+    fn declared_clients_get_sensible_grant_defaults() {
+        let mut confidential = client("machine");
+        confidential.secret = Some(crate::secret::Secret::new("s"));
+        let metadata = confidential.registration_request().validate().unwrap();
+        assert!(metadata.allows_grant(GrantType::ClientCredentials));
+        let metadata = client("public").registration_request().validate().unwrap();
+        assert!(!metadata.allows_grant(GrantType::ClientCredentials));
+        let mut machine = client("machine");
+        machine.redirect_uris.clear();
+        machine.secret = Some(crate::secret::Secret::new("s"));
+        let metadata = machine.registration_request().validate().unwrap();
+        assert_eq!(metadata.grant_types, [GrantType::ClientCredentials]);
+    }
 }

@@ -5,9 +5,9 @@
 //! only digests, so it cannot show the old one again.
 
 use super::error::ApiError;
-use super::register::{ClientInformation, parse_metadata, require_json};
+use super::register::{ClientInformation, require_json};
 use crate::oauth::client::Client;
-use crate::oauth::client::RegistrationRequest;
+use crate::oauth::client::update::{ClientUpdate, secret_not_current};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::secret::{Secret, digest_matches, verify_stored_secret};
 use crate::state::{App, AppState};
@@ -17,14 +17,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-
-/// Members a client must not send in an update (RFC 7592 §2.2): the server owns them.
-const SERVER_OWNED: [&str; 4] = [
-    "registration_access_token",
-    "registration_client_uri",
-    "client_secret_expires_at",
-    "client_id_issued_at",
-];
 
 /// The client id in the path. One that does not decode (percent-encoded bytes that are not
 /// UTF-8) names no client, so it gets the same 401 as an unknown one, not axum's plain-text
@@ -48,57 +40,18 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let client = authorised_client(&app, client_id, &headers).await?;
     require_json(&headers)?;
-    let document: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        OAuthError::invalid_client_metadata(format!("the body is not a JSON object: {e}"))
-    })?;
-    check_client_id(document.get("client_id"), &client.client_id)?;
-    if let Some(member) = SERVER_OWNED.iter().find(|m| document.get(**m).is_some()) {
-        return Err(OAuthError::invalid_client_metadata(format!(
-            "'{member}' is set by the server and must not be sent in an update \
-             (RFC 7592 §2.2)"
-        ))
-        .into());
-    }
-    if let Some(secret) = document.get("client_secret") {
+    let update = ClientUpdate::parse(&body, &client)?;
+    if let Some(secret) = &update.client_secret {
         let matches = match (secret.as_str(), client.secret_digest.as_deref()) {
             (Some(secret), Some(stored)) => verify_stored_secret(secret, stored).await,
             _ => false,
         };
         if !matches {
-            return Err(OAuthError::invalid_client_metadata(
-                "client_secret does not match the current secret; a client cannot choose its \
-                 own secret (RFC 7592 §2.2)",
-            )
-            .into());
+            return Err(secret_not_current().into());
         }
     }
-    let metadata = parse_metadata(serde_json::from_value::<RegistrationRequest>(document))?;
-    if metadata.token_endpoint_auth_method != client.metadata.token_endpoint_auth_method {
-        return Err(OAuthError::invalid_client_metadata(format!(
-            "token_endpoint_auth_method cannot change from '{}' to '{}'; register a new \
-             client instead",
-            client.metadata.token_endpoint_auth_method, metadata.token_endpoint_auth_method
-        ))
-        .into());
-    }
+    let metadata = update.apply(&client)?;
     answer_with_next_token(&app, Client { metadata, ..client }, true).await
-}
-
-/// RFC 7592 §2.2: "The client MUST include its client_id field in the request, and it MUST
-/// be the same as its currently issued client identifier."
-fn check_client_id(sent: Option<&serde_json::Value>, expected: &str) -> Result<(), OAuthError> {
-    let why = match sent {
-        Some(serde_json::Value::String(id)) if id == expected => return Ok(()),
-        None => format!("an update must include this client's client_id, '{expected}'"),
-        Some(serde_json::Value::String(id)) => format!(
-            "the update's client_id is '{id}', but this is client '{expected}': an update \
-             cannot change a client's id, and this URL updates only '{expected}'"
-        ),
-        Some(other) => format!("client_id must be this client's id, '{expected}', not {other}"),
-    };
-    Err(OAuthError::invalid_request(format!(
-        "{why} (RFC 7592 §2.2)"
-    )))
 }
 
 pub async fn delete(
@@ -195,24 +148,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use serde_json::json;
-
-    #[test]
-    fn an_update_names_this_client() {
-        assert_eq!(check_client_id(Some(&json!("c1")), "c1"), Ok(()));
-        let refused = |sent: Option<serde_json::Value>| {
-            let error = check_client_id(sent.as_ref(), "c1").unwrap_err();
-            assert_eq!(error.code, ErrorCode::InvalidRequest);
-            error.description.into_owned()
-        };
-        assert!(refused(None).contains("must include this client's client_id, 'c1'"));
-        let other = refused(Some(json!("c2")));
-        assert!(
-            other.contains("client_id is 'c2', but this is client 'c1'"),
-            "{other}"
-        );
-        assert!(refused(Some(json!(7))).contains("not 7"));
-    }
 
     fn with_auth(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -12,13 +12,14 @@ pub mod introspect;
 pub mod jwks;
 mod presented_token;
 pub mod register;
+mod request_log;
 pub mod revoke;
 pub mod token;
 
 use crate::oauth::endpoints;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -27,7 +28,6 @@ use std::time::Duration;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// Liveness and database check for orchestrators (`tollgate healthcheck`), at the host root.
 pub const HEALTH: &str = "/healthz";
@@ -126,16 +126,7 @@ pub fn router(app: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             error::BODY_LIMIT_BYTES,
         ))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                // The path only: queries carry state and challenges, bodies carry secrets.
-                let path = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!("request", method = %request.method(), path)
-            }),
-        )
+        .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(app);
     // Outside every route, as the fallback of an otherwise empty router: a layer added to
     // `routes` would wrap each route from inside, and see a 405 before axum adds `Allow`.

@@ -52,19 +52,6 @@ impl<'a> ClientInformation<'a> {
     }
 }
 
-/// Turns a JSON body into validated client metadata (RFC 7591 §2).
-pub fn parse_metadata(
-    parsed: serde_json::Result<RegistrationRequest>,
-) -> Result<ClientMetadata, OAuthError> {
-    parsed
-        .map_err(|e| {
-            OAuthError::invalid_client_metadata(format!(
-                "the body is not valid client metadata: {e} (RFC 7591 §2)"
-            ))
-        })?
-        .validate()
-}
-
 /// RFC 7592 §3: where a registered client manages its registration.
 pub fn registration_client_uri(app: &App, client_id: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
@@ -95,7 +82,7 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
                 "the registration request body is larger than {MAX_BODY} bytes"
             ))
         })?;
-    let metadata = parse_metadata(serde_json::from_slice(&body))?;
+    let metadata = RegistrationRequest::from_json(serde_json::from_slice(&body))?.validate()?;
 
     // A UUID never starts with "https://", so it cannot be confused with a Client ID
     // Metadata Document URL (checklist CIMD-13).

@@ -308,6 +308,20 @@ impl TestApp {
         Self::builder(backend).spawn().await
     }
 
+    /// Drives a `tollgate serve` process (on `db`) with the same helpers. Its clock is its
+    /// own: `clock` moves nothing there.
+    pub fn attached(process: &ServeProcess, db: Arc<TestDb>) -> TestApp {
+        TestApp {
+            addr: process.addr,
+            issuer: process.base.clone(),
+            clock: ManualClock::new(),
+            http: client(),
+            _db: db,
+            shutdown: None,
+            task: None,
+        }
+    }
+
     /// Stops the server and waits until it has shut down.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

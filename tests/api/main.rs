@@ -16,6 +16,7 @@ mod declarations;
 mod discovery;
 mod instances;
 mod keys;
+mod logs;
 mod openid;
 mod registration;
 mod restart;

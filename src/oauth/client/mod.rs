@@ -2,8 +2,11 @@
 //! each (allowed scopes, consent, introspection).
 
 mod metadata;
+mod registration;
+pub mod update;
 
-pub use metadata::{AuthMethod, CODE, ClientMetadata, NATIVE, RegistrationRequest};
+pub use metadata::{AuthMethod, CODE, ClientMetadata, NATIVE};
+pub use registration::RegistrationRequest;
 
 use super::consent::ConsentMode;
 use serde::{Deserialize, Serialize};

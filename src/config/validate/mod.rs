@@ -2,12 +2,11 @@
 //! each problem with the path of the setting (`clients[1].redirect_uris[0]`), so that
 //! `tollgate check-config` can point at its line.
 
+mod clients;
+
 use super::declarations::RESERVED_CLAIMS;
 use super::{Config, DEFAULT_USER};
-use crate::oauth::client::RegistrationRequest;
-use crate::oauth::grant_type::GrantType;
 use crate::oauth::issuer::Issuer;
-use crate::oauth::redirect_uri;
 use crate::oauth::scope::Scope;
 use std::fmt;
 
@@ -196,112 +195,6 @@ impl Config {
             }
         }
     }
-
-    fn check_clients(&self, problems: &mut Problems) {
-        for (i, client) in self.clients.iter().enumerate() {
-            let at = |key| [Key("clients"), Index(i), Key(key)];
-            // Whether the client is confidential rests on these two.
-            let (secret, secret_hash) = (at("secret"), at("secret_hash"));
-            let kind: &[&[PathPart]] = &[&secret, &secret_hash];
-            if client.client_id.trim().is_empty() {
-                problems.add(&at("client_id"), "a client needs a non-empty client_id");
-            }
-            if client.client_id.starts_with("https://") || client.client_id.starts_with("http://") {
-                problems.add(
-                    &at("client_id"),
-                    "URL client ids are Client ID Metadata Documents; choose a plain name",
-                );
-            }
-            if self.clients[..i]
-                .iter()
-                .any(|c| c.client_id == client.client_id)
-            {
-                problems.add(
-                    &at("client_id"),
-                    format!("client '{}' is declared twice", client.client_id),
-                );
-            }
-            if client.secret.is_some() && client.secret_hash.is_some() {
-                problems.add(&at("secret"), "give secret or secret_hash, not both");
-            }
-            check_hash(problems, &at("secret_hash"), client.secret_hash.as_deref());
-            if let Some(method) = &client.auth_method {
-                let allowed = ["client_secret_basic", "client_secret_post"];
-                if !client.is_confidential() || !allowed.contains(&method.as_str()) {
-                    problems.add_assuming(
-                        &at("auth_method"),
-                        format!(
-                            "'{method}' is not possible here: a client with a secret uses \
-                             client_secret_basic or client_secret_post; a client without one \
-                             is public"
-                        ),
-                        kind,
-                    );
-                }
-            }
-            if client.introspection && !client.is_confidential() {
-                problems.add_assuming(
-                    &at("introspection"),
-                    "only a confidential client (with a secret or secret_hash) can call the \
-                     introspection endpoint",
-                    kind,
-                );
-            }
-            for (j, uri) in client.redirect_uris.iter().enumerate() {
-                if let Err(e) = redirect_uri::validate_for_registration(uri) {
-                    problems.add(
-                        &[Key("clients"), Index(i), Key("redirect_uris"), Index(j)],
-                        e.description,
-                    );
-                }
-            }
-            for (j, grant) in client.grant_types.iter().enumerate() {
-                if GrantType::parse(grant).is_none() {
-                    problems.add(
-                        &[Key("clients"), Index(i), Key("grant_types"), Index(j)],
-                        format!(
-                            "'{grant}' is not supported; supported: {}",
-                            GrantType::supported_names().join(", ")
-                        ),
-                    );
-                }
-            }
-            let parts_valid = client
-                .redirect_uris
-                .iter()
-                .all(|u| redirect_uri::validate_for_registration(u).is_ok())
-                && client
-                    .grant_types
-                    .iter()
-                    .all(|g| GrantType::parse(g).is_some());
-            if !client.is_confidential() && client.redirect_uris.is_empty() {
-                problems.add_assuming(
-                    &at("redirect_uris"),
-                    "a public client (no secret) can only use the code flow, which needs \
-                     redirect_uris",
-                    kind,
-                );
-            } else if parts_valid {
-                // The combination (RFC 7591 consistency rules), once each part is valid; the
-                // authentication method and default grants follow from the secret.
-                if let Err(e) = client.registration_request().validate() {
-                    problems.add_assuming(&at("grant_types"), e.description, kind);
-                }
-            }
-            for (j, scope) in client.scopes.iter().enumerate() {
-                check_scope_token(
-                    problems,
-                    &[Key("clients"), Index(i), Key("scopes"), Index(j)],
-                    scope,
-                );
-            }
-            if let Some(user) = &client.user {
-                if !self.knows_user(user) {
-                    problems.add_assuming(&at("user"), unknown_user(user), &[&[Key("users")]]);
-                }
-            }
-        }
-    }
 }
 
 /// Why `cimd.allow_http_loopback` may not be used by a server listening on `addr`.
@@ -333,47 +226,6 @@ fn check_scope_token(problems: &mut Problems, at: &[PathPart], scope: &str) {
         Ok(parsed) if parsed.iter().count() == 1 => {}
         Ok(_) => problems.add(at, format!("'{scope}' is not a single scope token")),
         Err(e) => problems.add(at, e.description),
-    }
-}
-
-impl super::DeclaredClient {
-    /// This client as RFC 7591 metadata, with the defaults for a declared client.
-    pub fn registration_request(&self) -> RegistrationRequest {
-        let confidential = self.is_confidential();
-        // Defaults: the code flow with refresh when there is somewhere to redirect to, and
-        // client credentials for a client with a secret.
-        let grant_types = if self.grant_types.is_empty() {
-            let mut defaults = Vec::new();
-            if !self.redirect_uris.is_empty() {
-                defaults.extend(["authorization_code".to_owned(), "refresh_token".to_owned()]);
-            }
-            if confidential {
-                defaults.push("client_credentials".to_owned());
-            }
-            defaults
-        } else {
-            self.grant_types.clone()
-        };
-        let needs_code = grant_types.iter().any(|g| g == "authorization_code");
-        RegistrationRequest {
-            redirect_uris: Some(self.redirect_uris.clone()),
-            token_endpoint_auth_method: Some(if confidential {
-                self.auth_method
-                    .clone()
-                    .unwrap_or_else(|| "client_secret_basic".to_owned())
-            } else {
-                "none".to_owned()
-            }),
-            grant_types: Some(grant_types),
-            response_types: Some(if needs_code {
-                vec!["code".to_owned()]
-            } else {
-                vec![]
-            }),
-            client_name: self.name.clone(),
-            scope: (!self.scopes.is_empty()).then(|| self.scopes.join(" ")),
-            ..Default::default()
-        }
     }
 }
 
@@ -480,20 +332,5 @@ mod tests {
             assert_eq!(config.validate().len(), 1, "{bind}, loopback issuer");
             config.issuer = None;
         }
-    }
-
-    #[test]
-    fn declared_clients_get_sensible_grant_defaults() {
-        let mut confidential = client("machine");
-        confidential.secret = Some(crate::secret::Secret::new("s"));
-        let metadata = confidential.registration_request().validate().unwrap();
-        assert!(metadata.allows_grant(GrantType::ClientCredentials));
-        let metadata = client("public").registration_request().validate().unwrap();
-        assert!(!metadata.allows_grant(GrantType::ClientCredentials));
-        let mut machine = client("machine");
-        machine.redirect_uris.clear();
-        machine.secret = Some(crate::secret::Secret::new("s"));
-        let metadata = machine.registration_request().validate().unwrap();
-        assert_eq!(metadata.grant_types, [GrantType::ClientCredentials]);
     }
 }

@@ -1,0 +1,115 @@
+//! The rules for declared clients (`[[clients]]`).
+
+use super::PathPart::{Index, Key};
+use super::{PathPart, Problems, check_hash, check_scope_token, unknown_user};
+use crate::config::Config;
+use crate::oauth::grant_type::GrantType;
+use crate::oauth::redirect_uri;
+
+impl Config {
+    pub(super) fn check_clients(&self, problems: &mut Problems) {
+        for (i, client) in self.clients.iter().enumerate() {
+            let at = |key| [Key("clients"), Index(i), Key(key)];
+            // Whether the client is confidential rests on these two.
+            let (secret, secret_hash) = (at("secret"), at("secret_hash"));
+            let kind: &[&[PathPart]] = &[&secret, &secret_hash];
+            if client.client_id.trim().is_empty() {
+                problems.add(&at("client_id"), "a client needs a non-empty client_id");
+            }
+            if client.client_id.starts_with("https://") || client.client_id.starts_with("http://") {
+                problems.add(
+                    &at("client_id"),
+                    "URL client ids are Client ID Metadata Documents; choose a plain name",
+                );
+            }
+            if self.clients[..i]
+                .iter()
+                .any(|c| c.client_id == client.client_id)
+            {
+                problems.add(
+                    &at("client_id"),
+                    format!("client '{}' is declared twice", client.client_id),
+                );
+            }
+            if client.secret.is_some() && client.secret_hash.is_some() {
+                problems.add(&at("secret"), "give secret or secret_hash, not both");
+            }
+            check_hash(problems, &at("secret_hash"), client.secret_hash.as_deref());
+            if let Some(method) = &client.auth_method {
+                let allowed = ["client_secret_basic", "client_secret_post"];
+                if !client.is_confidential() || !allowed.contains(&method.as_str()) {
+                    problems.add_assuming(
+                        &at("auth_method"),
+                        format!(
+                            "'{method}' is not possible here: a client with a secret uses \
+                             client_secret_basic or client_secret_post; a client without one \
+                             is public"
+                        ),
+                        kind,
+                    );
+                }
+            }
+            if client.introspection && !client.is_confidential() {
+                problems.add_assuming(
+                    &at("introspection"),
+                    "only a confidential client (with a secret or secret_hash) can call the \
+                     introspection endpoint",
+                    kind,
+                );
+            }
+            for (j, uri) in client.redirect_uris.iter().enumerate() {
+                if let Err(e) = redirect_uri::validate_for_registration(uri) {
+                    problems.add(
+                        &[Key("clients"), Index(i), Key("redirect_uris"), Index(j)],
+                        e.description,
+                    );
+                }
+            }
+            for (j, grant) in client.grant_types.iter().enumerate() {
+                if GrantType::parse(grant).is_none() {
+                    problems.add(
+                        &[Key("clients"), Index(i), Key("grant_types"), Index(j)],
+                        format!(
+                            "'{grant}' is not supported; supported: {}",
+                            GrantType::supported_names().join(", ")
+                        ),
+                    );
+                }
+            }
+            let parts_valid = client
+                .redirect_uris
+                .iter()
+                .all(|u| redirect_uri::validate_for_registration(u).is_ok())
+                && client
+                    .grant_types
+                    .iter()
+                    .all(|g| GrantType::parse(g).is_some());
+            if !client.is_confidential() && client.redirect_uris.is_empty() {
+                problems.add_assuming(
+                    &at("redirect_uris"),
+                    "a public client (no secret) can only use the code flow, which needs \
+                     redirect_uris",
+                    kind,
+                );
+            } else if parts_valid {
+                // The combination (RFC 7591 consistency rules), once each part is valid; the
+                // authentication method and default grants follow from the secret.
+                if let Err(e) = client.registration_request().validate() {
+                    problems.add_assuming(&at("grant_types"), e.description, kind);
+                }
+            }
+            for (j, scope) in client.scopes.iter().enumerate() {
+                check_scope_token(
+                    problems,
+                    &[Key("clients"), Index(i), Key("scopes"), Index(j)],
+                    scope,
+                );
+            }
+            if let Some(user) = &client.user {
+                if !self.knows_user(user) {
+                    problems.add_assuming(&at("user"), unknown_user(user), &[&[Key("users")]]);
+                }
+            }
+        }
+    }
+}

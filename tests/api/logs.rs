@@ -131,12 +131,7 @@ introspection = true
     );
     // Nine requests: registration, consent page, decision, three token requests,
     // introspection, revocation, the RFC 7592 read.
-    assert_eq!(
-        responses.len(),
-        9,
-        "one response line per request:
-{log}"
-    );
+    assert_eq!(responses.len(), 9, "one response line per request:\n{log}");
     for (what, value) in [
         ("the client secret", secret.as_str()),
         ("the declared client's secret", "declared-secret-7h2m"),

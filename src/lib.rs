@@ -1,21 +1,21 @@
 //! Tollgate: a small, strict OAuth 2.1 authorization server for developing and testing MCP
 //! servers and clients.
 //!
-//! A tour, from the outside in:
+//! A tour, from the outside in (`ARCHITECTURE.md` has the rules and a request traced
+//! through them):
 //!
 //! - [`cli`] parses the command line and [`config`] layers defaults, a TOML file,
 //!   `TOLLGATE_*` variables and flags into one [`config::Config`].
 //! - [`server::Server`] binds the listener first (so port 0 works), migrates the database,
 //!   loads the signing keys and serves [`http::router`].
-//! - [`http`] is the HTTP surface, one module per endpoint family (`discovery`, `jwks`,
-//!   `register`, `authorize`, `token`). Handlers are thin.
-//! - [`oauth`] holds the protocol rules as plain types and functions with unit tests:
-//!   redirect URI matching, PKCE, scopes, resource indicators, client metadata, the error
-//!   vocabulary, the metadata document.
+//! - [`http`] is the HTTP surface, one module per endpoint family. Handlers are thin: they
+//!   extract, apply the rules and call the services in [`state::App`].
+//! - [`services`] each own one concern that needs state or IO: the token issuer, client
+//!   resolution, metadata documents, declared clients, signing keys in the database.
+//! - [`oauth`] holds the protocol: domain types and the rules as functions on them, with
+//!   unit tests, free of IO.
 //! - [`store`] is the only place with SQL, one [`store::Store`] over SQLite or PostgreSQL.
 //! - [`keys`] holds the RSA signing keys, the JWKS and JWT signing.
-//! - [`cimd`] fetches Client ID Metadata Documents safely.
-//! - [`state::App`] is what every handler gets: configuration, store, keys, clock.
 //! - `testing` (feature `testing`) starts an in-process server for other crates' tests.
 
 pub mod cli;
@@ -25,7 +25,6 @@ pub mod http;
 pub mod keys;
 pub mod oauth;
 pub mod secret;
-
 pub mod server;
 pub mod services;
 pub mod state;

@@ -12,6 +12,8 @@
 //! anything above; `services` never import `state`, `http`, `server` or `cli`; `http` never
 //! imports `server` or `cli`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -11,10 +11,10 @@
 use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
-use super::presented_token::PresentedToken;
 use crate::oauth::access_token::Audience;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
+use crate::services::presented_token::PresentedToken;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -60,7 +60,8 @@ pub async fn introspect(
     }
     let token = params.require("token")?;
     let now = app.now();
-    let presented = PresentedToken::find(&app, token).await?;
+    let presented =
+        PresentedToken::find(token, &app.keys, app.issuer.as_str(), &app.store, app.now()).await?;
     let may_see = caller.policy.introspection
         || presented
             .client_id()
@@ -81,11 +82,7 @@ pub async fn introspect(
             token_type: Some("Bearer"),
             jti: Some(claims.jti),
         },
-        PresentedToken::Refresh(grant)
-            if grant.revoked_at.is_none()
-                && grant.rotated_at.is_none()
-                && grant.expires_at > now =>
-        {
+        PresentedToken::Refresh(grant) if grant.is_active(now) => {
             let scope = Scope::from_stored(&grant.scope);
             Introspection {
                 active: true,

@@ -10,7 +10,6 @@ pub mod error;
 pub mod form;
 pub mod introspect;
 pub mod jwks;
-mod presented_token;
 pub mod register;
 mod request_log;
 pub mod revoke;

@@ -5,8 +5,8 @@
 use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
-use super::presented_token::PresentedToken;
 use crate::oauth::error::OAuthError;
+use crate::services::presented_token::PresentedToken;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +18,8 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let client = client_auth::authenticate(&app, &headers, &params).await?;
     let token = params.require("token")?;
-    let presented = PresentedToken::find(&app, token).await?;
+    let presented =
+        PresentedToken::find(token, &app.keys, app.issuer.as_str(), &app.store, app.now()).await?;
     if presented
         .client_id()
         .is_some_and(|owner| owner != client.client_id)

@@ -2,7 +2,7 @@
 //! line order.
 //!
 //! Four passes. TOML syntax first: the parser recovers and reports the errors it finds;
-//! then the lines with errors are taken out, one at a time from the first ([`repair`]): a
+//! then the lines with errors are taken out, one at a time from the first (`repair`): a
 //! `key = value` line keeps its key with a placeholder value that no setting accepts, so
 //! the next pass takes it out like a value of the wrong type and knows which setting is
 //! missing; another line (an item of a multi-line array) becomes a placeholder item, which

@@ -2,11 +2,11 @@
 //! token is a JWT this server signed and recorded; a refresh token is an opaque value found
 //! by its digest. Anything else is unknown, which both endpoints answer without an error.
 
-use super::error::ApiError;
+use crate::keys::KeyRing;
 use crate::oauth::access_token::AccessTokenClaims;
 use crate::oauth::grant::{AccessTokenRecord, RefreshGrant};
 use crate::secret::token_digest;
-use crate::state::App;
+use crate::store::{Store, StoreError};
 
 pub enum PresentedToken {
     Access {
@@ -21,21 +21,24 @@ pub enum PresentedToken {
 impl PresentedToken {
     /// Finds a token. The `token_type_hint` is not needed: the two kinds cannot be
     /// confused (RFC 7009 §2.1 lets a server search all types).
-    pub async fn find(app: &App, token: &str) -> Result<PresentedToken, ApiError> {
+    pub async fn find(
+        token: &str,
+        keys: &KeyRing,
+        issuer: &str,
+        store: &Store,
+        now: i64,
+    ) -> Result<PresentedToken, StoreError> {
         if token.split('.').count() == 3 {
-            let claims = match app
-                .keys
-                .verify::<AccessTokenClaims>(token, app.issuer.as_str())
-            {
-                Ok(claims) if claims.exp > app.now() => claims,
+            let claims = match keys.verify::<AccessTokenClaims>(token, issuer) {
+                Ok(claims) if claims.exp > now => claims,
                 _ => return Ok(PresentedToken::Unknown),
             };
-            return Ok(match app.store.access_token(&claims.jti).await? {
+            return Ok(match store.access_token(&claims.jti).await? {
                 Some(record) => PresentedToken::Access { claims, record },
                 None => PresentedToken::Unknown,
             });
         }
-        Ok(match app.store.refresh_grant(&token_digest(token)).await? {
+        Ok(match store.refresh_grant(&token_digest(token)).await? {
             Some(grant) => PresentedToken::Refresh(grant),
             None => PresentedToken::Unknown,
         })

@@ -5,7 +5,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConsentMode};
 use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
-use crate::services::cimd::DocumentFetcher;
 use crate::services::declarations::{self, Applied, DeclarationError};
 use crate::services::signing_keys::{self, SigningKeyError};
 use crate::state::{App, AppState};
@@ -82,14 +81,15 @@ impl Server {
                 problems.push(format!("cimd.allow_http_loopback: {why}"));
             }
         }
+        if addr != config.bind {
+            if let Some(why) = crate::config::validate::console_problem(&config, addr) {
+                problems.push(format!("console.password: {why}"));
+            }
+        }
         if !problems.is_empty() {
             problems.dedup();
             return Err(StartError::Config(problems.join("; ")));
         }
-        let cimd = config
-            .cimd
-            .enabled
-            .then(|| DocumentFetcher::new(&config.cimd));
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
@@ -117,7 +117,7 @@ impl Server {
             );
         }
         warn_about_undeclared_approvers(&store, &config).await?;
-        // Argon2 verifications of declared secrets run after start-up (see `seed`).
+        // Argon2 verifications of declared secrets run after start-up (see `services::declarations`).
         let declared_secrets = secret_check.spawn(store.clone());
         let app = Arc::new(App::new(
             config,
@@ -125,8 +125,8 @@ impl Server {
             store,
             keys,
             clock,
-            cimd,
             declared_secrets,
+            addr,
         ));
         Ok(Server { listener, app })
     }

@@ -4,17 +4,21 @@
 use crate::clock::Clock;
 use crate::config::{Config, User};
 use crate::keys::KeyRing;
+use crate::oauth::endpoints;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
+use crate::secret::{Secret, digest_matches};
 use crate::services::cimd::DocumentFetcher;
 use crate::services::clients::Clients;
 use crate::services::declarations::SecretsChecked;
+use crate::services::events::EventLog;
 use crate::services::throttle::{FailureThrottle, RateLimiter};
 use crate::services::tokens::TokenIssuer;
 use crate::services::users::Users;
 use crate::store::Store;
 use bytes::Bytes;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub type AppState = Arc<App>;
@@ -42,6 +46,51 @@ pub struct App {
     /// Whether the stored secrets of declared clients have been checked against the
     /// configuration since start-up (`crate::services::declarations`).
     pub declared_secrets: SecretsChecked,
+    /// The event log.
+    pub events: Arc<EventLog>,
+    /// The developer console, when it is on.
+    pub console: Option<Console>,
+}
+
+/// Where the developer console is and who may open it.
+#[derive(Debug)]
+pub struct Console {
+    /// `{issuer}/_tollgate`, without a trailing slash.
+    pub base: String,
+    /// The digest of `console.password`; `None`: no password asked.
+    password_digest: Option<String>,
+}
+
+impl Console {
+    fn new(issuer: &Issuer, password: Option<&Secret>) -> Self {
+        Console {
+            base: issuer.endpoint(endpoints::CONSOLE),
+            password_digest: password.map(Secret::digest),
+        }
+    }
+
+    /// The console's page of an event.
+    pub fn event_url(&self, id: &str) -> String {
+        format!("{}/events/{id}", self.base)
+    }
+
+    /// The console's page of a flow.
+    pub fn flow_url(&self, flow: &str) -> String {
+        format!("{}/flows/{flow}", self.base)
+    }
+
+    /// Whether `password` opens the console (always, when none is configured).
+    pub fn admits(&self, password: Option<&str>) -> bool {
+        match (&self.password_digest, password) {
+            (None, _) => true,
+            (Some(digest), Some(password)) => digest_matches(password, digest),
+            (Some(_), None) => false,
+        }
+    }
+
+    pub fn needs_password(&self) -> bool {
+        self.password_digest.is_some()
+    }
 }
 
 impl App {
@@ -51,9 +100,22 @@ impl App {
         store: Store,
         keys: KeyRing,
         clock: Arc<dyn Clock>,
-        cimd: Option<DocumentFetcher>,
         declared_secrets: SecretsChecked,
+        listening_on: SocketAddr,
     ) -> Self {
+        let cimd = config
+            .cimd
+            .enabled
+            .then(|| DocumentFetcher::new(&config.cimd));
+        let events = Arc::new(if config.events.enabled {
+            EventLog::start(store.clone(), Arc::clone(&clock), config.events.buffer)
+        } else {
+            EventLog::off(Arc::clone(&clock))
+        });
+        let console = config
+            .console
+            .is_on(listening_on)
+            .then(|| Console::new(&issuer, config.console.password.as_ref()));
         let users = Arc::new(Users::new(config.all_users()));
         let keys = Arc::new(keys);
         // Secrets given in clear stay only where they are needed: passwords in `users`
@@ -104,6 +166,8 @@ impl App {
             client_auth_throttle,
             clients,
             declared_secrets,
+            events,
+            console,
         }
     }
 

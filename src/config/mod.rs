@@ -10,6 +10,7 @@ pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
 
 use crate::oauth::resource::Resource;
+use crate::secret::Secret;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -48,6 +49,10 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Client ID Metadata Documents: URL client ids (MCP's recommended registration).
     pub cimd: CimdConfig,
+    /// The event log.
+    pub events: EventsConfig,
+    /// The developer console at `/_tollgate/`.
+    pub console: ConsoleConfig,
 }
 
 impl Default for Config {
@@ -67,6 +72,8 @@ impl Default for Config {
             client_auth_failures_per_minute: 10,
             keys: KeysConfig::default(),
             cimd: CimdConfig::default(),
+            events: EventsConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -125,7 +132,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 14] = [
+    pub const KEYS: [&'static str; 16] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -140,6 +147,8 @@ impl Config {
         "client_auth_failures_per_minute",
         "keys",
         "cimd",
+        "events",
+        "console",
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but
@@ -199,6 +208,50 @@ impl Default for CimdConfig {
             timeout: Duration::from_secs(5),
             max_cache: Duration::from_secs(3600),
         }
+    }
+}
+
+/// The event log: every step and every refusal, kept in the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Record events at all.
+    pub enabled: bool,
+    /// How long events are kept; older ones are swept in the background.
+    #[serde(with = "duration")]
+    pub retention: Duration,
+    /// Events waiting to be written at most; beyond it they are dropped and counted, so
+    /// that recording never slows a request down.
+    pub buffer: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            enabled: true,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            buffer: 10_000,
+        }
+    }
+}
+
+/// The developer console and the events API at `/_tollgate/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// On or off; unset: on when the server listens on loopback only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Needed when the console is on and the server listens beyond loopback: asked for with
+    /// HTTP Basic authentication (any user name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+}
+
+impl ConsoleConfig {
+    /// Whether the console is on for a server listening on `bind`.
+    pub fn is_on(&self, bind: SocketAddr) -> bool {
+        self.enabled.unwrap_or_else(|| bind.ip().is_loopback())
     }
 }
 

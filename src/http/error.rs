@@ -4,6 +4,7 @@
 
 use crate::keys::KeyError;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::services::events;
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -29,6 +30,9 @@ pub enum ApiError {
 pub struct ErrorBody<'a> {
     pub error: &'a str,
     pub error_description: String,
+    /// RFC 6749 §5.2: a page about this error, for the developer: its event in the console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_uri: Option<String>,
 }
 
 impl From<OAuthError> for ApiError {
@@ -72,10 +76,17 @@ pub fn log_internal(error: &(dyn std::error::Error + 'static)) {
     tracing::error!(error = %chain, "request failed on the server side");
 }
 
-fn json_error(status: StatusCode, error: &OAuthError) -> Response {
+/// The error JSON of a refusal, recorded as the refusal of the request's event.
+fn refusal(status: StatusCode, error: &OAuthError) -> Response {
+    let error_uri = events::reject(error);
+    json_error(status, error, error_uri)
+}
+
+fn json_error(status: StatusCode, error: &OAuthError, error_uri: Option<String>) -> Response {
     let body = ErrorBody {
         error: error.code.as_str(),
         error_description: error.wire_description(),
+        error_uri,
     };
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -94,16 +105,16 @@ fn json_error(status: StatusCode, error: &OAuthError) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::OAuth(error) => json_error(status_for(error.code), &error),
+            ApiError::OAuth(error) => refusal(status_for(error.code), &error),
             ApiError::RateLimited { retry_after, error } => {
-                let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, &error);
+                let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, &error);
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 response
             }
             ApiError::BearerTokenMissing(error) => {
-                let mut response = json_error(StatusCode::UNAUTHORIZED, &error);
+                let mut response = refusal(StatusCode::UNAUTHORIZED, &error);
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     // RFC 6750 §3: the scheme is followed by at least one auth-param.
@@ -113,7 +124,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Internal(cause) => {
                 log_internal(cause.as_ref());
-                json_error(
+                refusal(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &OAuthError::new(
                         ErrorCode::ServerError,
@@ -168,7 +179,7 @@ pub async fn explain_framework_errors(response: Response) -> Response {
             }
         }
     };
-    let explained = json_error(status, &OAuthError::invalid_request(description));
+    let explained = json_error(status, &OAuthError::invalid_request(description), None);
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -5,13 +5,15 @@
 pub mod authorize;
 pub mod client_auth;
 pub mod client_config;
+mod console;
 pub mod discovery;
 pub mod error;
 pub mod form;
+mod html;
 pub mod introspect;
 pub mod jwks;
+mod observe;
 pub mod register;
-mod request_log;
 pub mod revoke;
 pub mod token;
 
@@ -95,10 +97,13 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ));
 
-    let issuer_routes = credentials
+    let mut issuer_routes = credentials
         .merge(public)
         .layer(cors.clone())
         .merge(authorization);
+    if app.console.is_some() {
+        issuer_routes = issuer_routes.merge(console::router(&app));
+    }
     // The metadata documents sit at the host root (RFC 8414 §3.1 inserts the well-known
     // string before the issuer's path); the endpoints sit under the issuer's path.
     let issuer_path = app.issuer.path().to_owned();
@@ -125,7 +130,10 @@ pub fn router(app: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             error::BODY_LIMIT_BYTES,
         ))
-        .layer(axum::middleware::from_fn(request_log::log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
+        ))
         .with_state(app);
     // Outside every route, as the fallback of an otherwise empty router: a layer added to
     // `routes` would wrap each route from inside, and see a 405 before axum adds `Allow`.

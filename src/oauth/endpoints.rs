@@ -10,6 +10,9 @@ pub const JWKS: &str = "/jwks.json";
 pub const REVOKE: &str = "/revoke";
 pub const INTROSPECT: &str = "/introspect";
 
+/// The developer console and the events API (Tollgate's own, not OAuth).
+pub const CONSOLE: &str = "/_tollgate";
+
 /// RFC 8414 §3 well-known suffix.
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
 /// OpenID Connect Discovery §4 well-known suffix.

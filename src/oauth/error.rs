@@ -2,6 +2,7 @@
 //! error value that carries a code plus a description written for the developer who sent the
 //! request (what was wrong, what was expected, which rule says so).
 
+use super::rules::Rule;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -61,6 +62,21 @@ impl fmt::Display for ErrorCode {
 pub struct OAuthError {
     pub code: ErrorCode,
     pub description: Cow<'static, str>,
+    /// For the developer reading the event log: the rule, the values compared, a hint.
+    pub explanation: Option<Box<Explanation>>,
+}
+
+/// Why exactly a request was refused, beyond the wire description.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// The checklist row the request broke.
+    pub rule: Option<&'static Rule>,
+    /// What the server expected, where a value was compared.
+    pub expected: Option<String>,
+    /// What the request sent.
+    pub received: Option<String>,
+    /// What the developer most likely meant, for a near-miss.
+    pub hint: Option<String>,
 }
 
 impl OAuthError {
@@ -68,7 +84,39 @@ impl OAuthError {
         OAuthError {
             code,
             description: description.into(),
+            explanation: None,
         }
+    }
+
+    /// Names the rule this error enforces.
+    pub fn rule(mut self, rule: &'static Rule) -> Self {
+        self.explained().rule = Some(rule);
+        self
+    }
+
+    /// Records the values compared: what was expected and what was received.
+    pub fn compared(mut self, expected: impl Into<String>, received: impl Into<String>) -> Self {
+        let explanation = self.explained();
+        explanation.expected = Some(expected.into());
+        explanation.received = Some(received.into());
+        self
+    }
+
+    /// Adds a hint, if there is one: what the developer most likely meant.
+    pub fn hint(mut self, hint: Option<String>) -> Self {
+        if hint.is_some() {
+            self.explained().hint = hint;
+        }
+        self
+    }
+
+    /// The rule this error enforces, if it names one.
+    pub fn rule_id(&self) -> Option<&'static str> {
+        self.explanation.as_ref()?.rule.map(|rule| rule.id)
+    }
+
+    fn explained(&mut self) -> &mut Explanation {
+        self.explanation.get_or_insert_with(Box::default)
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {

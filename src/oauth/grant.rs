@@ -41,6 +41,8 @@ pub struct CodeGrant {
     pub expires_at: i64,
     pub redeemed_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The flow the authorization started (the event log follows it).
+    pub flow_id: Option<String>,
 }
 
 impl CodeGrant {
@@ -120,6 +122,8 @@ pub struct RefreshGrant {
     pub expires_at: i64,
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The flow the authorization started.
+    pub flow_id: Option<String>,
 }
 
 impl RefreshGrant {
@@ -248,6 +252,7 @@ mod tests {
             expires_at: 160,
             redeemed_at: None,
             revoked_at: None,
+            flow_id: None,
         }
     }
 
@@ -322,6 +327,7 @@ mod tests {
             expires_at: 1000,
             rotated_at: None,
             revoked_at: None,
+            flow_id: None,
         }
     }
 

@@ -53,6 +53,25 @@ impl Params {
     }
 }
 
+impl Params {
+    /// The parameters as a JSON object for the event log: each value as sent (cut at 500
+    /// characters), a repeated parameter as an array.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        for (name, value) in &self.pairs {
+            let value = serde_json::Value::from(value.chars().take(500).collect::<String>());
+            match object.get_mut(name) {
+                Some(serde_json::Value::Array(values)) => values.push(value),
+                Some(first) => *first = serde_json::Value::Array(vec![first.take(), value]),
+                None => {
+                    object.insert(name.clone(), value);
+                }
+            }
+        }
+        serde_json::Value::Object(object)
+    }
+}
+
 /// OAuth parameter values are printable characters (RFC 6749 Appendix A: VSCHAR, NQCHAR,
 /// URI references). A control character is refused here, before it can reach a page, a log
 /// line or a database that rejects it (PostgreSQL refuses NUL in text).
@@ -89,6 +108,15 @@ mod tests {
         let params = Params::parse(b"state=a%20b%2Bc%2F%3D&x=a+b");
         assert_eq!(params.get("state").unwrap(), Some("a b+c/="));
         assert_eq!(params.get("x").unwrap(), Some("a b"));
+    }
+
+    #[test]
+    fn as_json_repeated_parameters_are_arrays() {
+        let params = Params::parse(b"resource=a&state=s&resource=b&resource=c");
+        assert_eq!(
+            params.to_json(),
+            serde_json::json!({"resource": ["a", "b", "c"], "state": "s"})
+        );
     }
 
     #[test]

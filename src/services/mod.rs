@@ -6,6 +6,7 @@
 pub mod cimd;
 pub mod clients;
 pub mod declarations;
+pub mod events;
 pub mod presented_token;
 pub mod signing_keys;
 pub mod throttle;

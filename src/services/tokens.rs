@@ -5,9 +5,11 @@
 //! (atomically, in the store); [`TokenIssuer::mint_recorded`] records a token made without
 //! a flow.
 
+use super::events;
 use super::users::Users;
 use crate::keys::{KeyError, KeyRing, SigningKey, generate_off_thread};
 use crate::oauth::access_token::{self, AccessTokenClaims};
+use crate::oauth::event::EventType;
 use crate::oauth::grant::CodeGrant;
 use crate::oauth::id_token::{self, IdTokenClaims};
 use crate::oauth::scope::{OFFLINE_ACCESS, Scope};
@@ -51,6 +53,23 @@ pub struct TokenGrant<'a> {
 pub struct Issued {
     pub response: TokenResponse,
     pub records: IssuedTokens,
+    /// The access token's `aud`.
+    pub audience: Vec<String>,
+}
+
+impl Issued {
+    /// Records in the event log what was issued: `jti`, `aud`, scope and expiry, whether a
+    /// refresh token and an ID token came with it; never a token value.
+    pub fn record(&self) {
+        events::step(EventType::TokensIssued, |event| {
+            event.detail("jti", self.records.access.jti.as_str());
+            event.detail("aud", self.audience.as_slice());
+            event.detail("scope", self.response.scope.as_deref().unwrap_or_default());
+            event.detail("expires_at", self.records.access.expires_at);
+            event.detail("refresh_token", self.records.refresh.is_some());
+            event.detail("id_token", self.response.id_token.is_some());
+        });
+    }
 }
 
 /// An access token made without a flow, for testing resource servers.
@@ -123,6 +142,7 @@ impl TokenIssuer {
             Subject::User(user) => user,
             Subject::Client => grant.client_id,
         };
+        let audience = grant.audience.clone();
         let mut claims = AccessTokenClaims::issue(
             &self.issuer,
             subject,
@@ -159,7 +179,11 @@ impl TokenIssuer {
             refresh_token: refresh.map(|token| token.expose().to_owned()),
             id_token: None,
         };
-        Ok(Issued { response, records })
+        Ok(Issued {
+            response,
+            records,
+            audience,
+        })
     }
 
     /// The OpenID Connect ID token for a redeemed code (OIDC Core §3.1.3.3, §3.1.3.6). It

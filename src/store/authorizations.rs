@@ -18,6 +18,8 @@ pub struct AuthorizationRequest {
     /// OpenID Connect `nonce`, for the ID token.
     pub nonce: Option<String>,
     pub expires_at: i64,
+    /// The flow this request starts (the event log follows it).
+    pub flow_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -33,6 +35,7 @@ struct AuthorizationRequestRow {
     resources: String,
     nonce: Option<String>,
     expires_at: i64,
+    flow_id: Option<String>,
 }
 
 impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {
@@ -51,6 +54,7 @@ impl TryFrom<AuthorizationRequestRow> for AuthorizationRequest {
             scope: row.scope,
             nonce: row.nonce,
             expires_at: row.expires_at,
+            flow_id: row.flow_id,
         })
     }
 }
@@ -69,7 +73,7 @@ pub struct NewCode {
 macro_rules! request_columns {
     () => {
         "id, csrf_digest, browser_digest, client_id, redirect_uri, state, code_challenge, \
-         scope, resources, nonce, expires_at"
+         scope, resources, nonce, expires_at, flow_id"
     };
 }
 
@@ -80,8 +84,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO authorization_requests (id, csrf_digest, browser_digest, \
                            client_id, redirect_uri, state, code_challenge, scope, resources, \
-                           nonce, expires_at) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+                           nonce, expires_at, flow_id) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         let resources = to_json("authorization_requests.resources", &request.resources)?;
         on_pool!(self, pool => sqlx::query(SQL)
             .bind(&request.id)
@@ -95,6 +99,7 @@ impl Store {
             .bind(&resources)
             .bind(&request.nonce)
             .bind(request.expires_at)
+            .bind(&request.flow_id)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
@@ -162,6 +167,7 @@ impl Store {
                 .bind(&grant.scope)
                 .bind(&resources)
                 .bind(grant.created_at)
+                .bind(&grant.flow_id)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(CODE_SQL)

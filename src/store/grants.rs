@@ -14,10 +14,12 @@ pub struct NewGrant {
     pub scope: String,
     pub resources: Vec<String>,
     pub created_at: i64,
+    pub flow_id: Option<String>,
 }
 
 pub(super) const INSERT_GRANT_SQL: &str = "INSERT INTO grants (id, client_id, subject, scope, \
-                                           resources, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+                                           resources, created_at, flow_id) \
+                                           VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
                                        issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
@@ -36,6 +38,7 @@ struct CodeGrantRow {
     expires_at: i64,
     redeemed_at: Option<i64>,
     revoked_at: Option<i64>,
+    flow_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -49,6 +52,7 @@ struct RefreshGrantRow {
     expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    flow_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +103,7 @@ impl Store {
         const SQL: &str = "SELECT c.grant_id, g.client_id, g.subject, g.scope, g.resources, \
                            c.redirect_uri, c.code_challenge, c.nonce, \
                            g.created_at AS approved_at, c.expires_at, c.redeemed_at, \
-                           g.revoked_at FROM authorization_codes c \
+                           g.revoked_at, g.flow_id FROM authorization_codes c \
                            JOIN grants g ON g.id = c.grant_id WHERE c.code_digest = $1";
         let row: Option<CodeGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(code_digest)
@@ -119,6 +123,7 @@ impl Store {
                 expires_at: row.expires_at,
                 redeemed_at: row.redeemed_at,
                 revoked_at: row.revoked_at,
+                flow_id: row.flow_id,
             })
         })
         .transpose()
@@ -147,7 +152,8 @@ impl Store {
         token_digest: &str,
     ) -> Result<Option<RefreshGrant>, StoreError> {
         const SQL: &str = "SELECT r.grant_id, g.client_id, g.subject, g.scope, g.resources, \
-                           r.issued_at, r.expires_at, r.rotated_at, g.revoked_at FROM refresh_tokens r \
+                           r.issued_at, r.expires_at, r.rotated_at, g.revoked_at, g.flow_id \
+                           FROM refresh_tokens r \
                            JOIN grants g ON g.id = r.grant_id WHERE r.token_digest = $1";
         let row: Option<RefreshGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(token_digest)
@@ -164,6 +170,7 @@ impl Store {
                 expires_at: row.expires_at,
                 rotated_at: row.rotated_at,
                 revoked_at: row.revoked_at,
+                flow_id: row.flow_id,
             })
         })
         .transpose()

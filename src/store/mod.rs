@@ -10,11 +10,13 @@
 
 mod authorizations;
 mod clients;
+mod events;
 mod grants;
 mod keys;
 mod settings;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
+pub use events::{EventFilter, FlowSummary};
 pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Spent};
 pub use keys::StoredKey;
 pub use settings::ServerSetting;

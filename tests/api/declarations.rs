@@ -573,6 +573,12 @@ async fn the_global_deny_mode_refuses_at_once(backend: Backend) {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    // RFC 6749 §4.1.2.1 error_uri: the refusal's event in the console.
+    let error_uri = callback.one("error_uri");
+    assert!(
+        error_uri.starts_with(&format!("{}/_tollgate/events/", app.issuer)),
+        "{error_uri}"
+    );
     assert_eq!(
         params,
         [
@@ -581,6 +587,7 @@ async fn the_global_deny_mode_refuses_at_once(backend: Backend) {
                 "error_description",
                 "denied without asking: this server's consent mode for the client is 'deny'"
             ),
+            ("error_uri", error_uri.as_str()),
             ("state", "st1"),
             ("iss", app.issuer.as_str()),
         ]

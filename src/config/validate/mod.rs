@@ -112,6 +112,15 @@ impl Config {
         self.check_resources(&mut problems);
         self.check_users(&mut problems);
         self.check_clients(&mut problems);
+        if let Some(why) = console_problem(self, self.bind) {
+            problems.add(&[Key("console"), Key("password")], why);
+        }
+        if self.events.buffer == 0 {
+            problems.add(
+                &[Key("events"), Key("buffer")],
+                "must be at least 1 (set events.enabled = false to record nothing)",
+            );
+        }
         if let Some(user) = &self.consent.user {
             if !self.knows_user(user) {
                 problems.add_assuming(
@@ -198,6 +207,17 @@ impl Config {
 }
 
 /// Why `cimd.allow_http_loopback` may not be used by a server listening on `addr`.
+/// The console shows every client, user and flow: beyond loopback it needs a password.
+pub fn console_problem(config: &Config, addr: std::net::SocketAddr) -> Option<String> {
+    (config.console.is_on(addr) && !addr.ip().is_loopback() && config.console.password.is_none())
+        .then(|| {
+            format!(
+                "the console is on and the server listens on {addr}, beyond loopback: set \
+                 console.password, or console.enabled = false"
+            )
+        })
+}
+
 pub fn loopback_only_problem(addr: std::net::SocketAddr) -> Option<String> {
     (!addr.ip().is_loopback()).then(|| {
         format!(

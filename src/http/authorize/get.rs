@@ -1,18 +1,21 @@
 //! `GET /authorize`: validate the request, then show the consent page.
 
-use super::page::{ConsentPage, render};
+use super::page::ConsentPage;
 use super::{
     Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, refuse_before_consent, render_error,
 };
 use crate::config::{ConsentMode, DEFAULT_USER};
+use crate::http::html::render;
 use crate::oauth::authorize::{self, Policy, Rejection, ValidRequest};
 use crate::oauth::client::Client;
 use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::event::EventType;
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
 use crate::services::clients::ClientError;
+use crate::services::events;
 use crate::state::{App, AppState};
 use crate::store::AuthorizationRequest;
 use axum::extract::{RawQuery, State};
@@ -36,6 +39,11 @@ async fn show_consent(
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, PageError> {
+    // Each authorization request starts a flow: the event log follows it through the
+    // consent, the code, the tokens and every refresh.
+    let flow_id = uuid::Uuid::new_v4().to_string();
+    events::set_flow(&flow_id);
+    events::detail("parameters", params.to_json());
     let client_id = params
         .get("client_id")
         .map_err(PageError::bad_request)?
@@ -44,6 +52,7 @@ async fn show_consent(
                 "client_id is missing from the authorization request (OAuth 2.1 §4.1.1)",
             ))
         })?;
+    events::set_client(client_id);
     let client = match app.clients.find(client_id).await {
         Ok(client) => client,
         Err(ClientError::Unknown) => {
@@ -118,7 +127,14 @@ async fn show_consent(
                 scope: &request.scope.to_string(),
                 resources: &request.resources,
                 nonce: request.nonce.as_deref(),
+                flow_id: &flow_id,
             };
+            events::set_user(subject);
+            events::step(EventType::ConsentApproved, |event| {
+                event.description = Some(format!(
+                    "approved without asking as '{subject}' (consent mode 'auto')"
+                ));
+            });
             issue_code(app, approval, StatusCode::FOUND).await
         }
         ConsentMode::Prompt if request.prompt_none => refuse(OAuthError::new(
@@ -126,7 +142,7 @@ async fn show_consent(
             "prompt=none was requested, but this request needs the user to approve it on the \
              consent page (consent mode 'prompt')",
         )),
-        ConsentMode::Prompt => consent_page(app, headers, &client, request).await,
+        ConsentMode::Prompt => consent_page(app, headers, &client, request, &flow_id).await,
     }
 }
 
@@ -136,6 +152,7 @@ async fn consent_page(
     headers: &HeaderMap,
     client: &Client,
     request: ValidRequest,
+    flow_id: &str,
 ) -> Result<Response, PageError> {
     let csrf_token = Secret::generate();
     let (browser, set_cookie) = browser::read_or_create(headers, &app.issuer);
@@ -152,8 +169,14 @@ async fn consent_page(
         resources: request.resources.clone(),
         nonce: request.nonce,
         expires_at: app.now() + REQUEST_TTL_SECS,
+        flow_id: Some(flow_id.to_owned()),
     };
     app.store.insert_authorization_request(&pending).await?;
+    events::step(EventType::ConsentShown, |event| {
+        event.detail("redirect_uri", pending.redirect_uri.as_str());
+        event.detail("scope", pending.scope.as_str());
+        event.detail("resources", pending.resources.as_slice());
+    });
 
     let page = ConsentPage {
         issuer: app.issuer.as_str(),
@@ -190,6 +213,10 @@ async fn consent_page(
             .any(|u| app.users.needs_password(&u.subject)),
         request_id: &pending.id,
         csrf_token: csrf_token.expose(),
+        flow_url: app
+            .console
+            .as_ref()
+            .map(|console| console.flow_url(flow_id)),
     };
     let mut response = render(&page, StatusCode::OK);
     if let Some(cookie) = set_cookie {

@@ -13,9 +13,11 @@ use crate::http::error::log_internal;
 use crate::keys::KeyError;
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
+use crate::oauth::event::EventType;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
+use crate::services::events;
 use crate::state::App;
 use crate::store::{NewCode, NewGrant, StoreError};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -76,7 +78,8 @@ pub fn render_error(issuer: &Issuer, error: PageError) -> Response {
             )
         }
     };
-    page::error_page(issuer, status, &error)
+    let event_url = events::reject(&error);
+    page::error_page(issuer, status, &error, event_url)
 }
 
 /// The URL that sends the browser back to the client with response parameters, `state` and
@@ -136,6 +139,7 @@ pub(super) struct Approval<'a> {
     pub scope: &'a str,
     pub resources: &'a [String],
     pub nonce: Option<&'a str>,
+    pub flow_id: &'a str,
 }
 
 /// Records the grant and its authorization code and redirects to the client with the code.
@@ -153,6 +157,7 @@ pub(super) async fn issue_code(
         scope: approval.scope.to_owned(),
         resources: approval.resources.to_vec(),
         created_at: now,
+        flow_id: Some(approval.flow_id.to_owned()),
     };
     let new_code = NewCode {
         code_digest: code.digest(),
@@ -163,6 +168,12 @@ pub(super) async fn issue_code(
     };
     app.store.insert_grant_with_code(&grant, &new_code).await?;
     tracing::info!(client_id = %grant.client_id, subject = %grant.subject, "authorized");
+    events::step(EventType::CodeIssued, |event| {
+        event.detail("redirect_uri", approval.redirect_uri);
+        event.detail("scope", approval.scope);
+        event.detail("resources", approval.resources);
+        event.detail("expires_at", new_code.expires_at);
+    });
     Ok(redirect_to_client(
         &app.issuer,
         approval.redirect_uri,
@@ -181,16 +192,16 @@ pub fn redirect_error(
     status: StatusCode,
 ) -> Response {
     let description = error.wire_description();
-    redirect_to_client(
-        issuer,
-        redirect_uri,
-        &[
-            ("error", error.code.as_str()),
-            ("error_description", &description),
-        ],
-        state,
-        status,
-    )
+    let error_uri = events::reject(error);
+    let mut params = vec![
+        ("error", error.code.as_str()),
+        ("error_description", description.as_str()),
+    ];
+    // RFC 6749 §4.1.2.1: a page about the error, for the developer.
+    if let Some(uri) = &error_uri {
+        params.push(("error_uri", uri));
+    }
+    redirect_to_client(issuer, redirect_uri, &params, state, status)
 }
 
 /// Refuses a request before anyone has seen the consent page. OAuth 2.1 §7.12.2 (checklist
@@ -212,6 +223,7 @@ pub fn refuse_before_consent(
         return redirect_error(issuer, redirect_uri, state, error, StatusCode::FOUND);
     }
     let description = error.wire_description();
+    let event_url = events::reject(error);
     let back = client_redirect_url(
         issuer,
         redirect_uri,
@@ -221,5 +233,5 @@ pub fn refuse_before_consent(
         ],
         state,
     );
-    page::untrusted_redirect_error_page(issuer, error, back.as_ref())
+    page::untrusted_redirect_error_page(issuer, error, back.as_ref(), event_url)
 }

@@ -1,11 +1,12 @@
 //! The HTML pages of the authorization endpoint, rendered with askama (autoescaped: client
 //! names and redirect URIs are client input).
 
+use super::super::html::render;
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::Issuer;
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use url::Url;
 
 #[derive(Template)]
@@ -30,6 +31,8 @@ pub struct ConsentPage<'a> {
     pub ask_password: bool,
     pub request_id: &'a str,
     pub csrf_token: &'a str,
+    /// This request's flow in the developer console, when it is on.
+    pub flow_url: Option<String>,
 }
 
 #[derive(Template)]
@@ -42,19 +45,16 @@ struct ErrorPage<'a> {
     /// The error response for the client, offered as a link rather than sent automatically
     /// (see `refuse_before_consent`), and the host it leads to.
     back_to_client: Option<(&'a str, &'a str)>,
+    /// This request's event in the developer console, when it is on.
+    event_url: Option<String>,
 }
 
-pub fn render<T: Template>(template: &T, status: StatusCode) -> Response {
-    match template.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering a page failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-pub fn error_page(issuer: &Issuer, status: StatusCode, error: &OAuthError) -> Response {
+pub fn error_page(
+    issuer: &Issuer,
+    status: StatusCode,
+    error: &OAuthError,
+    event_url: Option<String>,
+) -> Response {
     let advice = if status.is_server_error() {
         "Try again in a moment; the server's log has the details."
     } else {
@@ -70,6 +70,7 @@ pub fn error_page(issuer: &Issuer, status: StatusCode, error: &OAuthError) -> Re
             description: &error.description,
             advice,
             back_to_client: None,
+            event_url,
         },
         status,
     )
@@ -81,6 +82,7 @@ pub fn untrusted_redirect_error_page(
     issuer: &Issuer,
     error: &OAuthError,
     back: Option<&Url>,
+    event_url: Option<String>,
 ) -> Response {
     let back_to_client = back.map(|url| (url.as_str(), url.host_str().unwrap_or_default()));
     render(
@@ -93,6 +95,7 @@ pub fn untrusted_redirect_error_page(
                      machine, so the server cannot vouch for it (OAuth 2.1 §7.12.2). Go back \
                      only if you trust that site.",
             back_to_client,
+            event_url,
         },
         StatusCode::BAD_REQUEST,
     )

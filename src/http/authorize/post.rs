@@ -2,19 +2,39 @@
 
 use super::{Approval, PageError, browser, issue_code, redirect_error, render_error};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::params::Params;
 use crate::secret::token_digest;
+use crate::services::events;
 use crate::services::throttle::Attempted;
 use crate::state::{App, AppState};
+use crate::store::AuthorizationRequest;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 pub async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match record_decision(&app, &headers, &Params::parse(&body)).await {
+    let form = Params::parse(&body);
+    match record_decision(&app, &headers, &form).await {
         Ok(response) => response,
-        Err(error) => render_error(&app.issuer, error),
+        Err(error) => {
+            // The refusal belongs to the flow of the form, when the form names one.
+            if let Ok(Some(id)) = form.get("request_id") {
+                if let Ok(Some(pending)) = app.store.authorization_request(id).await {
+                    follow(&pending);
+                }
+            }
+            render_error(&app.issuer, error)
+        }
+    }
+}
+
+/// Puts the request event into the pending request's flow.
+fn follow(pending: &AuthorizationRequest) {
+    events::set_client(&pending.client_id);
+    if let Some(flow) = &pending.flow_id {
+        events::set_flow(flow);
     }
 }
 
@@ -77,9 +97,16 @@ async fn record_decision(
         return Err(why_unusable(app, request_id, now).await?);
     };
 
+    follow(&request);
+    let flow_id = request.flow_id.clone().unwrap_or_default();
     match decision {
         Decision::Deny => {
             tracing::info!(client_id = %request.client_id, "the user denied a request");
+            events::step(EventType::ConsentDenied, |event| {
+                event.outcome = Outcome::Rejected;
+                event.error = Some(ErrorCode::AccessDenied.as_str().to_owned());
+                event.description = Some("the user denied the request".to_owned());
+            });
             let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
             Ok(redirect_error(
                 &app.issuer,
@@ -90,6 +117,8 @@ async fn record_decision(
             ))
         }
         Decision::Approve { subject } => {
+            events::set_user(subject);
+            events::step(EventType::ConsentApproved, |_| {});
             let approval = Approval {
                 client_id: &request.client_id,
                 subject,
@@ -99,6 +128,7 @@ async fn record_decision(
                 scope: &request.scope,
                 resources: &request.resources,
                 nonce: request.nonce.as_deref(),
+                flow_id: &flow_id,
             };
             issue_code(app, approval, StatusCode::SEE_OTHER).await
         }

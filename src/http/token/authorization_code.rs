@@ -1,6 +1,7 @@
 //! `grant_type=authorization_code` (OAuth 2.1 §4.1.3; checklist TK-3..TK-8): redeem the code
 //! once, with its PKCE verifier, for the resources and scope the user approved.
 
+use super::revoked_family;
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
@@ -11,6 +12,7 @@ use crate::oauth::resource;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::token_response::TokenResponse;
 use crate::secret::token_digest;
+use crate::services::events;
 use crate::services::tokens::{Subject, TokenGrant};
 use crate::state::App;
 use crate::store::Spent;
@@ -27,6 +29,10 @@ pub async fn exchange(
         )
         .into());
     };
+    if let Some(flow) = &grant.flow_id {
+        events::set_flow(flow);
+    }
+    events::set_user(&grant.subject);
     let now = app.now();
     let redirect_uri = params.get("redirect_uri")?;
     let verifier = params.get("code_verifier")?;
@@ -36,6 +42,7 @@ pub async fn exchange(
         Err(Refusal::RevokeFamily(error)) => {
             app.store.revoke_grant(&grant.grant_id, now).await?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; grant revoked");
+            revoked_family(&grant.grant_id, "the authorization code was used again");
             return Err(error.into());
         }
     }
@@ -59,8 +66,17 @@ pub async fn exchange(
         .redeem_code(&code_digest, &grant.grant_id, now, &issued.records)
         .await?
     {
-        Spent::Issued => Ok(issued.response),
-        Spent::Replayed => Err(replayed_code().into()),
+        Spent::Issued => {
+            issued.record();
+            Ok(issued.response)
+        }
+        Spent::Replayed => {
+            revoked_family(
+                &grant.grant_id,
+                "the authorization code was used twice at once",
+            );
+            Err(replayed_code().into())
+        }
         Spent::NoLongerValid => Err(OAuthError::invalid_grant(
             "the authorization code expired or was revoked while it was being redeemed",
         )

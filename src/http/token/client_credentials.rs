@@ -9,6 +9,7 @@ use crate::oauth::params::Params;
 use crate::oauth::resource;
 use crate::oauth::scope::{self, Scope};
 use crate::oauth::token_response::TokenResponse;
+use crate::services::events;
 use crate::services::tokens::{Subject, TokenGrant};
 use crate::state::App;
 
@@ -35,6 +36,8 @@ pub async fn exchange(
         )
         .into());
     }
+    // Each client_credentials request is a flow of its own.
+    events::set_flow(&uuid::Uuid::new_v4().to_string());
     let resources = resource::resolve_requested(
         params.all("resource")?,
         &app.config.resources,
@@ -65,5 +68,6 @@ pub async fn exchange(
     app.store
         .insert_access_token(&issued.records.access, None, now)
         .await?;
+    issued.record();
     Ok(issued.response)
 }

@@ -9,8 +9,10 @@ mod refresh_token;
 use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
+use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::grant_type::GrantType;
 use crate::oauth::token_response::TokenResponse;
+use crate::services::events;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +23,9 @@ pub async fn token(
     headers: HeaderMap,
     OAuthForm(params): OAuthForm,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let grant_type = GrantType::requested(params.require("grant_type")?)?;
+    let grant_type = params.require("grant_type")?;
+    events::detail("grant_type", grant_type);
+    let grant_type = GrantType::requested(grant_type)?;
     let client = client_auth::authenticate(&app, &headers, &params).await?;
     client.metadata.require_grant(grant_type)?;
     let response = match grant_type {
@@ -34,4 +38,16 @@ pub async fn token(
         }
     };
     Ok(Json(response))
+}
+
+/// Records that a grant and every token of its family were revoked, and why.
+fn revoked_family(grant_id: &str, why: &str) {
+    events::step(EventType::FamilyRevoked, |event| {
+        event.outcome = Outcome::Rejected;
+        event.description = Some(format!(
+            "the grant and every code, refresh token and access token issued from it were \
+             revoked: {why}"
+        ));
+        event.detail("grant_id", grant_id);
+    });
 }

@@ -2,6 +2,7 @@
 //! the token; using a rotated token again revokes the whole grant; scope and resources can
 //! only narrow.
 
+use super::revoked_family;
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
@@ -11,6 +12,7 @@ use crate::oauth::resource;
 use crate::oauth::scope::Scope;
 use crate::oauth::token_response::TokenResponse;
 use crate::secret::token_digest;
+use crate::services::events;
 use crate::services::tokens::{Subject, TokenGrant};
 use crate::state::App;
 use crate::store::Spent;
@@ -26,6 +28,10 @@ pub async fn exchange(
             OAuthError::invalid_grant("the refresh token is not one this server issued").into(),
         );
     };
+    if let Some(flow) = &grant.flow_id {
+        events::set_flow(flow);
+    }
+    events::set_user(&grant.subject);
     let now = app.now();
     match grant.check_use(&client.client_id, now) {
         Ok(()) => {}
@@ -33,6 +39,7 @@ pub async fn exchange(
         Err(Refusal::RevokeFamily(error)) => {
             app.store.revoke_grant(&grant.grant_id, now).await?;
             tracing::warn!(client_id = %client.client_id, "refresh token reused; grant revoked");
+            revoked_family(&grant.grant_id, "the refresh token was used again");
             return Err(error.into());
         }
     }
@@ -42,6 +49,7 @@ pub async fn exchange(
     // resources or the client's allowed scopes may offer less.
     if app.user(&grant.subject).is_none() {
         app.store.revoke_grant(&grant.grant_id, now).await?;
+        revoked_family(&grant.grant_id, "its user no longer exists");
         return Err(OAuthError::invalid_grant(format!(
             "user '{}' no longer exists on this server, so the grant made in their name has \
              been revoked",
@@ -76,8 +84,14 @@ pub async fn exchange(
         .rotate_refresh_token(&token_digest, &grant.grant_id, now, &issued.records)
         .await?
     {
-        Spent::Issued => Ok(issued.response),
-        Spent::Replayed => Err(reused_refresh_token().into()),
+        Spent::Issued => {
+            issued.record();
+            Ok(issued.response)
+        }
+        Spent::Replayed => {
+            revoked_family(&grant.grant_id, "the refresh token was used twice at once");
+            Err(reused_refresh_token().into())
+        }
         Spent::NoLongerValid => Err(OAuthError::invalid_grant(
             "the refresh token expired or was revoked while it was being used",
         )

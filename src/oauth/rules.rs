@@ -1,0 +1,135 @@
+//! The rules a refusal can name: the rows of the project's checklist
+//! (`shared/reference/mcp-auth-checklist.md`), each with the RFC or MCP section it comes from
+//! and a link to that text. Events and error responses cite them, so a developer reads which
+//! rule a request broke and where it is written.
+
+use serde::Serialize;
+
+/// One rule: a checklist row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// The checklist row id, such as `TK-7`.
+    pub id: &'static str,
+    /// What the rule says, in a few words.
+    pub title: &'static str,
+    /// The section it comes from, such as `OAuth 2.1 §10.2`.
+    pub source: &'static str,
+    /// Where that section can be read.
+    pub url: &'static str,
+}
+
+macro_rules! rules {
+    ($($name:ident = $id:literal, $title:literal, $source:literal, $url:expr;)*) => {
+        $(pub static $name: Rule = Rule { id: $id, title: $title, source: $source, url: $url };)*
+        /// Every rule, in checklist order.
+        pub static ALL: &[&Rule] = &[$(&$name),*];
+    };
+}
+
+rules! {
+    MD_1 = "MD-1", "publish authorization server metadata", "RFC 8414 §3",
+        "https://www.rfc-editor.org/rfc/rfc8414#section-3";
+    MD_3 = "MD-3", "the issuer is identical, character for character, wherever it appears", "RFC 8414 §3.3",
+        "https://www.rfc-editor.org/rfc/rfc8414#section-3.3";
+    MD_9 = "MD-9", "metadata is served at the URLs MCP clients probe", "RFC 8414 §3.1",
+        "https://www.rfc-editor.org/rfc/rfc8414#section-3.1";
+    MD_18 = "MD-18", "unknown well-known paths answer 404", "RFC 8414 §3",
+        "https://www.rfc-editor.org/rfc/rfc8414#section-3";
+    AZ_3 = "AZ-3", "redirect_uri matches a registered one exactly", "OAuth 2.1 §4.1.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.1");
+    AZ_4 = "AZ-4", "a loopback redirect URI may use any port", "RFC 8252 §7.3",
+        "https://www.rfc-editor.org/rfc/rfc8252#section-7.3";
+    AZ_5 = "AZ-5", "an unverified client or redirect URI is shown, never redirected to", "OAuth 2.1 §4.1.2.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.2.1");
+    AZ_6 = "AZ-6", "PKCE is required: a code_challenge with every request", "OAuth 2.1 §4.1.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.1");
+    AZ_7 = "AZ-7", "code_challenge_method must be S256", "RFC 7636 §4.3",
+        "https://www.rfc-editor.org/rfc/rfc7636#section-4.3";
+    AZ_10 = "AZ-10", "response_type must be code", "OAuth 2.1 §4.1.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.1");
+    AZ_12 = "AZ-12", "authorization codes are short-lived", "OAuth 2.1 §4.1.2",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.2");
+    AZ_14 = "AZ-14", "parameters must not repeat", "OAuth 2.1 §3.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-3.1");
+    AZ_15 = "AZ-15", "resource is an absolute URI this server issues tokens for", "RFC 8707 §2",
+        "https://www.rfc-editor.org/rfc/rfc8707#section-2";
+    AZ_17 = "AZ-17", "scope is one the client and the resource allow", "RFC 6749 §3.3",
+        "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
+    AZ_22 = "AZ-22", "consent names the client and the redirect host", "MCP authorization, Security Considerations",
+        "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#security-considerations";
+    TK_1 = "TK-1", "token requests are form-encoded POSTs", "OAuth 2.1 §3.2.2",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-3.2.2");
+    TK_3 = "TK-3", "code_verifier must match the code_challenge", "RFC 7636 §4.6",
+        "https://www.rfc-editor.org/rfc/rfc7636#section-4.6";
+    TK_4 = "TK-4", "code_verifier is required for a PKCE code", "OAuth 2.1 §4.1.3",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.3");
+    TK_5 = "TK-5", "a code is single-use; a replay revokes its tokens", "OAuth 2.1 §4.1.3",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.3");
+    TK_6 = "TK-6", "a code is redeemed only by its client", "OAuth 2.1 §4.1.3",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.1.3");
+    TK_7 = "TK-7", "redirect_uri at the token endpoint matches the authorization request", "OAuth 2.1 §10.2",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-10.2");
+    TK_8 = "TK-8", "resource at the token endpoint is within the grant", "RFC 8707 §2.2",
+        "https://www.rfc-editor.org/rfc/rfc8707#section-2.2";
+    TK_9 = "TK-9", "a public client sends client_id and no secret", "OAuth 2.1 §3.2.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-3.2.1");
+    TK_10 = "TK-10", "a confidential client authenticates with its registered method", "OAuth 2.1 §2.4.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-2.4.1");
+    TK_11 = "TK-11", "grant_type is one the server supports and the client registered", "RFC 6749 §5.2",
+        "https://www.rfc-editor.org/rfc/rfc6749#section-5.2";
+    TK_16 = "TK-16", "refresh tokens rotate; reuse revokes the family", "OAuth 2.1 §4.3.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.3.1");
+    TK_17 = "TK-17", "a refresh keeps its client, and scope and resources only narrow", "OAuth 2.1 §4.3.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.3.1");
+    TK_20 = "TK-20", "client_credentials is for confidential clients", "OAuth 2.1 §4.2",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.2");
+    DCR_1 = "DCR-1", "registration takes a JSON client metadata document", "RFC 7591 §3.1",
+        "https://www.rfc-editor.org/rfc/rfc7591#section-3.1";
+    DCR_3 = "DCR-3", "redirect URIs are https or http on loopback", "MCP authorization, Security Considerations",
+        "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security";
+    DCR_4 = "DCR-4", "client metadata is consistent", "RFC 7591 §2",
+        "https://www.rfc-editor.org/rfc/rfc7591#section-2";
+    DCR_9 = "DCR-9", "open registration is rate-limited", "RFC 7591 §3",
+        "https://www.rfc-editor.org/rfc/rfc7591#section-3";
+    CIMD_1 = "CIMD-1", "a URL client_id names a metadata document", "CIMD §3",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-00#section-3";
+    CIMD_4 = "CIMD-4", "a metadata document is valid JSON with client_id, client_name, redirect_uris", "CIMD §4.1",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-00#section-4.1";
+    CIMD_7 = "CIMD-7", "a document that cannot be fetched aborts the authorization", "CIMD §4.3",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-00#section-4.3";
+    SEC_2 = "SEC-2", "secret guessing is throttled", "OAuth 2.1 §2.4.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-2.4.1");
+    SEC_4 = "SEC-4", "a native app is a public client whatever its secret", "OAuth 2.1 §2.1",
+        concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-2.1");
+    OPT_1 = "OPT-1", "introspection needs an authorized caller", "RFC 7662 §2.1",
+        "https://www.rfc-editor.org/rfc/rfc7662#section-2.1";
+    OPT_2 = "OPT-2", "a client revokes only its own tokens", "RFC 7009 §2.1",
+        "https://www.rfc-editor.org/rfc/rfc7009#section-2.1";
+    OPT_3 = "OPT-3", "client management needs the registration access token", "RFC 7592 §2",
+        "https://www.rfc-editor.org/rfc/rfc7592#section-2";
+}
+
+/// The rule with this id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    ALL.iter().copied().find(|rule| rule.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_links_are_absolute() {
+        for (i, rule) in ALL.iter().enumerate() {
+            assert!(
+                ALL[..i].iter().all(|other| other.id != rule.id),
+                "{} twice",
+                rule.id
+            );
+            assert!(rule.url.starts_with("https://"), "{}", rule.id);
+            assert_eq!(find(rule.id), Some(*rule));
+        }
+        assert_eq!(find("TK-7").map(|r| r.source), Some("OAuth 2.1 §10.2"));
+        assert!(find("XX-1").is_none());
+    }
+}

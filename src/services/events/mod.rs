@@ -1,0 +1,131 @@
+//! The event log (issue 12): every step of every authorization and every refusal, written to
+//! the database in the background. Recording never blocks or fails a request: events go
+//! into a bounded buffer that a writer drains in batches; when the buffer is full, events
+//! are dropped and counted. [`scope`] ties the events of one request together.
+
+pub mod scope;
+
+pub use scope::{detail, flow, reject, set_client, set_flow, set_type, set_user, step};
+
+use crate::clock::Clock;
+use crate::oauth::event::Event;
+use crate::store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Events written per transaction at most.
+const BATCH: usize = 256;
+
+enum Message {
+    Event(Box<Event>),
+    /// Answered once everything sent before it is stored.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Where events go.
+#[derive(Debug)]
+pub struct EventLog {
+    sender: Option<mpsc::Sender<Message>>,
+    dropped: AtomicU64,
+    clock: Arc<dyn Clock>,
+    /// Woken after each batch is stored, for live streams.
+    stored: Arc<Notify>,
+}
+
+impl EventLog {
+    /// A log that writes to `store` through a buffer of `capacity` events; the writer runs on
+    /// its own task until the log is dropped.
+    pub fn start(store: Store, clock: Arc<dyn Clock>, capacity: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let stored = Arc::new(Notify::new());
+        tokio::spawn(write(store, receiver, Arc::clone(&stored)));
+        EventLog {
+            sender: Some(sender),
+            dropped: AtomicU64::new(0),
+            clock,
+            stored,
+        }
+    }
+
+    /// A log that records nothing (`events.enabled = false`).
+    pub fn off(clock: Arc<dyn Clock>) -> Self {
+        EventLog {
+            sender: None,
+            dropped: AtomicU64::new(0),
+            clock,
+            stored: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    /// Records an event without waiting; drops it (and counts it) when the buffer is full.
+    pub fn record(&self, event: Event) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        if sender.try_send(Message::Event(Box::new(event))).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until every event recorded so far is stored (or dropped).
+    pub async fn flush(&self) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        let (done, stored) = oneshot::channel();
+        if sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+
+    /// How many events were dropped because the buffer was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Now, in milliseconds, by the server's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    /// Resolves after the next batch is stored, or after `limit`.
+    pub async fn stored_or(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.stored.notified()).await;
+    }
+}
+
+/// Drains the buffer: waits for an event, takes what else is there (up to a batch), stores
+/// it in one transaction. A database failure loses that batch, logged once per batch; the
+/// request that caused the events has been answered long before.
+async fn write(store: Store, mut receiver: mpsc::Receiver<Message>, stored: Arc<Notify>) {
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = receiver.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Event(event) => batch.push(*event),
+                Message::Flush(done) => waiting.push(done),
+            }
+            if batch.len() < BATCH {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(error) = store.insert_events(&batch).await {
+                tracing::error!(%error, lost = batch.len(), "storing events failed");
+            }
+            batch.clear();
+            stored.notify_waiters();
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}

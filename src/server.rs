@@ -151,6 +151,7 @@ impl Server {
     ) -> std::io::Result<()> {
         let router = crate::http::router(Arc::clone(&self.app));
         let maintenance = tokio::spawn(maintain_keys(Arc::clone(&self.app)));
+        let sweeper = tokio::spawn(sweep_events(Arc::clone(&self.app)));
         let app = Arc::clone(&self.app);
         tokio::spawn(async move { app.users.hash_clear_passwords().await });
         let result = axum::serve(
@@ -160,6 +161,8 @@ impl Server {
         .with_graceful_shutdown(shutdown)
         .await;
         maintenance.abort();
+        sweeper.abort();
+        self.app.events.flush().await;
         self.app.store.close().await;
         result
     }
@@ -203,11 +206,18 @@ async fn maintain_keys(app: AppState) {
         ticks.tick().await;
         let now = app.now();
         if let Some(every) = config.keys.rotate_every {
-            let age = now - app.keys.current().active_since;
+            let current = app.keys.current();
+            let age = now - current.active_since;
             if age >= i64::try_from(every.as_secs()).unwrap_or(i64::MAX) {
                 match signing_keys::rotate(&app.keys, &app.store, now).await {
                     Ok(Some(kid)) => {
-                        tracing::info!(%kid, "rotated the signing key (keys.rotate_every)")
+                        tracing::info!(%kid, "rotated the signing key (keys.rotate_every)");
+                        app.events.record(signing_keys::rotation_event(
+                            current.active.kid(),
+                            &kid,
+                            "keys.rotate_every",
+                            app.events.now_ms(),
+                        ));
                     }
                     Ok(None) => {}
                     Err(error) => tracing::error!(%error, "automatic key rotation failed"),
@@ -216,6 +226,29 @@ async fn maintain_keys(app: AppState) {
         }
         if let Err(error) = signing_keys::reload(&app.keys, &app.store, now, grace).await {
             tracing::error!(%error, "reloading the signing keys failed");
+        }
+    }
+}
+
+/// Deletes events older than `events.retention`, a minute apart, in bounded batches so that
+/// the sweep never holds SQLite's write lock for long.
+async fn sweep_events(app: AppState) {
+    const BATCH: i64 = 1_000;
+    let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let before = app.events.now_ms().saturating_sub(retention);
+        loop {
+            match app.store.sweep_events(before, BATCH).await {
+                Ok(swept) if swept == BATCH as u64 => tokio::task::yield_now().await,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "sweeping old events failed");
+                    break;
+                }
+            }
         }
     }
 }

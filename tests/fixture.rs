@@ -129,12 +129,23 @@ async fn deny_all_refuses_every_authorization() {
         .set_pkce_challenge(challenge)
         .url();
     let query = redirected_query(&url).await;
+    // The refusal's event in the developer console (RFC 6749 §4.1.2.1 error_uri).
+    let error_uri = query
+        .iter()
+        .find(|(k, _)| k == "error_uri")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(
+        error_uri.starts_with(&format!("{}/_tollgate/events/", server.issuer())),
+        "{query:?}"
+    );
     let expected = [
         ("error", "access_denied"),
         (
             "error_description",
             "denied without asking: this server's consent mode for the client is 'deny'",
         ),
+        ("error_uri", error_uri.as_str()),
         ("state", state.secret().as_str()),
         ("iss", server.issuer()),
     ]

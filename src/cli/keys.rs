@@ -62,6 +62,13 @@ async fn rotate_with(
             "another instance rotated the key at the same moment; run again to rotate once more",
         ));
     };
+    let event = signing_keys::rotation_event(
+        ring.current().active.kid(),
+        &kid,
+        "tollgate keys rotate",
+        SystemClock.now_millis(),
+    );
+    store.insert_events(&[event]).await.map_err(fail)?;
     Ok((kid, previous, timing))
 }
 

@@ -3,6 +3,7 @@
 
 mod clients;
 mod config_cmds;
+mod events;
 mod keys;
 mod serve;
 mod token;
@@ -46,6 +47,8 @@ enum Command {
     /// Print an access token signed with the server's current key, without any flow: for
     /// testing resource servers.
     Token(token::TokenArgs),
+    /// Print the event log: every step and every refusal, with the rule and a hint.
+    Events(events::EventsArgs),
     /// Manage pre-registered clients.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
@@ -143,6 +146,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::PrintConfig(args) => config_cmds::print_config(&args),
         Command::CheckConfig { file, config } => config_cmds::check_config(file, &config),
         Command::Token(args) => token::mint(&args).await,
+        Command::Events(args) => events::run(&args).await,
         Command::Clients(command) => clients::run(command).await,
         Command::Keys(command) => keys::run(command).await,
         Command::HashSecret => config_cmds::hash_secret(),

@@ -8,8 +8,10 @@ use crate::oauth::client::AuthMethod;
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
+use crate::oauth::rules;
 use crate::secret::verify_stored_secret;
 use crate::services::clients::ClientError;
+use crate::services::events;
 use crate::services::throttle::Attempted;
 use crate::state::App;
 use axum::http::{HeaderMap, header};
@@ -36,6 +38,8 @@ pub async fn authenticate(
     params: &Params,
 ) -> Result<Client, ApiError> {
     let presented = presented(headers, params)?;
+    events::set_client(&presented.client_id);
+    events::detail("client_authentication", presented.method.as_str());
     let mut client = find_client(app, &presented.client_id).await?;
     if client.source == ClientSource::Declared && !app.declared_secrets.is_done() {
         // Its stored secret may be from an older configuration file until the check that
@@ -61,6 +65,8 @@ pub async fn authenticate(
                 "this is a confidential client: authenticate with its secret using \
                  {registered}, the method it registered"
             ))
+            .rule(&rules::TK_10)
+            .compared(registered.as_str(), presented.method.as_str())
             .into())
         } else {
             Ok(client)
@@ -71,6 +77,8 @@ pub async fn authenticate(
             "this is a public client (token_endpoint_auth_method 'none'): send client_id \
              without a secret or Authorization header",
         )
+        .rule(&rules::TK_9)
+        .compared("none", presented.method.as_str())
         .into());
     }
     if registered != presented.method {
@@ -79,6 +87,8 @@ pub async fn authenticate(
              authenticated with '{}'",
             presented.method
         ))
+        .rule(&rules::TK_10)
+        .compared(registered.as_str(), presented.method.as_str())
         .into());
     }
     let attempt = app
@@ -92,7 +102,8 @@ pub async fn authenticate(
                     "too many failed authentications for this client; try again in \
                      {retry_after} s (brute-force protection, OAuth 2.1 §2.4.1)"
                 ),
-            ),
+            )
+            .rule(&rules::SEC_2),
         })?;
     let Some(stored) = client.secret_digest.as_deref() else {
         return Err(wrong_secret());
@@ -107,6 +118,13 @@ pub async fn authenticate(
                      are application/x-www-form-urlencoded before base64 (RFC 6749 \
                      §2.3.1), so a '+' in the secret must be sent as %2B and a '%' as %25",
                 )
+                .rule(&rules::TK_10)
+                .hint(Some(
+                    "the Basic credentials were not form-encoded before base64: encode the \
+                     client id and the secret with application/x-www-form-urlencoded first \
+                     (the MCP TypeScript SDK does not)"
+                        .to_owned(),
+                ))
                 .into());
             }
         }
@@ -117,7 +135,9 @@ pub async fn authenticate(
 }
 
 fn wrong_secret() -> ApiError {
-    OAuthError::invalid_client("client authentication failed: wrong client secret").into()
+    OAuthError::invalid_client("client authentication failed: wrong client secret")
+        .rule(&rules::TK_10)
+        .into()
 }
 
 async fn find_client(app: &App, client_id: &str) -> Result<Client, ApiError> {
@@ -126,6 +146,8 @@ async fn find_client(app: &App, client_id: &str) -> Result<Client, ApiError> {
         Err(ClientError::Unknown) => Err(OAuthError::invalid_client(format!(
             "no client with client_id '{client_id}' is registered here"
         ))
+        .rule(&rules::TK_9)
+        .hint(app.clients.unknown_client_hint(client_id))
         .into()),
         Err(ClientError::Document(error)) => Err(error.into()),
         Err(ClientError::Store(error)) => Err(error.into()),

@@ -9,7 +9,9 @@ use super::register::{ClientInformation, require_json};
 use crate::oauth::client::Client;
 use crate::oauth::client::update::{ClientUpdate, secret_not_current};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::rules;
 use crate::secret::{Secret, digest_matches, verify_stored_secret};
+use crate::services::events;
 use crate::state::{App, AppState};
 use axum::Json;
 use axum::body::Bytes;
@@ -98,11 +100,19 @@ async fn answer_with_next_token(
 }
 
 fn token_not_valid() -> ApiError {
-    ApiError::OAuth(OAuthError::new(
-        ErrorCode::InvalidToken,
-        "the registration access token is not valid for this client, or the client does not \
-         exist",
-    ))
+    ApiError::OAuth(
+        OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the registration access token is not valid for this client, or the client does \
+             not exist",
+        )
+        .rule(&rules::OPT_3)
+        .hint(Some(
+            "each GET and PUT answers with a new registration_access_token and retires the one \
+             used (RFC 7592 §5): keep the newest one"
+                .to_owned(),
+        )),
+    )
 }
 
 /// The client named in the path, if the request carries its registration access token.
@@ -113,15 +123,19 @@ async fn authorised_client(
     headers: &HeaderMap,
 ) -> Result<Client, ApiError> {
     let token = bearer_token(headers).ok_or_else(|| {
-        ApiError::BearerTokenMissing(OAuthError::new(
-            ErrorCode::InvalidToken,
-            "this request carries no registration access token: send the one from the \
+        ApiError::BearerTokenMissing(
+            OAuthError::new(
+                ErrorCode::InvalidToken,
+                "this request carries no registration access token: send the one from the \
              registration response as 'Authorization: Bearer <token>' (RFC 7592 §2)",
-        ))
+            )
+            .rule(&rules::OPT_3),
+        )
     })?;
     let Ok(Path(client_id)) = client_id else {
         return Err(token_not_valid());
     };
+    events::set_client(&client_id);
     match app.store.client(&client_id).await? {
         Some(client)
             if client

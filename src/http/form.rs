@@ -36,6 +36,7 @@ fn not_a_form() -> OAuthError {
     OAuthError::invalid_request(
         "send the parameters as an application/x-www-form-urlencoded body (OAuth 2.1 §3.2.2)",
     )
+    .rule(&crate::oauth::rules::TK_1)
 }
 
 /// Whether the request's `Content-Type` is `media_type`, with any parameters such as

@@ -14,6 +14,8 @@ use super::form::OAuthForm;
 use crate::oauth::access_token::Audience;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
+use crate::oauth::{hints, rules};
+use crate::services::events;
 use crate::services::presented_token::PresentedToken;
 use crate::state::AppState;
 use axum::Json;
@@ -56,18 +58,33 @@ pub async fn introspect(
              confidential client (not a public client or a native app), such as one \
              registered for the resource server (RFC 7662 §2.1)",
         )
+        .rule(&rules::OPT_1)
         .into());
     }
     let token = params.require("token")?;
     let now = app.now();
     let presented =
         PresentedToken::find(token, &app.keys, app.issuer.as_str(), &app.store, app.now()).await?;
+    events::detail("token", presented.kind());
+    if let Some(flow) = presented.flow() {
+        events::set_flow(flow);
+    }
     let may_see = caller.policy.introspection
         || presented
             .client_id()
             .is_some_and(|owner| owner == caller.client_id);
     if !may_see {
+        events::detail("active", false);
+        events::hint(format!(
+            "'{}' may introspect only the tokens issued to itself, and this one was issued to \
+             another client, so the answer is active=false (RFC 7662 §4). A resource server \
+             that introspects every client's tokens is declared with introspection = true",
+            caller.client_id
+        ));
         return Ok(Json(Introspection::default()));
+    }
+    if let Some(why) = inactive(&presented, now) {
+        events::hint(why);
     }
     let answer = match presented {
         PresentedToken::Access { claims, record } if record.is_active(now) => Introspection {
@@ -100,5 +117,56 @@ pub async fn introspect(
         // Revoked, expired, rotated or unknown: nothing more is said (§2.2).
         _ => Introspection::default(),
     };
+    events::detail("active", answer.active);
     Ok(Json(answer))
+}
+
+/// Why a token is not active, in words for the event log (the caller learns only
+/// `active: false`, RFC 7662 §2.2).
+fn inactive(presented: &PresentedToken, now: i64) -> Option<String> {
+    let ago = |at: i64| hints::span(now - at);
+    match presented {
+        PresentedToken::Expired(claims) => Some(format!(
+            "this access token expired {} ago (exp {}); ask for a new one with the refresh \
+             token",
+            ago(claims.exp),
+            claims.exp
+        )),
+        PresentedToken::Access { record, .. } => match (record.revoked_at, record.grant_revoked_at)
+        {
+            (Some(at), _) => Some(format!("this access token was revoked {} ago", ago(at))),
+            (None, Some(at)) => Some(format!(
+                "the grant of this access token was revoked {} ago (a reused code or refresh \
+                 token, a revoked refresh token, or a removed client), and every token of it \
+                 with it",
+                ago(at)
+            )),
+            (None, None) if record.expires_at <= now => Some(format!(
+                "this access token expired {} ago",
+                ago(record.expires_at)
+            )),
+            (None, None) => None,
+        },
+        PresentedToken::Refresh(grant) => match (grant.revoked_at, grant.rotated_at) {
+            (Some(at), _) => Some(format!(
+                "this refresh token's grant was revoked {} ago",
+                ago(at)
+            )),
+            (None, Some(at)) => Some(format!(
+                "this refresh token was used {} ago and replaced by a new one; only the newest \
+                 refresh token is active",
+                ago(at)
+            )),
+            (None, None) if grant.expires_at <= now => Some(format!(
+                "this refresh token expired {} ago",
+                ago(grant.expires_at)
+            )),
+            (None, None) => None,
+        },
+        PresentedToken::Unknown => Some(
+            "this server did not issue this token, or it is malformed, or it was signed with a \
+             key that is no longer published"
+                .to_owned(),
+        ),
+    }
 }

@@ -6,6 +6,7 @@
 
 use crate::oauth::endpoints;
 use crate::oauth::event::EventType;
+use crate::oauth::hints;
 use crate::services::events::scope::RequestScope;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -38,11 +39,15 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         None => next.run(request).instrument(span.clone()).await,
         Some((kind, endpoint)) => {
             let mut details = request_details(&request, &method);
+            let mut hint = None;
             if kind == EventType::UnknownPath {
-                details.push(("path", Value::from(truncated(request.uri().path()))));
+                let path = request.uri().path();
+                details.push(("path", Value::from(truncated(path))));
+                hint = hints::misdirected_path(path, app.issuer.as_str(), app.issuer.path());
             }
             let console_events = app.console.as_ref().map(|c| c.event_url(""));
             let scope = RequestScope::new(app.events.clone(), console_events, kind, endpoint);
+            scope.hint(hint);
             let response = scope
                 .clone()
                 .run(next.run(request).instrument(span.clone()))

@@ -8,7 +8,9 @@ use crate::oauth::client::{Client, ClientPolicy, ClientSource};
 use crate::oauth::client::{ClientMetadata, RegistrationRequest};
 use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::rules;
 use crate::secret::Secret;
+use crate::services::events;
 use crate::state::{App, AppState};
 use axum::Json;
 use axum::extract::{Request, State};
@@ -71,7 +73,8 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
                          after {retry_after} s",
                         app.config.registration.per_minute
                     ),
-                ),
+                )
+                .rule(&rules::DCR_9),
             })?;
     }
     require_json(request.headers())?;
@@ -103,6 +106,11 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
     };
     app.store.insert_client(&client).await?;
     tracing::info!(client_id = %client.client_id, "registered a client");
+    events::set_client(&client.client_id);
+    events::detail(
+        "metadata",
+        serde_json::to_value(&client.metadata).unwrap_or_default(),
+    );
 
     let body = ClientInformation {
         client_secret: secret.as_ref().map(Secret::expose),
@@ -121,6 +129,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), OAuthError> {
         Err(OAuthError::invalid_client_metadata(
             "send the client metadata as a JSON object with Content-Type: application/json \
              (RFC 7591 §3.1)",
-        ))
+        )
+        .rule(&rules::DCR_1))
     }
 }

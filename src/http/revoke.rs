@@ -6,6 +6,9 @@ use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
 use crate::oauth::error::OAuthError;
+use crate::oauth::event::EventType;
+use crate::oauth::rules;
+use crate::services::events;
 use crate::services::presented_token::PresentedToken;
 use crate::state::AppState;
 use axum::extract::State;
@@ -20,6 +23,10 @@ pub async fn revoke(
     let token = params.require("token")?;
     let presented =
         PresentedToken::find(token, &app.keys, app.issuer.as_str(), &app.store, app.now()).await?;
+    events::detail("token", presented.kind());
+    if let Some(flow) = presented.flow() {
+        events::set_flow(flow);
+    }
     if presented
         .client_id()
         .is_some_and(|owner| owner != client.client_id)
@@ -29,6 +36,7 @@ pub async fn revoke(
         return Err(OAuthError::unauthorized_client(
             "this token was issued to another client; a client can only revoke its own tokens",
         )
+        .rule(&rules::OPT_2)
         .into());
     }
     let now = app.now();
@@ -38,8 +46,16 @@ pub async fn revoke(
         }
         PresentedToken::Refresh(grant) => {
             app.store.revoke_grant(&grant.grant_id, now).await?;
+            events::step(EventType::FamilyRevoked, |event| {
+                event.description = Some(
+                    "the client revoked its refresh token: the grant and every token issued \
+                     from it were revoked (RFC 7009 §2.1)"
+                        .to_owned(),
+                );
+                event.detail("grant_id", grant.grant_id.as_str());
+            });
         }
-        PresentedToken::Unknown => {}
+        PresentedToken::Expired(_) | PresentedToken::Unknown => {}
     }
     Ok(StatusCode::OK)
 }

@@ -11,6 +11,7 @@ use super::pkce::CodeChallenge;
 use super::redirect_uri;
 use super::resource;
 use super::resource::Resource;
+use super::rules;
 use super::scope::{self, Scope};
 
 /// Why an authorization request failed, and where the user may be told.
@@ -101,7 +102,8 @@ fn check_rest(
         None => {
             return Err(OAuthError::invalid_request(
                 "response_type is missing; it must be 'code' (OAuth 2.1 §4.1.1)",
-            ));
+            )
+            .rule(&rules::AZ_10));
         }
         Some(other) => {
             return Err(OAuthError::new(
@@ -110,7 +112,9 @@ fn check_rest(
                     "response_type '{other}' is not supported; OAuth 2.1 allows only 'code' \
                      (the implicit grant was removed, §10.1)"
                 ),
-            ));
+            )
+            .rule(&rules::AZ_10)
+            .compared("code", other));
         }
     }
     client.require_grant(GrantType::AuthorizationCode)?;

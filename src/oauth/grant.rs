@@ -7,6 +7,7 @@ use super::error::OAuthError;
 use super::pkce::CodeChallenge;
 use super::resource::{self, Resource};
 use super::scope::{Scope, check_client_allows};
+use super::{hints, rules};
 
 /// Why a grant's single-use credential cannot be spent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,8 @@ impl CodeGrant {
             return Err(OAuthError::invalid_grant(
                 "the authorization code was issued to another client (OAuth 2.1 §4.1.3)",
             )
+            .rule(&rules::TK_6)
+            .compared(self.client_id.as_str(), client_id)
             .into());
         }
         if let Some(redirect_uri) = redirect_uri {
@@ -70,24 +73,44 @@ impl CodeGrant {
                      request, '{}' (OAuth 2.1 §10.2)",
                     self.redirect_uri
                 ))
+                .rule(&rules::TK_7)
+                .compared(self.redirect_uri.as_str(), redirect_uri)
+                .hint(hints::uri_near_miss(
+                    [self.redirect_uri.as_str()],
+                    redirect_uri,
+                ))
                 .into());
             }
         }
         CodeChallenge::from_stored(self.code_challenge.clone()).verify(code_verifier)?;
-        if self.redeemed_at.is_some() {
-            return Err(Refusal::RevokeFamily(replayed_code()));
+        if let Some(redeemed_at) = self.redeemed_at {
+            return Err(Refusal::RevokeFamily(replayed_code().hint(Some(format!(
+                "this code was first redeemed {} before this request: a client must redeem a \
+                 code once. Does it retry the token request after a timeout, or run the \
+                 redirect handler twice?",
+                hints::span(now - redeemed_at)
+            )))));
         }
         if self.revoked_at.is_some() {
             return Err(OAuthError::invalid_grant(
                 "the authorization behind this code was revoked",
             )
+            .rule(&rules::TK_5)
             .into());
         }
         if self.expires_at <= now {
+            let issued = self.expires_at - CODE_LIFETIME_SECS;
             return Err(OAuthError::invalid_grant(
                 "the authorization code has expired; codes live 60 seconds, so redeem it right \
                  after the redirect",
             )
+            .rule(&rules::AZ_12)
+            .hint(Some(format!(
+                "this code was issued {} before this request and expired {} ago: redeem the \
+                 code as soon as the redirect arrives",
+                hints::span(now - issued),
+                hints::span(now - self.expires_at)
+            )))
             .into());
         }
         Ok(())
@@ -100,7 +123,12 @@ pub fn replayed_code() -> OAuthError {
         "this authorization code was already used; a code is single-use, so the tokens issued \
          for it have been revoked (OAuth 2.1 §4.1.3)",
     )
+    .rule(&rules::TK_5)
 }
+
+/// How long authorization codes live (the checklist asks for at most a minute; OAuth 2.1
+/// §4.1.2 recommends at most ten).
+pub const CODE_LIFETIME_SECS: i64 = 60;
 
 /// A refresh token that was used before: its family is revoked.
 pub fn reused_refresh_token() -> OAuthError {
@@ -108,6 +136,7 @@ pub fn reused_refresh_token() -> OAuthError {
         "this refresh token was already used; refresh tokens rotate on every use, so its whole \
          grant has been revoked as a precaution (OAuth 2.1 §4.3.1)",
     )
+    .rule(&rules::TK_16)
 }
 
 /// A refresh token with the grant it belongs to.
@@ -134,6 +163,8 @@ impl RefreshGrant {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another client (OAuth 2.1 §4.3.1)",
             )
+            .rule(&rules::TK_17)
+            .compared(self.client_id.as_str(), client_id)
             .into());
         }
         if self.revoked_at.is_some() {
@@ -141,8 +172,16 @@ impl RefreshGrant {
                 OAuthError::invalid_grant("the refresh token's grant has been revoked").into(),
             );
         }
-        if self.rotated_at.is_some() {
-            return Err(Refusal::RevokeFamily(reused_refresh_token()));
+        if let Some(rotated_at) = self.rotated_at {
+            return Err(Refusal::RevokeFamily(reused_refresh_token().hint(Some(
+                format!(
+                    "this refresh token was first used {} before this request, which is the \
+                 second use: every refresh returns a new refresh token, and the old one must \
+                 be thrown away. If two parts of a client refresh at once, let one refresh and \
+                 share the result",
+                    hints::span(now - rotated_at)
+                ),
+            ))));
         }
         if self.expires_at <= now {
             return Err(OAuthError::invalid_grant("the refresh token has expired").into());
@@ -171,6 +210,13 @@ impl RefreshGrant {
             "a refresh cannot add scope: {} was not granted (granted: '{granted}'; OAuth 2.1 \
              §4.3.1)",
             extra.join(" ")
+        ))
+        .rule(&rules::TK_17)
+        .compared(granted.to_string(), requested.to_string())
+        .hint(Some(
+            "to get more scope, send the user through a new authorization (step-up); a \
+             refresh only keeps or narrows what was approved"
+                .to_owned(),
         )))
     }
 }
@@ -219,6 +265,8 @@ pub struct AccessTokenRecord {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub grant_revoked_at: Option<i64>,
+    /// The flow of its grant.
+    pub flow_id: Option<String>,
 }
 
 impl AccessTokenRecord {

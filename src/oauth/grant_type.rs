@@ -46,6 +46,7 @@ impl GrantType {
                     Self::supported_names().join(", ")
                 ),
             )
+            .rule(&super::rules::TK_11)
         })
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod grant;
 pub mod grant_type;
+pub mod hints;
 pub mod id_token;
 pub mod issuer;
 pub mod metadata;

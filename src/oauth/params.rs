@@ -31,7 +31,8 @@ impl Params {
             return Err(OAuthError::invalid_request(format!(
                 "parameter '{name}' was sent more than once; OAuth 2.1 §3.1 and §3.2 forbid \
                  repeated parameters"
-            )));
+            ))
+            .rule(&super::rules::AZ_14));
         }
         Ok(first)
     }

@@ -2,6 +2,7 @@
 //! must use S256 (checklist AZ-6..AZ-9, TK-3, TK-4).
 
 use super::error::OAuthError;
+use super::rules;
 use crate::secret::{base64url, sha256};
 use subtle::ConstantTimeEq;
 
@@ -21,27 +22,9 @@ impl CodeChallenge {
                 "code_challenge is required: every client must use PKCE with \
                  code_challenge_method=S256 (OAuth 2.1 §4.1.1, RFC 7636 §4.3)",
             )
+            .rule(&rules::AZ_6)
         })?;
-        match method {
-            Some(S256) => {}
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge_method is missing, which means 'plain' (RFC 7636 §4.3); \
-                     only S256 is supported: send code_challenge_method=S256",
-                ));
-            }
-            Some("plain") => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge_method=plain is not supported; use S256 \
-                     (OAuth 2.1 §4.1.1, MCP authorization: clients MUST use S256)",
-                ));
-            }
-            Some(other) => {
-                return Err(OAuthError::invalid_request(format!(
-                    "code_challenge_method '{other}' is not supported; the only supported method is S256"
-                )));
-            }
-        }
+        Self::check_method(challenge, method).map_err(|error| error.rule(&rules::AZ_7))?;
         // BASE64URL(SHA-256(verifier)) without padding is always 43 characters.
         if challenge.len() != 43 || !challenge.bytes().all(is_base64url) {
             return Err(OAuthError::invalid_request(format!(
@@ -51,6 +34,38 @@ impl CodeChallenge {
             )));
         }
         Ok(CodeChallenge(challenge.to_owned()))
+    }
+
+    fn check_method(challenge: &str, method: Option<&str>) -> Result<(), OAuthError> {
+        // A plain challenge is the verifier itself: 43 to 128 characters that are not
+        // necessarily a digest's 43.
+        let plain_hint = || {
+            Some(format!(
+                "this looks like a 'plain' PKCE challenge (the verifier itself, {} \
+                 characters). MCP clients must use S256: send code_challenge = \
+                 BASE64URL(SHA256(code_verifier)) and code_challenge_method=S256",
+                challenge.len()
+            ))
+        };
+        match method {
+            Some(S256) => Ok(()),
+            None => Err(OAuthError::invalid_request(
+                "code_challenge_method is missing, which means 'plain' (RFC 7636 §4.3); \
+                 only S256 is supported: send code_challenge_method=S256",
+            )
+            .compared(S256, "(none: plain)")
+            .hint(plain_hint())),
+            Some("plain") => Err(OAuthError::invalid_request(
+                "code_challenge_method=plain is not supported; use S256 \
+                 (OAuth 2.1 §4.1.1, MCP authorization: clients MUST use S256)",
+            )
+            .compared(S256, "plain")
+            .hint(plain_hint())),
+            Some(other) => Err(OAuthError::invalid_request(format!(
+                "code_challenge_method '{other}' is not supported; the only supported method is S256"
+            ))
+            .compared(S256, other)),
+        }
     }
 
     /// Wraps a challenge that was validated before it was stored.
@@ -69,13 +84,15 @@ impl CodeChallenge {
                 "code_verifier is required: this code was issued for a PKCE request \
                  (OAuth 2.1 §4.1.3)",
             )
+            .rule(&rules::TK_4)
         })?;
         if !(43..=128).contains(&verifier.len()) || !verifier.bytes().all(is_unreserved) {
             return Err(OAuthError::invalid_grant(format!(
                 "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ \
                  (RFC 7636 §4.1); got {} characters",
                 verifier.len()
-            )));
+            ))
+            .rule(&rules::TK_3));
         }
         let computed = base64url(&sha256(verifier.as_bytes()));
         if bool::from(computed.as_bytes().ct_eq(self.0.as_bytes())) {
@@ -85,7 +102,9 @@ impl CodeChallenge {
                 "code_verifier does not match the code_challenge sent to the authorization \
                  endpoint: BASE64URL(SHA256(code_verifier)) must equal code_challenge \
                  (RFC 7636 §4.6)",
-            ))
+            )
+            .rule(&rules::TK_3)
+            .compared(self.0.clone(), computed))
         }
     }
 }

@@ -7,14 +7,19 @@
 //! port may differ while everything else must still be byte-identical.
 
 use super::error::OAuthError;
+use super::{hints, rules};
 use url::Url;
 
 /// Hosts that count as loopback for redirect URIs. `localhost` is included because real MCP
 /// clients register it (Claude Code, VS Code), although OAuth 2.1 calls it NOT RECOMMENDED.
 const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
-/// Checks one redirect URI a client wants to register.
+/// Checks one redirect URI a client wants to register (checklist DCR-3).
 pub fn validate_for_registration(uri: &str) -> Result<(), OAuthError> {
+    check_for_registration(uri).map_err(|error| error.rule(&rules::DCR_3))
+}
+
+fn check_for_registration(uri: &str) -> Result<(), OAuthError> {
     // URL parsing would quietly drop or percent-encode these, and the URI the client later
     // sends must match what was registered, character for character.
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -86,6 +91,12 @@ pub fn resolve(registered: &[String], requested: Option<&str>) -> Result<String,
                      loopback URI may differ (RFC 8252 §7.3)",
                     list(registered)
                 ))
+                .rule(&rules::AZ_3)
+                .compared(list(registered), requested)
+                .hint(hints::uri_near_miss(
+                    registered.iter().map(String::as_str),
+                    requested,
+                ))
             }),
         None => match registered {
             [only] => Ok(only.clone()),
@@ -94,7 +105,8 @@ pub fn resolve(registered: &[String], requested: Option<&str>) -> Result<String,
                  ({}) (OAuth 2.1 §4.1.1)",
                 registered.len(),
                 list(registered)
-            ))),
+            ))
+            .rule(&rules::AZ_3)),
         },
     }
 }

@@ -4,6 +4,7 @@
 
 use super::error::OAuthError;
 use super::scope::{SERVER_SCOPES, Scope};
+use super::{hints, rules};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -56,14 +57,20 @@ pub fn resolve_requested<'a>(
     for value in requested {
         check_syntax(value)?;
         if !configured.is_empty() && !configured.iter().any(|r| equivalent(&r.url, value)) {
+            let names = configured
+                .iter()
+                .map(|r| format!("'{}'", r.url))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(OAuthError::invalid_target(format!(
                 "resource '{value}' is not a resource this server issues tokens for; \
-                 configured resources: {} (RFC 8707 §2)",
-                configured
-                    .iter()
-                    .map(|r| format!("'{}'", r.url))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                 configured resources: {names} (RFC 8707 §2)"
+            ))
+            .rule(&rules::AZ_15)
+            .compared(names, value)
+            .hint(hints::uri_near_miss(
+                configured.iter().map(|r| r.url.as_str()),
+                value,
             )));
         }
         if !resources.iter().any(|r| r == value) {
@@ -99,15 +106,25 @@ pub fn narrow<'a>(
     for value in requested {
         check_syntax(value)?;
         let Some(granted_value) = granted.iter().find(|g| equivalent(g, value)) else {
+            let names = granted
+                .iter()
+                .map(|g| format!("'{g}'"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hint =
+                hints::uri_near_miss(granted.iter().map(String::as_str), value).map(|hint| {
+                    format!(
+                        "the resource is spelled differently at the token endpoint than in \
+                         the authorization request: {hint}"
+                    )
+                });
             return Err(OAuthError::invalid_target(format!(
-                "resource '{value}' was not part of the authorization; this grant is for {} \
-                 (RFC 8707 §2.2: a token request may only narrow the resources)",
-                granted
-                    .iter()
-                    .map(|g| format!("'{g}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+                "resource '{value}' was not part of the authorization; this grant is for \
+                 {names} (RFC 8707 §2.2: a token request may only narrow the resources)"
+            ))
+            .rule(&rules::TK_8)
+            .compared(names, value)
+            .hint(hint));
         };
         if !audience.contains(granted_value) {
             audience.push(granted_value.clone());
@@ -172,21 +189,29 @@ pub fn check_scope(
         "scope {} is not offered by {}; available scopes: {allowed}",
         unknown.join(" "),
         resources.join(", ")
-    )))
+    ))
+    .rule(&rules::AZ_17)
+    .compared(allowed.to_string(), scope.to_string())
+    .hint(Some(format!(
+        "ask only for scopes the resource offers ({allowed}); the MCP server's protected \
+         resource metadata (scopes_supported) and its 401 challenge name them"
+    ))))
 }
 
 fn check_syntax(value: &str) -> Result<(), OAuthError> {
     if value.contains('#') {
         return Err(OAuthError::invalid_target(format!(
             "resource '{value}' contains a fragment; RFC 8707 §2 forbids one"
-        )));
+        ))
+        .rule(&rules::AZ_15));
     }
     match Url::parse(value) {
         Ok(_) => Ok(()),
         Err(_) => Err(OAuthError::invalid_target(format!(
             "resource '{value}' is not an absolute URI; RFC 8707 §2 requires one, for MCP the \
              canonical URL of the MCP server such as 'https://mcp.example.com/mcp'"
-        ))),
+        ))
+        .rule(&rules::AZ_15)),
     }
 }
 

@@ -112,7 +112,14 @@ pub fn check_client_allows(scope: &Scope, allowed: &[String]) -> Result<(), OAut
         "this client may not ask for {}; it is allowed: {}",
         refused.join(" "),
         allowed.join(" ")
-    )))
+    ))
+    .rule(&super::rules::AZ_17)
+    .compared(allowed.join(" "), scope.to_string())
+    .hint(Some(format!(
+        "this client's declaration limits its scopes to {}; ask for those, or allow more in \
+         its scopes setting",
+        allowed.join(" ")
+    ))))
 }
 
 /// `openid` and `offline_access` are about a user's session; a grant without a user and

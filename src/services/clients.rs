@@ -3,9 +3,13 @@
 
 use super::cimd::DocumentFetcher;
 use super::cimd::document::{DocumentUrl, classify, is_document_url};
+use super::events;
 use crate::clock::Clock;
-use crate::oauth::client::{Client, ClientPolicy, ClientSource};
+use crate::oauth::client::{Client, ClientMetadata, ClientPolicy, ClientSource};
 use crate::oauth::error::OAuthError;
+use crate::oauth::event::EventType;
+use crate::oauth::hints;
+use crate::oauth::rules;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
@@ -61,6 +65,15 @@ impl Clients {
         self.documents.is_some() && is_document_url(client_id, self.allow_http_loopback)
     }
 
+    /// What a `client_id` that names no client most likely meant.
+    pub fn unknown_client_hint(&self, client_id: &str) -> Option<String> {
+        hints::unknown_client(
+            client_id,
+            self.documents.is_some(),
+            self.allow_http_loopback,
+        )
+    }
+
     /// The client a `client_id` names: a registered one from the store, or, for a URL, the
     /// one its metadata document describes.
     pub async fn find(&self, client_id: &str) -> Result<Client, ClientError> {
@@ -68,9 +81,12 @@ impl Clients {
             match classify(client_id, self.allow_http_loopback) {
                 DocumentUrl::Yes => return self.document_client(fetcher, client_id).await,
                 DocumentUrl::Invalid(why) => {
-                    return Err(ClientError::Document(OAuthError::invalid_client(format!(
-                        "client_id '{client_id}' is not a usable client identifier URL: {why}"
-                    ))));
+                    return Err(ClientError::Document(
+                        OAuthError::invalid_client(format!(
+                            "client_id '{client_id}' is not a usable client identifier URL: {why}"
+                        ))
+                        .rule(&rules::CIMD_1),
+                    ));
                 }
                 DocumentUrl::No => {}
             }
@@ -110,20 +126,14 @@ impl Clients {
         client_id: &str,
     ) -> Result<Client, ClientError> {
         let clock = self.clock.as_ref();
-        let (mut metadata, mut fetched) = fetcher
-            .metadata(client_id, clock)
-            .await
-            .map_err(ClientError::Document)?;
+        let (mut metadata, mut fetched) = fetch_recorded(fetcher, client_id, clock).await?;
         if !fetched {
             match self.store.client_source(client_id).await? {
                 Some(ClientSource::Document) => {}
                 Some(_) => return Err(taken()),
                 None => {
                     fetcher.forget(client_id);
-                    (metadata, fetched) = fetcher
-                        .metadata(client_id, clock)
-                        .await
-                        .map_err(ClientError::Document)?;
+                    (metadata, fetched) = fetch_recorded(fetcher, client_id, clock).await?;
                 }
             }
         }
@@ -140,6 +150,42 @@ impl Clients {
             return Err(taken());
         }
         Ok(client)
+    }
+}
+
+/// A document from the cache or the network; a fetch, and its failure, go into the event
+/// log (CIMD-4, CIMD-7: a document that cannot be used aborts the authorization).
+async fn fetch_recorded(
+    fetcher: &DocumentFetcher,
+    client_id: &str,
+    clock: &dyn Clock,
+) -> Result<(ClientMetadata, bool), ClientError> {
+    match fetcher.metadata(client_id, clock).await {
+        Ok((metadata, fetched)) => {
+            if fetched {
+                events::step(EventType::DocumentFetch, |event| {
+                    event.client_id = Some(client_id.to_owned());
+                    event.detail("url", client_id);
+                    event.detail(
+                        "metadata",
+                        serde_json::to_value(&metadata).unwrap_or_default(),
+                    );
+                });
+            }
+            Ok((metadata, fetched))
+        }
+        Err(error) => {
+            let error = match error.rule_id() {
+                Some(_) => error,
+                None => error.rule(&rules::CIMD_7),
+            };
+            events::step(EventType::DocumentFetch, |event| {
+                event.client_id = Some(client_id.to_owned());
+                event.detail("url", client_id);
+                event.reject(&error);
+            });
+            Err(ClientError::Document(error))
+        }
     }
 }
 

@@ -14,7 +14,10 @@ pub enum PresentedToken {
         record: AccessTokenRecord,
     },
     Refresh(RefreshGrant),
-    /// Not issued here, malformed, expired (for JWTs) or forgotten.
+    /// An access token this server signed that has expired: treated as unknown, but the
+    /// event log says why.
+    Expired(AccessTokenClaims),
+    /// Not issued here, malformed or forgotten.
     Unknown,
 }
 
@@ -31,7 +34,8 @@ impl PresentedToken {
         if token.split('.').count() == 3 {
             let claims = match keys.verify::<AccessTokenClaims>(token, issuer) {
                 Ok(claims) if claims.exp > now => claims,
-                _ => return Ok(PresentedToken::Unknown),
+                Ok(claims) => return Ok(PresentedToken::Expired(claims)),
+                Err(_) => return Ok(PresentedToken::Unknown),
             };
             return Ok(match store.access_token(&claims.jti).await? {
                 Some(record) => PresentedToken::Access { claims, record },
@@ -44,12 +48,31 @@ impl PresentedToken {
         })
     }
 
+    /// What kind of token it is, for the event log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PresentedToken::Access { .. } => "access_token",
+            PresentedToken::Refresh(_) => "refresh_token",
+            PresentedToken::Expired(_) => "expired_access_token",
+            PresentedToken::Unknown => "unknown",
+        }
+    }
+
+    /// The flow the token belongs to, if the store knows one.
+    pub fn flow(&self) -> Option<&str> {
+        match self {
+            PresentedToken::Access { record, .. } => record.flow_id.as_deref(),
+            PresentedToken::Refresh(grant) => grant.flow_id.as_deref(),
+            PresentedToken::Expired(_) | PresentedToken::Unknown => None,
+        }
+    }
+
     /// The client the token was issued to.
     pub fn client_id(&self) -> Option<&str> {
         match self {
             PresentedToken::Access { record, .. } => Some(&record.client_id),
             PresentedToken::Refresh(grant) => Some(&grant.client_id),
-            PresentedToken::Unknown => None,
+            PresentedToken::Expired(_) | PresentedToken::Unknown => None,
         }
     }
 }

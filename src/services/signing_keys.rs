@@ -3,6 +3,7 @@
 //! by re-reading, retired keys published for their grace period and then dropped.
 
 use crate::keys::{KeyError, KeyRecord, KeyRing, KeySet, generate_off_thread};
+use crate::oauth::event::{Event, EventType};
 use crate::store::{Store, StoreError, StoredKey};
 use std::time::Duration;
 
@@ -79,6 +80,19 @@ pub async fn rotate(
         .rotate_signing_key(current.active.kid(), key.kid(), &pem, now)
         .await?;
     Ok(rotated.then(|| key.kid().to_owned()))
+}
+
+/// The event of a rotation from `previous` to `kid`, made by `by` (for the event log).
+pub fn rotation_event(previous: &str, kid: &str, by: &str, time_ms: i64) -> Event {
+    let mut event = Event::new(EventType::KeyRotation, time_ms);
+    event.endpoint = Some("jwks".to_owned());
+    event.description = Some(format!(
+        "the signing key {previous} was retired and {kid} became the active key ({by}); the \
+         retired key stays in the JWKS for its grace period"
+    ));
+    event.detail("kid", kid);
+    event.detail("previous_kid", previous);
+    event
 }
 
 fn key_set(stored: &[StoredKey]) -> Result<KeySet, KeyError> {

@@ -260,6 +260,21 @@ impl Store {
         }
     }
 
+    /// The flow and client of the authorization whose code carries `code_challenge`, if
+    /// any: to tell a client that sent the verifier of another flow.
+    pub async fn flow_of_challenge(
+        &self,
+        code_challenge: &str,
+    ) -> Result<Option<(Option<String>, String)>, StoreError> {
+        const SQL: &str = "SELECT g.flow_id, g.client_id FROM authorization_codes c \
+                           JOIN grants g ON g.id = c.grant_id WHERE c.code_challenge = $1 \
+                           ORDER BY c.expires_at DESC LIMIT 1";
+        Ok(on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(code_challenge)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
     /// Revokes a grant and with it every code, refresh token and access token of its
     /// family: they are all checked against the grant's `revoked_at`.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
@@ -295,7 +310,7 @@ impl Store {
     /// An issued access token by `jti`, with its grant's revocation.
     pub async fn access_token(&self, jti: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
         const SQL: &str = "SELECT a.client_id, a.grant_id, a.expires_at, a.revoked_at, \
-                           g.revoked_at AS grant_revoked_at FROM access_tokens a \
+                           g.revoked_at AS grant_revoked_at, g.flow_id FROM access_tokens a \
                            LEFT JOIN grants g ON g.id = a.grant_id WHERE a.jti = $1";
         let row: Option<AccessTokenRow> = on_pool!(self, pool => sqlx::query_as(SQL)
             .bind(jti)
@@ -307,6 +322,7 @@ impl Store {
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
             grant_revoked_at: row.grant_revoked_at,
+            flow_id: row.flow_id,
         }))
     }
 
@@ -331,4 +347,5 @@ struct AccessTokenRow {
     expires_at: i64,
     revoked_at: Option<i64>,
     grant_revoked_at: Option<i64>,
+    flow_id: Option<String>,
 }

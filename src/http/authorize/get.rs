@@ -13,6 +13,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::EventType;
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
+use crate::oauth::rules;
 use crate::secret::Secret;
 use crate::services::clients::ClientError;
 use crate::services::events;
@@ -56,11 +57,23 @@ async fn show_consent(
     let client = match app.clients.find(client_id).await {
         Ok(client) => client,
         Err(ClientError::Unknown) => {
-            return Err(PageError::bad_request(OAuthError::invalid_client(format!(
-                "no client with client_id '{client_id}' is registered here; register it first \
-                 (POST {}) or use the client_id the registration returned",
-                app.issuer.endpoint(endpoints::REGISTER)
-            ))));
+            let hint = app.clients.unknown_client_hint(client_id);
+            let advice = match &hint {
+                // It looks like a metadata document URL: registering is not what is missing.
+                Some(hint) => format!(": {hint}"),
+                None => format!(
+                    "; register it first (POST {}) or use the client_id the registration \
+                     returned",
+                    app.issuer.endpoint(endpoints::REGISTER)
+                ),
+            };
+            return Err(PageError::bad_request(
+                OAuthError::invalid_client(format!(
+                    "no client with client_id '{client_id}' is registered here{advice}"
+                ))
+                .rule(&rules::AZ_5)
+                .hint(hint),
+            ));
         }
         Err(ClientError::Document(error)) => return Err(PageError::bad_request(error)),
         Err(ClientError::Store(error)) => return Err(error.into()),

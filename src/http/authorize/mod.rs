@@ -14,6 +14,7 @@ use crate::keys::KeyError;
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
 use crate::oauth::event::EventType;
+use crate::oauth::grant::CODE_LIFETIME_SECS;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::redirect_uri;
 use crate::secret::Secret;
@@ -26,9 +27,6 @@ use url::Url;
 
 /// Pending consent requests live this long.
 const REQUEST_TTL_SECS: i64 = 10 * 60;
-/// Authorization codes live this long (the issue asks for at most a minute; OAuth 2.1
-/// §4.1.2 recommends at most ten).
-const CODE_TTL_SECS: i64 = 60;
 
 /// An error that must be shown to the user rather than sent to the client.
 #[derive(Debug)]
@@ -164,7 +162,7 @@ pub(super) async fn issue_code(
         redirect_uri: approval.redirect_uri.to_owned(),
         code_challenge: approval.code_challenge.to_owned(),
         nonce: approval.nonce.map(str::to_owned),
-        expires_at: now + CODE_TTL_SECS,
+        expires_at: now + CODE_LIFETIME_SECS,
     };
     app.store.insert_grant_with_code(&grant, &new_code).await?;
     tracing::info!(client_id = %grant.client_id, subject = %grant.subject, "authorized");

@@ -9,6 +9,7 @@ use crate::oauth::grant::{Refusal, replayed_code};
 use crate::oauth::grant_type::GrantType;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
+use crate::oauth::rules;
 use crate::oauth::scope::{OPENID, Scope};
 use crate::oauth::token_response::TokenResponse;
 use crate::secret::token_digest;
@@ -16,6 +17,31 @@ use crate::services::events;
 use crate::services::tokens::{Subject, TokenGrant};
 use crate::state::App;
 use crate::store::Spent;
+
+/// A verifier that does not match may be the verifier of another authorization: a client
+/// that keeps one verifier for several sign-ins, or mixes up two. Say which, if one is known.
+async fn other_flows_verifier(app: &App, error: OAuthError) -> Result<OAuthError, ApiError> {
+    let computed = match &error.explanation {
+        Some(explanation) if error.rule_id() == Some(rules::TK_3.id) => {
+            explanation.received.clone()
+        }
+        _ => None,
+    };
+    let Some(computed) = computed else {
+        return Ok(error);
+    };
+    let Some((flow, client_id)) = app.store.flow_of_challenge(&computed).await? else {
+        return Ok(error);
+    };
+    let which = match flow {
+        Some(flow) => format!("flow {flow}"),
+        None => "another flow".to_owned(),
+    };
+    Ok(error.hint(Some(format!(
+        "this code_verifier belongs to another authorization ({which}, client '{client_id}'): \
+         send the verifier made for the request that produced this code"
+    ))))
+}
 
 pub async fn exchange(
     app: &App,
@@ -38,7 +64,7 @@ pub async fn exchange(
     let verifier = params.get("code_verifier")?;
     match grant.check_redemption(&client.client_id, redirect_uri, verifier, now) {
         Ok(()) => {}
-        Err(Refusal::Refuse(error)) => return Err(error.into()),
+        Err(Refusal::Refuse(error)) => return Err(other_flows_verifier(app, error).await?.into()),
         Err(Refusal::RevokeFamily(error)) => {
             app.store.revoke_grant(&grant.grant_id, now).await?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; grant revoked");

@@ -34,6 +34,7 @@ pub async fn exchange(
             "client_credentials is for confidential clients only; a public client (one \
              without a secret, or a native app) cannot prove who it is (OAuth 2.1 §4.2)",
         )
+        .rule(&crate::oauth::rules::TK_20)
         .into());
     }
     // Each client_credentials request is a flow of its own.

@@ -87,7 +87,9 @@ impl ClientMetadata {
         Err(OAuthError::unauthorized_client(format!(
             "this client did not register the {grant_type} grant; its grant_types are {:?}",
             self.grant_type_names()
-        )))
+        ))
+        .rule(&crate::oauth::rules::TK_11)
+        .compared(self.grant_type_names().join(" "), grant_type.as_str()))
     }
 
     /// The registered grant types by name, as a client sent them (for error messages).

@@ -5,6 +5,7 @@ use super::metadata::{AuthMethod, CODE, ClientMetadata, NATIVE};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant_type::GrantType;
 use crate::oauth::redirect_uri;
+use crate::oauth::rules;
 use crate::oauth::scope::Scope;
 use serde::Deserialize;
 
@@ -59,6 +60,13 @@ impl RegistrationRequest {
 
     /// Applies the RFC 7591 defaults and rules and returns the metadata to register.
     pub fn validate(self) -> Result<ClientMetadata, OAuthError> {
+        self.check().map_err(|error| match error.rule_id() {
+            Some(_) => error,
+            None => error.rule(&rules::DCR_4),
+        })
+    }
+
+    fn check(self) -> Result<ClientMetadata, OAuthError> {
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
             // RFC 7591 §2: the default is client_secret_basic.
             None => AuthMethod::ClientSecretBasic,

@@ -4,6 +4,7 @@
 use crate::oauth::client::{AuthMethod, ClientMetadata, RegistrationRequest};
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::is_loopback;
+use crate::oauth::rules;
 use url::Url;
 
 /// CIMD -01 §6.6: documents are small; anything bigger is refused.
@@ -85,6 +86,10 @@ fn is_dot_segment(segment: &str) -> bool {
 
 /// Validates a fetched document for `client_id` and returns the client's metadata.
 pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+    check_document(client_id, body).map_err(|error| error.rule(&rules::CIMD_4))
+}
+
+fn check_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
     let invalid = |why: String| {
         OAuthError::invalid_client(format!(
             "the client metadata document at {client_id} is not valid: {why}"

@@ -63,6 +63,11 @@ impl RequestScope {
         }
     }
 
+    /// A hint on the request event, known before the request is handled.
+    pub fn hint(&self, hint: Option<String>) {
+        self.with(|state| state.request.hint = hint);
+    }
+
     /// Runs `future` (the request's handling) inside this scope.
     pub async fn run<F: Future>(self, future: F) -> F::Output {
         SCOPE.scope(self, future).await
@@ -129,6 +134,12 @@ pub fn set_type(kind: EventType) {
 pub fn detail(name: &str, value: impl Into<Value>) {
     let value = value.into();
     current(|scope| scope.with(|state| state.request.detail(name, value)));
+}
+
+/// A hint for the developer on a request that went through but may not do what they
+/// expect (a token introspected as inactive).
+pub fn hint(text: String) {
+    current(|scope| scope.with(|state| state.request.hint = Some(text)));
 }
 
 /// The flow of the current request, if it has one.

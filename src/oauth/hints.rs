@@ -1,0 +1,243 @@
+//! Near-misses: the mistakes developers really make, recognised from what was expected and
+//! what was received, and explained in plain words. A hint goes into the event log beside
+//! the refusal; the refusal itself stays as strict as the rule.
+
+use url::Url;
+
+/// What a URI the server expected (a registered redirect URI, a granted resource) and the
+/// one the request sent differ in, when they differ in one way that is a classic mistake.
+pub fn uri_near_miss<'a>(
+    expected: impl IntoIterator<Item = &'a str>,
+    received: &str,
+) -> Option<String> {
+    expected
+        .into_iter()
+        .find_map(|expected| one_uri_near_miss(expected, received))
+}
+
+fn one_uri_near_miss(expected: &str, received: &str) -> Option<String> {
+    if expected == received {
+        return None;
+    }
+    let (Ok(want), Ok(got)) = (Url::parse(expected), Url::parse(received)) else {
+        return None;
+    };
+    let same_except = |change: &dyn Fn(&mut Url)| {
+        let mut adjusted = got.clone();
+        change(&mut adjusted);
+        adjusted.as_str() == want.as_str()
+    };
+    let loopback = ["localhost", "127.0.0.1", "[::1]"];
+    let (want_host, got_host) = (want.host_str()?, got.host_str()?);
+    if want_host != got_host && loopback.contains(&want_host) && loopback.contains(&got_host) {
+        let swapped = same_except(&|url| {
+            let _ = url.set_host(Some(want_host));
+        });
+        if swapped {
+            return Some(format!(
+                "'{got_host}' is not '{want_host}': URIs are compared as strings, and \
+                 localhost, 127.0.0.1 and [::1] are three different strings. Use the one that \
+                 was registered, '{expected}'"
+            ));
+        }
+    }
+    if want.as_str().trim_end_matches('/') == got.as_str().trim_end_matches('/')
+        && expected.ends_with('/') != received.ends_with('/')
+    {
+        let which = if received.ends_with('/') {
+            "has a trailing slash that the expected one does not have"
+        } else {
+            "lacks the trailing slash of the expected one"
+        };
+        return Some(format!(
+            "'{received}' {which}; a slash makes a different URI. Send exactly '{expected}'"
+        ));
+    }
+    if want.scheme() != got.scheme()
+        && same_except(&|url| {
+            let _ = url.set_scheme(want.scheme());
+        })
+    {
+        return Some(format!(
+            "the scheme differs: '{}' was sent where '{}' is expected ('{expected}')",
+            got.scheme(),
+            want.scheme()
+        ));
+    }
+    // `Url` drops a default port, so an explicit ':443' or ':80' compares equal after
+    // parsing while the strings differ.
+    if want.as_str() == got.as_str() {
+        return Some(format!(
+            "'{received}' and '{expected}' differ only in how they are written (a default port \
+             written out, upper-case letters in the scheme or host): they are compared as \
+             strings, so send '{expected}' exactly"
+        ));
+    }
+    if want.port() != got.port()
+        && same_except(&|url| {
+            let _ = url.set_port(want.port());
+        })
+    {
+        return Some(
+            if loopback.contains(&want_host) && want.scheme() == "http" {
+                format!(
+                    "only the port differs, which RFC 8252 §7.3 allows for http loopback redirect \
+                 URIs; check the rest of '{received}' against '{expected}'"
+                )
+            } else {
+                format!(
+                    "only the port differs from '{expected}': any port is allowed only for http \
+                 URIs on a loopback host (RFC 8252 §7.3), not for '{want_host}'"
+                )
+            },
+        );
+    }
+    None
+}
+
+/// For a well-known or endpoint path that is not served: what the client most likely meant.
+/// `issuer_path` is the issuer's path ("" or "/tenant").
+pub fn misdirected_path(path: &str, issuer: &str, issuer_path: &str) -> Option<String> {
+    const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+    const OPENID: &str = "/.well-known/openid-configuration";
+    const PRM: &str = "/.well-known/oauth-protected-resource";
+    let metadata_url = format!("{}{AS_METADATA}{issuer_path}", origin(issuer));
+    if path.starts_with(PRM) {
+        return Some(format!(
+            "{path} is protected resource metadata (RFC 9728), which the MCP server publishes, \
+             not the authorization server. The MCP server's 401 names its metadata URL; that \
+             document names this authorization server, whose metadata is at {metadata_url}"
+        ));
+    }
+    for well_known in [AS_METADATA, OPENID] {
+        if let Some(rest) = path.strip_prefix(well_known) {
+            if rest == format!("{issuer_path}/") || (issuer_path.is_empty() && rest == "/") {
+                return Some(format!(
+                    "this metadata URL was built from the issuer with a trailing slash, \
+                     '{issuer}/'; the issuer is '{issuer}' without one, and \
+                     authorization_servers in the protected resource metadata must name it \
+                     character for character (RFC 8414 §3.3). The metadata is at \
+                     {metadata_url}"
+                ));
+            }
+            return Some(format!(
+                "no authorization server metadata at {path}; for the issuer '{issuer}' it is at \
+                 {metadata_url} (RFC 8414 §3.1 inserts the well-known string before the \
+                 issuer's path)"
+            ));
+        }
+        if let Some(prefix) = path.strip_suffix(well_known) {
+            if !prefix.is_empty() && prefix != issuer_path {
+                return Some(format!(
+                    "no metadata for an issuer with the path '{prefix}'; this server's issuer \
+                     is '{issuer}', and its metadata is at {metadata_url}"
+                ));
+            }
+        }
+    }
+    let endpoint = path.rsplit('/').next().unwrap_or_default();
+    (!endpoint.is_empty()).then(|| {
+        format!(
+            "there is no endpoint at {path}; this server's endpoints are listed in its \
+             metadata, {metadata_url} (the {endpoint} endpoint is most likely \
+             {issuer}/{endpoint})"
+        )
+    })
+}
+
+fn origin(issuer: &str) -> String {
+    Url::parse(issuer).map_or_else(
+        |_| issuer.to_owned(),
+        |url| url.origin().ascii_serialization(),
+    )
+}
+
+/// A `client_id` that no registered client has: whether it looks like something else.
+pub fn unknown_client(
+    client_id: &str,
+    documents_on: bool,
+    http_loopback_on: bool,
+) -> Option<String> {
+    let url = Url::parse(client_id).ok()?;
+    match url.scheme() {
+        "https" if !documents_on => Some(format!(
+            "'{client_id}' looks like the URL of a Client ID Metadata Document, but this server \
+             does not accept them (cimd.enabled is false): register the client first, or turn \
+             cimd.enabled on"
+        )),
+        "http" if !http_loopback_on => Some(format!(
+            "'{client_id}' looks like the URL of a Client ID Metadata Document on http; this \
+             server accepts http document URLs only with cimd.allow_http_loopback (on a \
+             loopback issuer and bind), so it looked for a registered client of that name"
+        )),
+        _ => None,
+    }
+}
+
+/// A time span in words: "3 s", "2 min 5 s", "1 h 3 min".
+pub fn span(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match seconds {
+        0..=59 => format!("{seconds} s"),
+        60..=3599 => match seconds % 60 {
+            0 => format!("{} min", seconds / 60),
+            rest => format!("{} min {rest} s", seconds / 60),
+        },
+        _ => format!("{} h {} min", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn near(expected: &str, received: &str) -> String {
+        uri_near_miss([expected], received).unwrap_or_else(|| panic!("no hint for {received}"))
+    }
+
+    #[test]
+    fn localhost_is_not_127_0_0_1() {
+        let hint = near("http://127.0.0.1:3000/cb", "http://localhost:3000/cb");
+        assert!(hint.contains("'localhost' is not '127.0.0.1'"), "{hint}");
+    }
+
+    #[test]
+    fn trailing_slashes_default_ports_schemes_and_ports() {
+        assert!(
+            near("https://mcp.example/mcp", "https://mcp.example/mcp/").contains("trailing slash")
+        );
+        assert!(
+            near("https://app.example/cb", "https://app.example:443/cb").contains("default port")
+        );
+        assert!(near("https://app.example/cb", "http://app.example/cb").contains("scheme differs"));
+        assert!(
+            near("https://app.example:8443/cb", "https://app.example:9443/cb")
+                .contains("not for 'app.example'")
+        );
+        assert!(uri_near_miss(["https://a.example/cb"], "https://b.example/cb").is_none());
+        assert!(uri_near_miss(["not a url"], "https://b.example/cb").is_none());
+    }
+
+    #[test]
+    fn misdirected_metadata_urls() {
+        let issuer = "http://127.0.0.1:9000";
+        let slash =
+            misdirected_path("/.well-known/oauth-authorization-server/", issuer, "").unwrap();
+        assert!(slash.contains("trailing slash"), "{slash}");
+        let prm =
+            misdirected_path("/.well-known/oauth-protected-resource/mcp", issuer, "").unwrap();
+        assert!(prm.contains("MCP server publishes"), "{prm}");
+        let endpoint = misdirected_path("/oauth/token", issuer, "").unwrap();
+        assert!(
+            endpoint.contains("http://127.0.0.1:9000/token"),
+            "{endpoint}"
+        );
+    }
+
+    #[test]
+    fn spans_read_as_words() {
+        assert_eq!(span(3), "3 s");
+        assert_eq!(span(125), "2 min 5 s");
+        assert_eq!(span(3780), "1 h 3 min");
+    }
+}

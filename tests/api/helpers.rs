@@ -5,10 +5,9 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tollgate::clock::ManualClock;
-use tollgate::{Config, Launch, Server};
+use tollgate::Config;
+use tollgate::clock::{Clock, ManualClock};
+use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
 /// RFC 7636 Appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -133,27 +132,29 @@ impl Drop for TestDb {
     }
 }
 
+/// A Tollgate for one test: `tollgate::testing::TestServer` (the fixture other crates use)
+/// on its own database and a manual clock, driven over HTTP.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub issuer: String,
     pub clock: ManualClock,
     pub http: reqwest::Client,
-    /// Kept so the database outlives the server.
+    /// The in-process server; `None` when attached to a `tollgate serve` process. Stops
+    /// when dropped.
+    server: Option<TestServer>,
+    /// Kept so the database outlives the server (declared after it, so dropped after it).
     _db: Arc<TestDb>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 pub struct TestAppBuilder {
     backend: Backend,
-    config: Config,
+    server: TestServerBuilder,
     db: Option<Arc<TestDb>>,
-    issuer_path: String,
 }
 
 impl TestAppBuilder {
     pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        change(&mut self.config);
+        self.server = self.server.config(change);
         self
     }
 
@@ -165,10 +166,14 @@ impl TestAppBuilder {
 
     /// Starts from a configuration file, as `tollgate serve --config FILE` would (the test
     /// still chooses the database and the address, so the file's are replaced).
-    pub fn config_file(mut self, path: &std::path::Path) -> Self {
-        self.config = Config::from_file(path).unwrap();
-        self.config.issuer = None;
-        self
+    pub fn config_file(self, path: &std::path::Path) -> Self {
+        let file = Config::from_file(path).unwrap();
+        self.config(|config| {
+            *config = Config {
+                issuer: None,
+                ..file
+            }
+        })
     }
 
     /// Declares a resource server (`introspection = true`) that may introspect every
@@ -186,44 +191,33 @@ impl TestAppBuilder {
 
     /// Gives the issuer a path, such as "/t1".
     pub fn issuer_path(mut self, path: &str) -> Self {
-        self.issuer_path = path.to_owned();
+        self.server = self.server.issuer_path(path);
         self
     }
 
-    pub async fn spawn(mut self) -> TestApp {
+    pub async fn spawn(self) -> TestApp {
         let db = match self.db {
             Some(db) => db,
             None => TestDb::new(self.backend).await,
         };
+        // Bound here, not from the configuration, whose `bind` a configuration file sets.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        if !self.issuer_path.is_empty() {
-            self.config.issuer = Some(format!("http://{addr}{}", self.issuer_path));
-        }
-        self.config.database_url = db.url.clone();
         let clock = ManualClock::new();
-        let server = Server::start(
-            self.config,
-            Launch {
-                listener: Some(listener),
-                clock: Some(Arc::new(clock.clone())),
-            },
-        )
-        .await
-        .unwrap();
-        let issuer = server.issuer().to_owned();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(server.run_until(async {
-            let _ = rx.await;
-        }));
+        let server = self
+            .server
+            .database_url(&db.url)
+            .clock(clock.clone())
+            .listener(listener)
+            .spawn()
+            .await
+            .unwrap();
         TestApp {
-            addr,
-            issuer,
+            addr: server.addr(),
+            issuer: server.issuer().to_owned(),
             clock,
             http: client(),
+            server: Some(server),
             _db: db,
-            shutdown: Some(tx),
-            task: Some(task),
         }
     }
 }
@@ -298,9 +292,8 @@ impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,
-            config: Config::default(),
+            server: TestServer::builder(),
             db: None,
-            issuer_path: String::new(),
         }
     }
 
@@ -316,19 +309,15 @@ impl TestApp {
             issuer: process.base.clone(),
             clock: ManualClock::new(),
             http: client(),
+            server: None,
             _db: db,
-            shutdown: None,
-            task: None,
         }
     }
 
-    /// Stops the server and waits until it has shut down.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
+    /// Stops the server and waits until it has shut down; it must stop cleanly.
+    pub async fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop().await.unwrap();
         }
     }
 
@@ -617,13 +606,40 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    /// Verifies an access token for `audience` as a resource server would, against the
+    /// JWKS served now and at the test clock's time (`tollgate::testing`'s verifier);
+    /// returns the claims.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<Value, VerifyError> {
+        let jwks = self.jwks().await;
+        tollgate::testing::verify_access_token_at(
+            &jwks,
+            &self.issuer,
+            token,
+            audience,
+            self.clock.now(),
+        )
+    }
+
+    /// Verifies an ID token for `client_id` as a client would, against the JWKS served now;
+    /// returns the claims.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<Value, VerifyError> {
+        let jwks = self.jwks().await;
+        tollgate::testing::verify_id_token_at(
+            &jwks,
+            &self.issuer,
+            token,
+            client_id,
+            self.clock.now(),
+        )
     }
 }
 

@@ -9,6 +9,10 @@ use tollgate::Config;
 use tollgate::clock::{Clock, ManualClock};
 use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
+mod management;
+
+pub use management::client_information;
+
 /// RFC 7636 Appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

@@ -1,4 +1,7 @@
-//! Starts a real Tollgate on 127.0.0.1:0 with its own database and drives it over HTTP.
+//! Starts a real Tollgate (`tollgate::testing`'s fixture) on 127.0.0.1:0 with its own
+//! database and a manual clock, and drives it over HTTP; plus what the tests talk to
+//! besides: `tollgate serve` processes, metadata-document servers (`documents`), and RFC
+//! 7592 management requests (`management`).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -9,8 +12,10 @@ use tollgate::Config;
 use tollgate::clock::{Clock, ManualClock};
 use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
+mod documents;
 mod management;
 
+pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};
 pub use management::client_information;
 
 /// RFC 7636 Appendix B.

@@ -206,12 +206,9 @@ async fn several_fixtures_run_side_by_side() {
     );
     let b_metadata = b.metadata_url();
     drop(b);
-    assert!(
-        reqwest::get(a.metadata_url())
-            .await
-            .unwrap()
-            .status()
-            .is_success()
+    assert_eq!(
+        reqwest::get(a.metadata_url()).await.unwrap().status(),
+        reqwest::StatusCode::OK
     );
     // The dropped server stops accepting connections (shutdown is asynchronous: poll).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

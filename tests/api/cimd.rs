@@ -1,8 +1,8 @@
 //! Client ID Metadata Documents (CIMD-1..CIMD-14, MD-11), against a local document server.
 
 use crate::helpers::{
-    Answer, Backend, Callback, ChunkedServer, DocumentServer, TestApp, TestDb, assert_oauth_error,
-    example_document,
+    Answer, Backend, Callback, ChunkedServer, DocumentServer, TestApp, TestDb, assert_error_page,
+    assert_oauth_error, example_document,
 };
 use crate::on_both_backends;
 use axum::http::StatusCode;
@@ -31,9 +31,7 @@ async fn authorize(app: &TestApp, client_id: &str) -> reqwest::Response {
 
 /// Asserts the HTML error page (never a redirect) and that it says `why`.
 async fn assert_refused(response: reqwest::Response, why: &str) {
-    assert_eq!(response.status(), Status::BAD_REQUEST);
-    assert!(response.headers().get("location").is_none());
-    let page = response.text().await.unwrap();
+    let page = assert_error_page(response, Status::BAD_REQUEST).await;
     assert!(page.contains(why), "the page should say '{why}':\n{page}");
 }
 

@@ -264,6 +264,30 @@ pub struct Callback {
     pub params: Vec<(String, String)>,
 }
 
+/// Where a URL leads, everything but the query: scheme, user information, host, port, path
+/// and fragment.
+type Target = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u16>,
+    String,
+    Option<String>,
+);
+
+fn redirect_target(url: &url::Url) -> Target {
+    (
+        url.scheme().to_owned(),
+        url.username().to_owned(),
+        url.password().map(str::to_owned),
+        url.host_str().map(str::to_owned),
+        url.port_or_known_default(),
+        url.path().to_owned(),
+        url.fragment().map(str::to_owned),
+    )
+}
+
 impl Callback {
     pub fn from_response(response: &reqwest::Response) -> Callback {
         let location = response
@@ -272,9 +296,31 @@ impl Callback {
             .unwrap_or_else(|| panic!("no Location header; status {}", response.status()))
             .to_str()
             .unwrap();
-        let url = url::Url::parse(location).unwrap();
+        Callback::from_url(url::Url::parse(location).unwrap())
+    }
+
+    /// The redirect to `url` (a link on a page, say).
+    pub fn from_url(url: url::Url) -> Callback {
         let params = url.query_pairs().into_owned().collect();
         Callback { url, params }
+    }
+
+    /// Asserts that the redirect goes to exactly `redirect_uri`: the same scheme, host,
+    /// port and path, no user information and no fragment (a prefix match would let
+    /// `CALLBACK` + "X", another port or path through); and that it carries exactly the
+    /// parameters `names`, each once, in any order (nothing missing, nothing extra).
+    pub fn assert_redirects_to(&self, redirect_uri: &str, names: &[&str]) {
+        assert_eq!(
+            redirect_target(&self.url),
+            redirect_target(&url::Url::parse(redirect_uri).unwrap()),
+            "redirected to {}, expected {redirect_uri}",
+            self.url
+        );
+        let mut sent: Vec<&str> = self.params.iter().map(|(k, _)| k.as_str()).collect();
+        sent.sort_unstable();
+        let mut names = names.to_vec();
+        names.sort_unstable();
+        assert_eq!(sent, names, "the parameters of {}", self.url);
     }
 
     /// The single value of a parameter; panics if it is missing or repeated.
@@ -505,14 +551,23 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Runs the authorization request and approves it as `dev`; returns the callback.
+    /// Runs the authorization request and approves it as `dev`; returns the callback,
+    /// which must go to exactly the redirect URI of the request (when it named one).
     pub async fn approve(&self, client_id: &str, changes: &[(&str, &str)]) -> Callback {
-        let form = self
-            .consent_form(&self.authorize_params(client_id, changes))
-            .await;
+        let params = self.authorize_params(client_id, changes);
+        let form = self.consent_form(&params).await;
         let response = self.decide(&form, "approve", "dev").await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        Callback::from_response(&response)
+        let callback = Callback::from_response(&response);
+        let redirect_uri = params.iter().find(|(k, _)| k == "redirect_uri");
+        if let Some((_, redirect_uri)) = redirect_uri {
+            assert_eq!(
+                redirect_target(&callback.url),
+                redirect_target(&url::Url::parse(redirect_uri).unwrap()),
+                "the code goes to the redirect URI of the request, {redirect_uri}"
+            );
+        }
+        callback
     }
 
     /// An authorization code for `client` (standard request, approved as `dev`).
@@ -650,6 +705,19 @@ impl TestApp {
             self.clock.now(),
         )
     }
+}
+
+/// Asserts an HTML error page that does not redirect (AZ-5, AZ-23: what cannot be
+/// verified is never sent anywhere) and returns its text.
+pub async fn assert_error_page(response: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get("location").is_none(),
+        "must not redirect"
+    );
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    response.text().await.unwrap()
 }
 
 /// Reads `<input type="hidden" name="NAME" value="VALUE">` from a page.
@@ -913,5 +981,32 @@ impl ServeProcess {
     /// Stops the process and waits for it to exit.
     pub async fn stop(mut self) {
         self.child.kill().await.unwrap();
+    }
+}
+
+/// The exact-redirect check refuses what a prefix match let through.
+#[test]
+fn assert_redirects_to_refuses_near_misses() {
+    let check = |location: &str| {
+        let callback = Callback::from_url(url::Url::parse(location).unwrap());
+        std::panic::catch_unwind(|| {
+            callback.assert_redirects_to(CALLBACK, &["code", "state", "iss"]);
+        })
+        .is_ok()
+    };
+    assert!(check(&format!("{CALLBACK}?code=c&iss=i&state=s")));
+    for near_miss in [
+        format!("{CALLBACK}X?code=c&state=s&iss=i"),
+        format!("{CALLBACK}/x?code=c&state=s&iss=i"),
+        "http://127.0.0.1:53683/callback?code=c&state=s&iss=i".to_owned(),
+        "https://127.0.0.1:53682/callback?code=c&state=s&iss=i".to_owned(),
+        "http://localhost:53682/callback?code=c&state=s&iss=i".to_owned(),
+        "http://u@127.0.0.1:53682/callback?code=c&state=s&iss=i".to_owned(),
+        format!("{CALLBACK}?code=c&state=s&iss=i#f"),
+        format!("{CALLBACK}?code=c&state=s"),
+        format!("{CALLBACK}?code=c&state=s&iss=i&iss=j"),
+        format!("{CALLBACK}?code=c&state=s&iss=i&error=e"),
+    ] {
+        assert!(!check(&near_miss), "{near_miss} was accepted");
     }
 }

@@ -16,8 +16,22 @@
 //! ```
 //!
 //! Each server listens on `127.0.0.1:0` with its own in-memory database and its own
-//! signing key, so any number run at once in one process; dropping one stops it.
+//! signing key, so any number run at once in one process; dropping one stops it. A resource
+//! server's tests check tokens with [`TestServer::verify_access_token`] (or
+//! [`verify_access_token`], given the JWKS it fetched).
+//!
+//! Tollgate's own black-box tests (`tests/api`) run on this fixture too, with the options
+//! they need: a database of their own ([`TestServerBuilder::database_url`]), a
+//! [`ManualClock`](crate::clock::ManualClock) ([`TestServerBuilder::clock`]), an issuer
+//! with a path and a listener they bound.
 
+mod verify;
+
+pub use verify::{
+    VerifyError, verify_access_token, verify_access_token_at, verify_id_token, verify_id_token_at,
+};
+
+use crate::clock::Clock;
 use crate::config::{Config, ConsentMode, DeclaredClient, User};
 use crate::oauth::endpoints;
 use crate::oauth::resource::Resource;
@@ -27,6 +41,7 @@ use crate::services::tokens::StandaloneToken;
 use crate::state::AppState;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -44,6 +59,9 @@ pub struct TestServer {
 /// Configures a [`TestServer`].
 pub struct TestServerBuilder {
     config: Config,
+    clock: Option<Arc<dyn Clock>>,
+    listener: Option<TcpListener>,
+    issuer_path: Option<String>,
 }
 
 impl TestServer {
@@ -55,6 +73,9 @@ impl TestServer {
                 bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                 ..Config::default()
             },
+            clock: None,
+            listener: None,
+            issuer_path: None,
         }
     }
 
@@ -135,13 +156,33 @@ impl TestServer {
         metadata
     }
 
+    /// Verifies an access token as a resource server at `audience` must (see
+    /// [`verify_access_token`]), with this server's JWKS and issuer, at this server's time.
+    /// Returns the claims.
+    pub fn verify_access_token(&self, token: &str, audience: &str) -> Result<Value, VerifyError> {
+        verify_access_token_at(&self.jwks(), &self.issuer, token, audience, self.app.now())
+    }
+
+    /// Verifies an ID token as the client `client_id` must (see [`verify_id_token`]), at
+    /// this server's time. Returns the claims.
+    pub fn verify_id_token(&self, token: &str, client_id: &str) -> Result<Value, VerifyError> {
+        verify_id_token_at(&self.jwks(), &self.issuer, token, client_id, self.app.now())
+    }
+
     /// Stops the server and waits for it.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
+        let _ = self.stop().await;
+    }
+
+    /// Stops the server, waits for it, and says how serving ended: an error if it failed
+    /// (or its task panicked) instead of stopping cleanly.
+    pub async fn stop(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
         }
     }
 }
@@ -211,23 +252,55 @@ impl TestServerBuilder {
         self
     }
 
+    /// Keeps the data in this database (`sqlite://PATH` or `postgres://...`) instead of a
+    /// fresh in-memory one: to restart a server on the same data, or to run on PostgreSQL.
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.config.database_url = url.to_owned();
+        self
+    }
+
+    /// Runs on `clock` instead of the system time, such as a
+    /// [`ManualClock`](crate::clock::ManualClock) kept by the test to expire codes and
+    /// tokens without waiting.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Gives the issuer a path, such as `/tenant-1`: the issuer becomes
+    /// `http://127.0.0.1:<port>/tenant-1` (RFC 8414 §3.1 places the metadata accordingly).
+    pub fn issuer_path(mut self, path: &str) -> Self {
+        self.issuer_path = Some(path.to_owned());
+        self
+    }
+
+    /// Serves on a listener the caller bound, instead of binding `127.0.0.1:0` (the
+    /// configuration's `bind`).
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
     /// Starts the server; it is ready when this returns.
-    pub async fn spawn(self) -> Result<TestServer, StartError> {
-        let listener = TcpListener::bind(self.config.bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: self.config.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: self.config.bind,
-            source,
-        })?;
+    pub async fn spawn(mut self) -> Result<TestServer, StartError> {
+        let bind = self.config.bind;
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(bind)
+                .await
+                .map_err(|source| StartError::Bind { addr: bind, source })?,
+        };
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
+        if let Some(path) = &self.issuer_path {
+            self.config.issuer = Some(format!("{}{path}", crate::server::default_issuer(addr)));
+        }
         let server = Server::start(
             self.config,
             Launch {
                 listener: Some(listener),
-                clock: None,
+                clock: self.clock,
             },
         )
         .await?;

@@ -9,7 +9,7 @@ use oauth2::{
 };
 use serde_json::Value;
 use tollgate::config::DeclaredClient;
-use tollgate::testing::TestServer;
+use tollgate::testing::{TestServer, VerifyError};
 
 const CALLBACK: &str = "http://127.0.0.1:53682/callback";
 const MCP: &str = "http://127.0.0.1:3000/mcp";
@@ -47,17 +47,6 @@ async fn redirected_query(url: &url::Url) -> Vec<(String, String)> {
     location.query_pairs().into_owned().collect()
 }
 
-fn verify(jwks: &Value, token: &str, audience: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
-    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_audience(&[audience]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .unwrap()
-        .claims
-}
-
 /// A headless authorization-code flow with PKCE and a resource indicator, then a refresh.
 #[tokio::test]
 async fn the_oauth2_crate_completes_a_headless_code_flow() {
@@ -93,7 +82,9 @@ async fn the_oauth2_crate_completes_a_headless_code_flow() {
         .request_async(&http)
         .await
         .unwrap();
-    let claims = verify(&server.jwks(), tokens.access_token().secret(), MCP);
+    let claims = server
+        .verify_access_token(tokens.access_token().secret(), MCP)
+        .unwrap();
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["iss"], server.issuer());
     assert_eq!(claims["scope"], "mcp:tools");
@@ -170,10 +161,10 @@ async fn the_oauth2_crate_gets_a_machine_token() {
         .request_async(&http)
         .await
         .unwrap();
-    assert_eq!(
-        verify(&server.jwks(), token.access_token().secret(), MCP)["sub"],
-        "robot"
-    );
+    let claims = server
+        .verify_access_token(token.access_token().secret(), MCP)
+        .unwrap();
+    assert_eq!(claims["sub"], "robot");
 }
 
 /// Tokens without a flow, and the metadata an MCP server would publish.
@@ -184,7 +175,7 @@ async fn mint_tokens_and_protected_resource_metadata() {
         .mint_access_token("bob", MCP, "mcp:tools mcp:admin")
         .await
         .unwrap();
-    let claims = verify(&server.jwks(), &token, MCP);
+    let claims = server.verify_access_token(&token, MCP).unwrap();
     assert_eq!(claims["sub"], "bob");
     assert_eq!(claims["scope"], "mcp:tools mcp:admin");
     // The JWKS the fixture returns is the one the server serves.
@@ -216,17 +207,19 @@ async fn several_fixtures_run_side_by_side() {
     assert_ne!(a.issuer(), b.issuer());
     assert_ne!(a.jwks(), b.jwks());
     let token = a.mint_access_token("dev", MCP, "").await.unwrap();
-    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
-    let b_keys: jsonwebtoken::jwk::JwkSet = serde_json::from_value(b.jwks()).unwrap();
-    assert!(b_keys.find(&kid).is_none());
+    a.verify_access_token(&token, MCP).unwrap();
+    assert!(
+        matches!(
+            b.verify_access_token(&token, MCP),
+            Err(VerifyError::UnknownKey(Some(_)))
+        ),
+        "b does not know a's key"
+    );
     let b_metadata = b.metadata_url();
     drop(b);
-    assert!(
-        reqwest::get(a.metadata_url())
-            .await
-            .unwrap()
-            .status()
-            .is_success()
+    assert_eq!(
+        reqwest::get(a.metadata_url()).await.unwrap().status(),
+        reqwest::StatusCode::OK
     );
     // The dropped server stops accepting connections (shutdown is asynchronous: poll).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -237,4 +230,56 @@ async fn several_fixtures_run_side_by_side() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// The options Tollgate's own tests need, through the public API: a database that
+/// outlives the server, a clock the test moves, an issuer with a path and a listener the
+/// caller bound; `verify_access_token` judges expiry by the server's clock.
+#[tokio::test]
+async fn a_fixture_on_a_database_a_clock_an_issuer_path_and_a_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+    let clock = tollgate::clock::ManualClock::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = TestServer::builder()
+        .database_url(&database_url)
+        .clock(clock.clone())
+        .issuer_path("/tenant-1")
+        .listener(listener)
+        .access_token_ttl(std::time::Duration::from_secs(60))
+        .spawn()
+        .await
+        .unwrap();
+    assert_eq!(server.addr(), addr);
+    assert_eq!(server.issuer(), format!("http://{addr}/tenant-1"));
+    let token = server.mint_access_token("alice", MCP, "").await.unwrap();
+    let claims = server.verify_access_token(&token, MCP).unwrap();
+    assert_eq!(claims["iss"], server.issuer());
+    assert_eq!(
+        server.verify_access_token(&token, "http://127.0.0.1:3000/other"),
+        Err(VerifyError::WrongAudience)
+    );
+    // The verifier that takes a JWKS and an issuer agrees, and refuses another issuer.
+    tollgate::testing::verify_access_token(&server.jwks(), server.issuer(), &token, MCP).unwrap();
+    assert_eq!(
+        tollgate::testing::verify_access_token(&server.jwks(), "http://elsewhere", &token, MCP),
+        Err(VerifyError::WrongIssuer)
+    );
+    clock.advance(60);
+    assert_eq!(
+        server.verify_access_token(&token, MCP),
+        Err(VerifyError::Expired),
+        "expired by the server's clock, not the system's"
+    );
+    let jwks = server.jwks();
+    server.stop().await.unwrap();
+
+    // The data stayed in the database: a server started on it again has the same key.
+    let again = TestServer::builder()
+        .database_url(&database_url)
+        .spawn()
+        .await
+        .unwrap();
+    assert_eq!(again.jwks(), jwks);
 }

@@ -1,141 +1,13 @@
 //! Client ID Metadata Documents (CIMD-1..CIMD-14, MD-11), against a local document server.
 
-use crate::helpers::{Backend, Callback, TestApp, TestDb, assert_oauth_error};
+use crate::helpers::{
+    Answer, Backend, Callback, ChunkedServer, DocumentServer, TestApp, TestDb, assert_error_page,
+    assert_oauth_error, example_document,
+};
 use crate::on_both_backends;
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
+use axum::http::StatusCode;
 use reqwest::StatusCode as Status;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// What the document server answers for one path.
-#[derive(Clone)]
-struct Answer {
-    status: StatusCode,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-#[derive(Default)]
-struct Documents {
-    answers: HashMap<String, Answer>,
-    hits: HashMap<String, usize>,
-}
-
-/// A document server on 127.0.0.1:0, standing in for the client's website.
-struct DocumentServer {
-    base: String,
-    state: Arc<Mutex<Documents>>,
-    /// TCP connections accepted, whatever came over them (a TLS handshake, a GET).
-    connections: Arc<AtomicUsize>,
-}
-
-impl DocumentServer {
-    async fn start() -> DocumentServer {
-        let state = Arc::new(Mutex::new(Documents::default()));
-        let router = Router::new()
-            .route("/{*path}", axum::routing::get(serve))
-            .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&connections);
-        let listener = listener.tap_io(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-        });
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        DocumentServer {
-            base,
-            state,
-            connections,
-        }
-    }
-
-    fn port(&self) -> &str {
-        self.base.rsplit(':').next().unwrap()
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.base)
-    }
-
-    fn answer(&self, path: &str, answer: Answer) {
-        self.state
-            .lock()
-            .unwrap()
-            .answers
-            .insert(path.to_owned(), answer);
-    }
-
-    /// Serves a valid document for `path` with `cache_control`.
-    fn publish(&self, path: &str, cache_control: &str) {
-        self.answer(path, ok(document(&self.url(path), ""), cache_control));
-    }
-
-    fn hits(&self, path: &str) -> usize {
-        self.state
-            .lock()
-            .unwrap()
-            .hits
-            .get(path)
-            .copied()
-            .unwrap_or(0)
-    }
-}
-
-async fn serve(
-    State(state): State<Arc<Mutex<Documents>>>,
-    Path(path): Path<String>,
-) -> impl IntoResponse {
-    let answer = {
-        let mut state = state.lock().unwrap();
-        *state.hits.entry(path.clone()).or_default() += 1;
-        state.answers.get(&path).cloned()
-    };
-    let Some(answer) = answer else {
-        return (StatusCode::NOT_FOUND, HeaderMap::new(), String::new());
-    };
-    tokio::time::sleep(answer.delay).await;
-    let mut headers = HeaderMap::new();
-    for (name, value) in answer.headers {
-        headers.insert(name, HeaderValue::from_str(&value).unwrap());
-    }
-    (answer.status, headers, answer.body)
-}
-
-/// The MCP specification's example document, for `url`, with extra members.
-fn document(url: &str, extra: &str) -> String {
-    format!(
-        r#"{{"client_id":"{url}","client_name":"Example MCP Client",
-        "client_uri":"https://app.example.com",
-        "redirect_uris":["http://localhost/callback","http://127.0.0.1:3000/callback"],
-        "grant_types":["authorization_code","refresh_token"],"response_types":["code"],
-        "token_endpoint_auth_method":"none"{extra}}}"#
-    )
-}
-
-fn ok(body: String, cache_control: &str) -> Answer {
-    Answer {
-        status: StatusCode::OK,
-        headers: vec![
-            ("content-type", "application/json".to_owned()),
-            ("cache-control", cache_control.to_owned()),
-        ],
-        body,
-        delay: Duration::ZERO,
-    }
-}
 
 /// A server that accepts loopback `http` document URLs (the local development setting).
 async fn spawn(backend: Backend) -> TestApp {
@@ -159,9 +31,7 @@ async fn authorize(app: &TestApp, client_id: &str) -> reqwest::Response {
 
 /// Asserts the HTML error page (never a redirect) and that it says `why`.
 async fn assert_refused(response: reqwest::Response, why: &str) {
-    assert_eq!(response.status(), Status::BAD_REQUEST);
-    assert!(response.headers().get("location").is_none());
-    let page = response.text().await.unwrap();
+    let page = assert_error_page(response, Status::BAD_REQUEST).await;
     assert!(page.contains(why), "the page should say '{why}':\n{page}");
 }
 
@@ -215,7 +85,7 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
     let cases = [
         (
             "wrong-id.json",
-            document("https://elsewhere.example/c.json", ""),
+            example_document("https://elsewhere.example/c.json", ""),
             "must be exactly the document",
         ),
         ("no-name.json", String::new(), "client_name is missing"),
@@ -244,7 +114,7 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
                 format!(r#"{{"client_id":"{url}","redirect_uris":["http://localhost/callback"]}}"#)
             }
             // CIMD-4: a null is not a value; without one the document is not valid.
-            "null-name.json" => document(&url, "").replace(
+            "null-name.json" => example_document(&url, "").replace(
                 r#""client_name":"Example MCP Client""#,
                 r#""client_name":null"#,
             ),
@@ -255,10 +125,12 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
                 r#"{{"client_id":"{url}","client_name":"x","redirect_uris":[],
                 "grant_types":["client_credentials"],"response_types":[]}}"#
             ),
-            "secret.json" => document(&url, "").replace(r#""none""#, r#""client_secret_basic""#),
+            "secret.json" => {
+                example_document(&url, "").replace(r#""none""#, r#""client_secret_basic""#)
+            }
             _ => body,
         };
-        docs.answer(path, ok(body, "no-store"));
+        docs.answer(path, Answer::json(body, "no-store"));
         assert_refused(authorize(&app, &url).await, why).await;
     }
     // CIMD-3: the redirect URI must be in the document (the loopback port may vary).
@@ -287,21 +159,16 @@ async fn cimd_7_8_only_200_counts_and_redirects_are_not_followed(backend: Backen
     let app = spawn(backend).await;
     let docs = DocumentServer::start().await;
     docs.publish("target.json", "no-store");
-    let redirect = Answer {
-        status: StatusCode::FOUND,
-        headers: vec![("location", docs.url("target.json"))],
-        body: String::new(),
-        delay: Duration::ZERO,
-    };
-    docs.answer("moved.json", redirect);
+    docs.answer("moved.json", Answer::redirect(&docs.url("target.json")));
     assert_refused(
         authorize(&app, &docs.url("moved.json")).await,
         "answered 302",
     )
     .await;
     assert_eq!(docs.hits("target.json"), 0, "the redirect was not followed");
-    let mut created = ok(document(&docs.url("created.json"), ""), "no-store");
-    created.status = StatusCode::CREATED;
+    let created = docs
+        .valid("created.json", "no-store")
+        .with_status(StatusCode::CREATED);
     docs.answer("created.json", created);
     assert_refused(
         authorize(&app, &docs.url("created.json")).await,
@@ -322,7 +189,10 @@ async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
     let padding = format!(r#","padding":"{}""#, "x".repeat(6 * 1024));
     docs.answer(
         "big.json",
-        ok(document(&docs.url("big.json"), &padding), "no-store"),
+        Answer::json(
+            example_document(&docs.url("big.json"), &padding),
+            "no-store",
+        ),
     );
     assert_refused(
         authorize(&app, &docs.url("big.json")).await,
@@ -341,8 +211,9 @@ async fn cimd_10_big_or_slow_documents_are_refused(backend: Backend) {
         1,
         "it was fetched, and refused while reading"
     );
-    let mut slow = ok(document(&docs.url("slow.json"), ""), "no-store");
-    slow.delay = Duration::from_secs(3);
+    let slow = docs
+        .valid("slow.json", "no-store")
+        .with_delay(Duration::from_secs(3));
     docs.answer("slow.json", slow);
     assert_refused(authorize(&app, &docs.url("slow.json")).await, "timed out").await;
 }
@@ -371,11 +242,10 @@ async fn cimd_6_caching(backend: Backend) {
     assert_eq!(docs.hits("uncached.json"), 2);
 
     // Without max-age, Expires (minus Date) decides, the same way (RFC 9111 §4.2.1).
-    let mut expiring = ok(document(&docs.url("expires.json"), ""), "public");
-    expiring.headers.extend([
-        ("date", "Sun, 06 Nov 1994 08:49:37 GMT".to_owned()),
-        ("expires", "Sun, 06 Nov 1994 08:51:37 GMT".to_owned()),
-    ]);
+    let expiring = docs
+        .valid("expires.json", "public")
+        .with_header("date", "Sun, 06 Nov 1994 08:49:37 GMT")
+        .with_header("expires", "Sun, 06 Nov 1994 08:51:37 GMT");
     docs.answer("expires.json", expiring);
     let url = docs.url("expires.json");
     for _ in 0..2 {
@@ -386,8 +256,9 @@ async fn cimd_6_caching(backend: Backend) {
     assert_eq!(authorize(&app, &url).await.status(), Status::OK);
     assert_eq!(docs.hits("expires.json"), 2, "fetched again after Expires");
     // An Expires that is not a date means already expired (RFC 9111 §5.3).
-    let mut expired = ok(document(&docs.url("expired.json"), ""), "public");
-    expired.headers.push(("expires", "0".to_owned()));
+    let expired = docs
+        .valid("expired.json", "public")
+        .with_header("expires", "0");
     docs.answer("expired.json", expired);
     let url = docs.url("expired.json");
     for _ in 0..2 {
@@ -397,8 +268,9 @@ async fn cimd_6_caching(backend: Backend) {
 
     // A response that has aged in a cache on the way is fresh only for what is left
     // (RFC 9111 §4.2.3): max-age 60 with Age 50 leaves 10 s; Age 60 leaves nothing.
-    let mut aged = ok(document(&docs.url("aged.json"), ""), "max-age=60");
-    aged.headers.push(("age", "50".to_owned()));
+    let aged = docs
+        .valid("aged.json", "max-age=60")
+        .with_header("age", "50");
     docs.answer("aged.json", aged);
     let url = docs.url("aged.json");
     for _ in 0..2 {
@@ -408,8 +280,9 @@ async fn cimd_6_caching(backend: Backend) {
     app.clock.advance(11);
     assert_eq!(authorize(&app, &url).await.status(), Status::OK);
     assert_eq!(docs.hits("aged.json"), 2, "fetched again after them");
-    let mut stale = ok(document(&docs.url("stale.json"), ""), "max-age=60");
-    stale.headers.push(("age", "60".to_owned()));
+    let stale = docs
+        .valid("stale.json", "max-age=60")
+        .with_header("age", "60");
     docs.answer("stale.json", stale);
     let url = docs.url("stale.json");
     for _ in 0..2 {
@@ -421,7 +294,7 @@ async fn cimd_6_caching(backend: Backend) {
     let url = docs.url("fixed.json");
     docs.answer(
         "fixed.json",
-        ok(r#"{"client_id":"nope"}"#.to_owned(), "max-age=3600"),
+        Answer::json(r#"{"client_id":"nope"}"#.to_owned(), "max-age=3600"),
     );
     assert_refused(authorize(&app, &url).await, "must be exactly").await;
     docs.publish("fixed.json", "max-age=3600");
@@ -449,12 +322,7 @@ async fn cimd_6_a_failed_fetch_is_not_cached(backend: Backend) {
     let url = docs.url("flaky.json");
     docs.answer(
         "flaky.json",
-        Answer {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            headers: vec![("cache-control", "max-age=600".to_owned())],
-            body: String::new(),
-            delay: Duration::ZERO,
-        },
+        Answer::status(StatusCode::SERVICE_UNAVAILABLE).with_header("cache-control", "max-age=600"),
     );
     assert_refused(authorize(&app, &url).await, "answered 503").await;
     docs.publish("flaky.json", "max-age=600");
@@ -503,10 +371,9 @@ async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
         .await;
     let docs = DocumentServer::start().await;
     docs.publish("long.json", "max-age=86400");
-    let mut expiring = ok(document(&docs.url("far.json"), ""), "public");
-    expiring
-        .headers
-        .push(("expires", "Fri, 06 Nov 2099 08:51:37 GMT".to_owned()));
+    let expiring = docs
+        .valid("far.json", "public")
+        .with_header("expires", "Fri, 06 Nov 2099 08:51:37 GMT");
     docs.answer("far.json", expiring);
     for path in ["long.json", "far.json"] {
         let url = docs.url(path);
@@ -736,61 +603,6 @@ async fn cimd_can_be_switched_off(backend: Backend) {
     docs.publish("doc.json", "no-store");
     assert_refused(authorize(&app, &docs.url("doc.json")).await, "no client").await;
     assert_eq!(docs.hits("doc.json"), 0);
-}
-
-/// A document server that answers every request with a valid document of `size` bytes
-/// sent in 1 KB chunks (`Transfer-Encoding: chunked`, no `Content-Length`).
-struct ChunkedServer {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
-
-impl ChunkedServer {
-    async fn start(size: usize) -> ChunkedServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/chunked.json", listener.local_addr().unwrap());
-        let padding = format!(r#","padding":"{}""#, "x".repeat(size));
-        let body = document(&url, &padding).into_bytes();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&requests);
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let body = body.clone();
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buffer = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buffer[..n]),
-                        }
-                    }
-                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                                transfer-encoding: chunked\r\ncache-control: no-store\r\n\r\n";
-                    let _ = stream.write_all(head.as_bytes()).await;
-                    for chunk in body.chunks(1024) {
-                        let size = format!("{:x}\r\n", chunk.len());
-                        let sent = async {
-                            stream.write_all(size.as_bytes()).await?;
-                            stream.write_all(chunk).await?;
-                            stream.write_all(b"\r\n").await?;
-                            stream.flush().await
-                        };
-                        if sent.await.is_err() {
-                            return;
-                        }
-                    }
-                    let _ = stream.write_all(b"0\r\n\r\n").await;
-                });
-            }
-        });
-        ChunkedServer { url, requests }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
 }
 
 on_both_backends!(

@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
+use tollgate::clock::Clock;
 use tollgate::store::{ServerSetting, Store};
+use tollgate::testing::{VerifyError, verify_access_token_at};
 
 fn example_file() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -277,18 +279,6 @@ fn print_config_masks_the_database_password() {
     );
 }
 
-fn verify(jwks: &Value, token: &str, audience: &str) -> Result<Value, jsonwebtoken::errors::Error> {
-    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
-    let kid = jwt_header(token)["kid"].as_str().unwrap().to_owned();
-    let jwk = jwks
-        .find(&kid)
-        .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_audience(&[audience]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation).map(|data| data.claims)
-}
-
 /// `tollgate token`: the running server's JWKS verifies it and introspection knows it;
 /// the "wrong on purpose" options produce tokens a resource server must refuse.
 async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
@@ -315,7 +305,7 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
         tollgate(&args).trim().to_owned()
     };
     let token = mint(&["--claim", "team=blue", "--claim", "level=3", "--ttl", "60s"]);
-    let claims = verify(&app.jwks().await, &token, RESOURCE).unwrap();
+    let claims = app.verify_access_token(&token, RESOURCE).await.unwrap();
     assert_eq!(claims["iss"], app.issuer);
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["scope"], "mcp:tools");
@@ -337,10 +327,8 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
             < jwt_payload(&token)["iat"].as_i64().unwrap()
     );
     assert_eq!(
-        verify(&app.jwks().await, &expired, RESOURCE)
-            .unwrap_err()
-            .kind(),
-        &jsonwebtoken::errors::ErrorKind::ExpiredSignature
+        app.verify_access_token(&expired, RESOURCE).await,
+        Err(VerifyError::Expired)
     );
     assert_eq!(
         app.introspect(&resource_server, &expired).await["active"],
@@ -349,21 +337,30 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
 
     let wrong_audience = mint(&["--wrong-audience"]);
     assert_eq!(
-        verify(&app.jwks().await, &wrong_audience, RESOURCE)
-            .unwrap_err()
-            .kind(),
-        &jsonwebtoken::errors::ErrorKind::InvalidAudience
+        app.verify_access_token(&wrong_audience, RESOURCE).await,
+        Err(VerifyError::WrongAudience)
     );
     let unknown_key = mint(&["--unknown-key"]);
-    assert!(verify(&app.jwks().await, &unknown_key, RESOURCE).is_err());
+    let kid = jwt_header(&unknown_key)["kid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.verify_access_token(&unknown_key, RESOURCE).await,
+        Err(VerifyError::UnknownKey(Some(kid)))
+    );
     let wrong_issuer = mint(&["--wrong-issuer"]);
     assert_eq!(
-        jwt_payload(&wrong_issuer)["iss"],
-        "https://wrong-issuer.invalid"
+        app.verify_access_token(&wrong_issuer, RESOURCE).await,
+        Err(VerifyError::WrongIssuer)
     );
+    let verified = verify_access_token_at(
+        &app.jwks().await,
+        "https://wrong-issuer.invalid",
+        &wrong_issuer,
+        RESOURCE,
+        app.clock.now(),
+    )
+    .unwrap();
     assert_eq!(
-        verify(&app.jwks().await, &wrong_issuer, RESOURCE).unwrap()["sub"],
-        "alice",
+        verified["sub"], "alice",
         "only the issuer is wrong: the signature and audience are right"
     );
 }
@@ -407,7 +404,7 @@ default = true
         tollgate(&args).trim().to_owned()
     };
     let token = mint(&["--sub", "alice"]);
-    let claims = verify(&app.jwks().await, &token, RESOURCE).unwrap();
+    let claims = app.verify_access_token(&token, RESOURCE).await.unwrap();
     assert_eq!(claims["aud"], RESOURCE, "the default resource");
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
@@ -418,7 +415,7 @@ default = true
     assert_eq!(jwt_payload(&token)["groups"], serde_json::json!(["admins"]));
     // Someone who is not a configured user has no extra claims; --aud names the audience.
     let token = mint(&["--sub", "carol", "--aud", OTHER]);
-    let claims = verify(&app.jwks().await, &token, OTHER).unwrap();
+    let claims = app.verify_access_token(&token, OTHER).await.unwrap();
     assert_eq!(claims["aud"], OTHER);
     assert!(claims.get("email").is_none(), "{claims}");
 }
@@ -434,7 +431,10 @@ async fn token_command_signs_as_the_servers_issuer(backend: Backend) {
         .await;
     let url = app.database_url();
     let token = tollgate(&["token", "--database-url", url, "--aud", RESOURCE]);
-    let claims = verify(&app.jwks().await, token.trim(), RESOURCE).unwrap();
+    let claims = app
+        .verify_access_token(token.trim(), RESOURCE)
+        .await
+        .unwrap();
     assert_eq!(claims["iss"], app.issuer);
 
     for (flag, value, issuer) in [

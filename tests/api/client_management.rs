@@ -1,34 +1,12 @@
 //! Client management with the registration access token (RFC 7592, OPT-3).
 
-use crate::helpers::{Backend, CALLBACK, RegisteredClient, TestApp, TestDb, assert_oauth_error};
+use crate::helpers::{
+    Backend, CALLBACK, TestApp, TestDb, assert_error_page, assert_oauth_error,
+    client_information as information,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn management(client: &RegisteredClient) -> (String, String) {
-    (
-        client.body["registration_client_uri"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        client.body["registration_access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
-}
-
-/// The body of a successful read or update, and the registration access token it hands
-/// over for the next request (RFC 7592 §3 requires the member; §5 allows a new one).
-async fn information(response: reqwest::Response) -> (Value, String) {
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    let next = body["registration_access_token"]
-        .as_str()
-        .expect("RFC 7592 §3: registration_access_token is REQUIRED")
-        .to_owned();
-    (body, next)
-}
 
 /// OPT-3: registration returns the configuration URI and token; GET shows the client
 /// without its secret, with a new registration access token that replaces the one used;
@@ -36,9 +14,9 @@ async fn information(response: reqwest::Response) -> (Value, String) {
 async fn opt_3_read_with_the_registration_access_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.confidential_client("client_secret_basic").await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     assert_eq!(uri, app.url(&format!("/register/{}", client.client_id)));
-    let response = app.http.get(&uri).bearer_auth(&token).send().await.unwrap();
+    let response = app.read_client(&uri, &token).await;
     assert_eq!(response.headers()["cache-control"], "no-store");
     let (body, next) = information(response).await;
     assert_eq!(body["client_id"], client.client_id);
@@ -46,12 +24,11 @@ async fn opt_3_read_with_the_registration_access_token(backend: Backend) {
     assert_eq!(body["registration_client_uri"], uri);
     assert!(body.get("client_secret").is_none());
     assert_ne!(next, token, "each read issues a new token");
-    let (_, after_next) =
-        information(app.http.get(&uri).bearer_auth(&next).send().await.unwrap()).await;
+    let (_, after_next) = information(app.read_client(&uri, &next).await).await;
     assert_ne!(after_next, next);
 
     let other = app.public_client().await;
-    let (other_uri, other_token) = management(&other);
+    let (other_uri, other_token) = other.management();
     for (url, bearer) in [
         (uri.as_str(), Some("wrong")),
         (uri.as_str(), None),
@@ -77,16 +54,7 @@ async fn opt_3_read_with_the_registration_access_token(backend: Backend) {
         );
         assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
-    assert_eq!(
-        app.http
-            .get(&other_uri)
-            .bearer_auth(&other_token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    information(app.read_client(&other_uri, &other_token).await).await;
 }
 
 /// OPT-3: PUT replaces the metadata; omitted members are removed; the RFC's rules about
@@ -94,20 +62,20 @@ async fn opt_3_read_with_the_registration_access_token(backend: Backend) {
 async fn opt_3_update_replaces_the_metadata(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let new_callback = "http://127.0.0.1:53682/new-callback";
-    let put = |token: &str, body: Value| app.http.put(&uri).bearer_auth(token).json(&body).send();
-    let response = put(
-        &token,
-        json!({
-            "client_id": client.client_id,
-            "redirect_uris": [new_callback],
-            "grant_types": ["authorization_code"],
-            "token_endpoint_auth_method": "none"
-        }),
-    )
-    .await
-    .unwrap();
+    let response = app
+        .update_client(
+            &uri,
+            &token,
+            &json!({
+                "client_id": client.client_id,
+                "redirect_uris": [new_callback],
+                "grant_types": ["authorization_code"],
+                "token_endpoint_auth_method": "none"
+            }),
+        )
+        .await;
     let (body, token) = information(response).await;
     assert_eq!(body["redirect_uris"], json!([new_callback]));
     assert!(
@@ -118,7 +86,8 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
     let old = app
         .get_authorize(&app.authorize_params(&client.client_id, &[]))
         .await;
-    assert_eq!(old.status(), StatusCode::BAD_REQUEST);
+    let page = assert_error_page(old, StatusCode::BAD_REQUEST).await;
+    assert!(page.contains("is not registered for this client"), "{page}");
     app.approve(&client.client_id, &[("redirect_uri", new_callback)])
         .await
         .one("code");
@@ -145,14 +114,12 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
             "invalid_client_metadata",
         ),
     ] {
-        let response = put(&token, body).await.unwrap();
+        let response = app.update_client(&uri, &token, &body).await;
         assert_oauth_error(response, StatusCode::BAD_REQUEST, error).await;
     }
     // Metadata is JSON (RFC 7592 §2.2), as at registration.
     let response = app
-        .http
-        .put(&uri)
-        .bearer_auth(&token)
+        .management_request(reqwest::Method::PUT, &uri, &token)
         .header("content-type", "text/plain")
         .body(json!({"client_id": client.client_id, "redirect_uris": [CALLBACK]}).to_string())
         .send()
@@ -160,7 +127,7 @@ async fn opt_3_update_replaces_the_metadata(backend: Backend) {
         .unwrap();
     assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
     // A refused update retires nothing: the token still reads the client.
-    information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+    information(app.read_client(&uri, &token).await).await;
 }
 
 /// The `WWW-Authenticate` header of a response.
@@ -177,7 +144,7 @@ fn challenge(response: &reqwest::Response) -> String {
 async fn opt_3_requests_without_a_token_or_with_a_wrong_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let update = json!({
         "client_id": client.client_id,
         "client_name": "Hijacked",
@@ -223,7 +190,7 @@ async fn opt_3_requests_without_a_token_or_with_a_wrong_one(backend: Backend) {
         );
     }
     // Nothing was updated or deleted, and the token was not retired.
-    let (body, _) = information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+    let (body, _) = information(app.read_client(&uri, &token).await).await;
     assert_eq!(body["client_name"], "Test MCP Client");
 }
 
@@ -234,7 +201,7 @@ async fn opt_3_requests_without_a_token_or_with_a_wrong_one(backend: Backend) {
 async fn opt_3_update_refuses_each_server_owned_member(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.confidential_client("client_secret_basic").await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     for member in [
         "registration_access_token",
         "registration_client_uri",
@@ -251,14 +218,7 @@ async fn opt_3_update_refuses_each_server_owned_member(backend: Backend) {
             "token_endpoint_auth_method": "client_secret_basic"
         });
         update[member] = issued;
-        let response = app
-            .http
-            .put(&uri)
-            .bearer_auth(&token)
-            .json(&update)
-            .send()
-            .await
-            .unwrap();
+        let response = app.update_client(&uri, &token, &update).await;
         let description =
             assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
         assert!(
@@ -268,7 +228,7 @@ async fn opt_3_update_refuses_each_server_owned_member(backend: Backend) {
             "{member}: {description}"
         );
     }
-    let (body, _) = information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+    let (body, _) = information(app.read_client(&uri, &token).await).await;
     assert_eq!(
         body["client_name"], "Confidential Client",
         "no refused update changed the client"
@@ -282,7 +242,7 @@ async fn opt_3_update_with_a_missing_or_wrong_client_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
     let other = app.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let update = |client_id: Option<&str>| {
         let mut body = json!({
             "client_name": "Renamed",
@@ -292,9 +252,11 @@ async fn opt_3_update_with_a_missing_or_wrong_client_id(backend: Backend) {
         if let Some(client_id) = client_id {
             body["client_id"] = json!(client_id);
         }
-        app.http.put(&uri).bearer_auth(&token).json(&body).send()
+        body
     };
-    let response = update(Some(&other.client_id)).await.unwrap();
+    let response = app
+        .update_client(&uri, &token, &update(Some(&other.client_id)))
+        .await;
     let description =
         assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert!(
@@ -304,7 +266,7 @@ async fn opt_3_update_with_a_missing_or_wrong_client_id(backend: Backend) {
         )),
         "{description}"
     );
-    let response = update(None).await.unwrap();
+    let response = app.update_client(&uri, &token, &update(None)).await;
     let description =
         assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert!(
@@ -315,9 +277,8 @@ async fn opt_3_update_with_a_missing_or_wrong_client_id(backend: Backend) {
         "{description}"
     );
     for registered in [&client, &other] {
-        let (uri, token) = management(registered);
-        let (body, _) =
-            information(app.http.get(&uri).bearer_auth(&token).send().await.unwrap()).await;
+        let (uri, token) = registered.management();
+        let (body, _) = information(app.read_client(&uri, &token).await).await;
         assert_eq!(body["client_name"], "Test MCP Client", "unchanged");
     }
 }
@@ -330,15 +291,9 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
         .await;
     let resource_server = app.resource_server();
     let client = app.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let tokens = app.tokens(&client.client_id).await;
-    let response = app
-        .http
-        .delete(&uri)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete_client(&uri, &token).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     let access = tokens["access_token"].as_str().unwrap();
@@ -354,12 +309,13 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
         )
         .await;
     assert_oauth_error(refresh, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let read = app.http.get(&uri).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+    let read = app.read_client(&uri, &token).await;
+    assert_oauth_error(read, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let page = app
         .get_authorize(&app.authorize_params(&client.client_id, &[]))
         .await;
-    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    let page = assert_error_page(page, StatusCode::BAD_REQUEST).await;
+    assert!(page.contains("no client with client_id"), "{page}");
 
     // Tokens a machine client got without a grant go too.
     let machine = app
@@ -375,13 +331,9 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
         .json()
         .await
         .unwrap();
-    let (uri, token) = management(&machine);
-    app.http
-        .delete(&uri)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let (uri, token) = machine.management();
+    let response = app.delete_client(&uri, &token).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let access = body["access_token"].as_str().unwrap();
     assert_eq!(
         app.introspect(&resource_server, access).await["active"],
@@ -393,7 +345,7 @@ async fn opt_3_delete_revokes_the_clients_grants(backend: Backend) {
 async fn opt_3_the_bearer_scheme_is_case_insensitive(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let (uri, mut token) = management(&client);
+    let (uri, mut token) = client.management();
     for scheme in ["bearer", "BEARER", "bEaReR"] {
         let response = app
             .http
@@ -412,19 +364,21 @@ async fn opt_3_the_bearer_scheme_is_case_insensitive(backend: Backend) {
 async fn opt_3_update_of_a_confidential_client_with_its_secret(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.confidential_client("client_secret_basic").await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let secret = client.client_secret.clone().unwrap();
-    let update = |token: &str, secret: &str, name: &str| {
-        app.http.put(&uri).bearer_auth(token).json(&json!({
+    let update = |secret: &str, name: &str| {
+        json!({
             "client_id": client.client_id,
             "client_secret": secret,
             "client_name": name,
             "redirect_uris": [CALLBACK],
             "grant_types": ["authorization_code", "refresh_token"],
             "token_endpoint_auth_method": "client_secret_basic"
-        }))
+        })
     };
-    let response = update(&token, &secret, "Renamed").send().await.unwrap();
+    let response = app
+        .update_client(&uri, &token, &update(&secret, "Renamed"))
+        .await;
     let (body, token) = information(response).await;
     assert_eq!(body["client_name"], "Renamed");
     assert!(
@@ -432,15 +386,13 @@ async fn opt_3_update_of_a_confidential_client_with_its_secret(backend: Backend)
         "the secret is not shown again"
     );
 
-    let response = update(&token, "not-the-secret", "Hijacked")
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .update_client(&uri, &token, &update("not-the-secret", "Hijacked"))
+        .await;
     let description =
         assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_client_metadata").await;
     assert!(description.contains("does not match"), "{description}");
-    let response = app.http.get(&uri).bearer_auth(&token).send().await.unwrap();
-    let (body, _) = information(response).await;
+    let (body, _) = information(app.read_client(&uri, &token).await).await;
     assert_eq!(
         body["client_name"], "Renamed",
         "the refused update changed nothing"
@@ -455,7 +407,7 @@ async fn opt_3_management_outlives_closed_registration(backend: Backend) {
     let db = TestDb::new(backend).await;
     let open = TestApp::builder(backend).on_db(db.clone()).spawn().await;
     let client = open.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let open_uri = open.url(&format!("/register/{}", client.client_id));
     open.stop().await;
 
@@ -476,34 +428,14 @@ async fn opt_3_management_outlives_closed_registration(backend: Backend) {
     // The same client configuration URI on the restarted server (a new port).
     assert_eq!(uri, open_uri);
     let uri = closed.url(&format!("/register/{}", client.client_id));
-    let response = closed
-        .http
-        .get(&uri)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let (_, token) = information(response).await;
-    let response = closed
-        .http
-        .put(&uri)
-        .bearer_auth(&token)
-        .json(&json!({
-            "client_id": client.client_id,
-            "redirect_uris": [CALLBACK],
-            "token_endpoint_auth_method": "none"
-        }))
-        .send()
-        .await
-        .unwrap();
-    let (_, token) = information(response).await;
-    let response = closed
-        .http
-        .delete(&uri)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let (_, token) = information(closed.read_client(&uri, &token).await).await;
+    let update = json!({
+        "client_id": client.client_id,
+        "redirect_uris": [CALLBACK],
+        "token_endpoint_auth_method": "none"
+    });
+    let (_, token) = information(closed.update_client(&uri, &token, &update).await).await;
+    let response = closed.delete_client(&uri, &token).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
@@ -524,9 +456,7 @@ async fn opt_3_impossible_client_ids_in_the_path(backend: Backend) {
             reqwest::Method::DELETE,
         ] {
             let response = app
-                .http
-                .request(method.clone(), app.url(path))
-                .bearer_auth("x")
+                .management_request(method.clone(), &app.url(path), "x")
                 .json(&json!({}))
                 .send()
                 .await
@@ -546,10 +476,12 @@ async fn opt_3_impossible_client_ids_in_the_path(backend: Backend) {
 async fn opt_3_concurrent_reads_with_one_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
-    let (uri, token) = management(&client);
+    let (uri, token) = client.management();
     let mut reads = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let read = app.http.get(&uri).bearer_auth(&token).send();
+        let read = app
+            .management_request(reqwest::Method::GET, &uri, &token)
+            .send();
         reads.spawn(async move { read.await.unwrap().status() });
     }
     let statuses = reads.join_all().await;

@@ -2,8 +2,8 @@
 //! passwords, extra claims, idempotent application.
 
 use crate::helpers::{
-    Backend, CALLBACK, Callback, RESOURCE, TestApp, TestDb, assert_oauth_error, jwt_payload,
-    run_tollgate_with_input,
+    Backend, CALLBACK, Callback, RESOURCE, TestApp, TestDb, assert_error_page, assert_oauth_error,
+    jwt_payload, run_tollgate_with_input,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -132,8 +132,8 @@ async fn passwords_are_asked_on_the_consent_page(backend: Backend) {
         "login_hint preselects alice"
     );
     let wrong = app.approve_with_password(&form, "alice", "guess").await;
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    assert!(wrong.text().await.unwrap().contains("wrong password"));
+    let page = assert_error_page(wrong, StatusCode::FORBIDDEN).await;
+    assert!(page.contains("wrong password"), "{page}");
     let right = app
         .approve_with_password(&form, "alice", "wonderland")
         .await;
@@ -327,7 +327,11 @@ user = "bob"
     let gone = app
         .get_authorize(&app.authorize_params("dropped", &[]))
         .await;
-    assert_eq!(gone.status(), StatusCode::BAD_REQUEST);
+    let page = assert_error_page(gone, StatusCode::BAD_REQUEST).await;
+    assert!(
+        page.contains("no client with client_id &#39;dropped&#39;"),
+        "{page}"
+    );
     // The unchanged declared client, the dynamically registered one and their grants are
     // untouched.
     let refreshed = app
@@ -506,8 +510,8 @@ consent = "auto"
     let old_uri = app
         .get_authorize(&app.authorize_params("agent", &[("scope", "mcp:admin")]))
         .await;
-    assert_eq!(old_uri.status(), StatusCode::BAD_REQUEST);
-    assert!(old_uri.headers().get("location").is_none());
+    let page = assert_error_page(old_uri, StatusCode::BAD_REQUEST).await;
+    assert!(page.contains("is not registered for this client"), "{page}");
     let params = [("redirect_uri", other), ("scope", "mcp:admin")];
     let response = app
         .get_authorize(&app.authorize_params("agent", &params))

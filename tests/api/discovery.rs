@@ -1,6 +1,8 @@
 //! Metadata, JWKS and CORS (MD-1..MD-20, SEC-3).
 
-use crate::helpers::{Backend, TestApp, jwt_payload, run_tollgate};
+use crate::helpers::{
+    Backend, TestApp, assert_error_page, assert_oauth_error, jwt_payload, run_tollgate,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -134,12 +136,12 @@ async fn md_17_every_advertised_endpoint_is_served(backend: Backend) {
         .await
         .unwrap();
     // Without parameters: the HTML error page, not a 404.
-    assert_eq!(authorize.status(), StatusCode::BAD_REQUEST);
-    for member in [
-        "token_endpoint",
-        "registration_endpoint",
-        "revocation_endpoint",
-        "introspection_endpoint",
+    assert_error_page(authorize, StatusCode::BAD_REQUEST).await;
+    for (member, error) in [
+        ("token_endpoint", "invalid_request"),
+        ("registration_endpoint", "invalid_client_metadata"),
+        ("revocation_endpoint", "invalid_request"),
+        ("introspection_endpoint", "invalid_request"),
     ] {
         let response = app
             .http
@@ -147,7 +149,7 @@ async fn md_17_every_advertised_endpoint_is_served(backend: Backend) {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{member}");
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, error).await;
     }
 }
 
@@ -228,11 +230,7 @@ async fn md_20_cors_on_json_endpoints_only(backend: Backend) {
             .send()
             .await
             .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
         let headers = response.headers();
         assert_eq!(headers["access-control-allow-origin"], "*", "{path}");
         let allowed = headers["access-control-allow-headers"].to_str().unwrap();

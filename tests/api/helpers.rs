@@ -1,14 +1,22 @@
-//! Starts a real Tollgate on 127.0.0.1:0 with its own database and drives it over HTTP.
+//! Starts a real Tollgate (`tollgate::testing`'s fixture) on 127.0.0.1:0 with its own
+//! database and a manual clock, and drives it over HTTP; plus what the tests talk to
+//! besides: `tollgate serve` processes, metadata-document servers (`documents`), and RFC
+//! 7592 management requests (`management`).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tollgate::clock::ManualClock;
-use tollgate::{Config, Launch, Server};
+use tollgate::Config;
+use tollgate::clock::{Clock, ManualClock};
+use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
+
+mod documents;
+mod management;
+
+pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};
+pub use management::client_information;
 
 /// RFC 7636 Appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -133,27 +141,29 @@ impl Drop for TestDb {
     }
 }
 
+/// A Tollgate for one test: `tollgate::testing::TestServer` (the fixture other crates use)
+/// on its own database and a manual clock, driven over HTTP.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub issuer: String,
     pub clock: ManualClock,
     pub http: reqwest::Client,
-    /// Kept so the database outlives the server.
+    /// The in-process server; `None` when attached to a `tollgate serve` process. Stops
+    /// when dropped.
+    server: Option<TestServer>,
+    /// Kept so the database outlives the server (declared after it, so dropped after it).
     _db: Arc<TestDb>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 pub struct TestAppBuilder {
     backend: Backend,
-    config: Config,
+    server: TestServerBuilder,
     db: Option<Arc<TestDb>>,
-    issuer_path: String,
 }
 
 impl TestAppBuilder {
     pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        change(&mut self.config);
+        self.server = self.server.config(change);
         self
     }
 
@@ -165,10 +175,14 @@ impl TestAppBuilder {
 
     /// Starts from a configuration file, as `tollgate serve --config FILE` would (the test
     /// still chooses the database and the address, so the file's are replaced).
-    pub fn config_file(mut self, path: &std::path::Path) -> Self {
-        self.config = Config::from_file(path).unwrap();
-        self.config.issuer = None;
-        self
+    pub fn config_file(self, path: &std::path::Path) -> Self {
+        let file = Config::from_file(path).unwrap();
+        self.config(|config| {
+            *config = Config {
+                issuer: None,
+                ..file
+            }
+        })
     }
 
     /// Declares a resource server (`introspection = true`) that may introspect every
@@ -186,44 +200,33 @@ impl TestAppBuilder {
 
     /// Gives the issuer a path, such as "/t1".
     pub fn issuer_path(mut self, path: &str) -> Self {
-        self.issuer_path = path.to_owned();
+        self.server = self.server.issuer_path(path);
         self
     }
 
-    pub async fn spawn(mut self) -> TestApp {
+    pub async fn spawn(self) -> TestApp {
         let db = match self.db {
             Some(db) => db,
             None => TestDb::new(self.backend).await,
         };
+        // Bound here, not from the configuration, whose `bind` a configuration file sets.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        if !self.issuer_path.is_empty() {
-            self.config.issuer = Some(format!("http://{addr}{}", self.issuer_path));
-        }
-        self.config.database_url = db.url.clone();
         let clock = ManualClock::new();
-        let server = Server::start(
-            self.config,
-            Launch {
-                listener: Some(listener),
-                clock: Some(Arc::new(clock.clone())),
-            },
-        )
-        .await
-        .unwrap();
-        let issuer = server.issuer().to_owned();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(server.run_until(async {
-            let _ = rx.await;
-        }));
+        let server = self
+            .server
+            .database_url(&db.url)
+            .clock(clock.clone())
+            .listener(listener)
+            .spawn()
+            .await
+            .unwrap();
         TestApp {
-            addr,
-            issuer,
+            addr: server.addr(),
+            issuer: server.issuer().to_owned(),
             clock,
             http: client(),
+            server: Some(server),
             _db: db,
-            shutdown: Some(tx),
-            task: Some(task),
         }
     }
 }
@@ -261,6 +264,30 @@ pub struct Callback {
     pub params: Vec<(String, String)>,
 }
 
+/// Where a URL leads, everything but the query: scheme, user information, host, port, path
+/// and fragment.
+type Target = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u16>,
+    String,
+    Option<String>,
+);
+
+fn redirect_target(url: &url::Url) -> Target {
+    (
+        url.scheme().to_owned(),
+        url.username().to_owned(),
+        url.password().map(str::to_owned),
+        url.host_str().map(str::to_owned),
+        url.port_or_known_default(),
+        url.path().to_owned(),
+        url.fragment().map(str::to_owned),
+    )
+}
+
 impl Callback {
     pub fn from_response(response: &reqwest::Response) -> Callback {
         let location = response
@@ -269,9 +296,31 @@ impl Callback {
             .unwrap_or_else(|| panic!("no Location header; status {}", response.status()))
             .to_str()
             .unwrap();
-        let url = url::Url::parse(location).unwrap();
+        Callback::from_url(url::Url::parse(location).unwrap())
+    }
+
+    /// The redirect to `url` (a link on a page, say).
+    pub fn from_url(url: url::Url) -> Callback {
         let params = url.query_pairs().into_owned().collect();
         Callback { url, params }
+    }
+
+    /// Asserts that the redirect goes to exactly `redirect_uri`: the same scheme, host,
+    /// port and path, no user information and no fragment (a prefix match would let
+    /// `CALLBACK` + "X", another port or path through); and that it carries exactly the
+    /// parameters `names`, each once, in any order (nothing missing, nothing extra).
+    pub fn assert_redirects_to(&self, redirect_uri: &str, names: &[&str]) {
+        assert_eq!(
+            redirect_target(&self.url),
+            redirect_target(&url::Url::parse(redirect_uri).unwrap()),
+            "redirected to {}, expected {redirect_uri}",
+            self.url
+        );
+        let mut sent: Vec<&str> = self.params.iter().map(|(k, _)| k.as_str()).collect();
+        sent.sort_unstable();
+        let mut names = names.to_vec();
+        names.sort_unstable();
+        assert_eq!(sent, names, "the parameters of {}", self.url);
     }
 
     /// The single value of a parameter; panics if it is missing or repeated.
@@ -298,9 +347,8 @@ impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {
             backend,
-            config: Config::default(),
+            server: TestServer::builder(),
             db: None,
-            issuer_path: String::new(),
         }
     }
 
@@ -316,19 +364,15 @@ impl TestApp {
             issuer: process.base.clone(),
             clock: ManualClock::new(),
             http: client(),
+            server: None,
             _db: db,
-            shutdown: None,
-            task: None,
         }
     }
 
-    /// Stops the server and waits until it has shut down.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
+    /// Stops the server and waits until it has shut down; it must stop cleanly.
+    pub async fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop().await.unwrap();
         }
     }
 
@@ -507,14 +551,23 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Runs the authorization request and approves it as `dev`; returns the callback.
+    /// Runs the authorization request and approves it as `dev`; returns the callback,
+    /// which must go to exactly the redirect URI of the request (when it named one).
     pub async fn approve(&self, client_id: &str, changes: &[(&str, &str)]) -> Callback {
-        let form = self
-            .consent_form(&self.authorize_params(client_id, changes))
-            .await;
+        let params = self.authorize_params(client_id, changes);
+        let form = self.consent_form(&params).await;
         let response = self.decide(&form, "approve", "dev").await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        Callback::from_response(&response)
+        let callback = Callback::from_response(&response);
+        let redirect_uri = params.iter().find(|(k, _)| k == "redirect_uri");
+        if let Some((_, redirect_uri)) = redirect_uri {
+            assert_eq!(
+                redirect_target(&callback.url),
+                redirect_target(&url::Url::parse(redirect_uri).unwrap()),
+                "the code goes to the redirect URI of the request, {redirect_uri}"
+            );
+        }
+        callback
     }
 
     /// An authorization code for `client` (standard request, approved as `dev`).
@@ -617,14 +670,54 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// Verifies an access token for `audience` as a resource server would, against the
+    /// JWKS served now and at the test clock's time (`tollgate::testing`'s verifier);
+    /// returns the claims.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<Value, VerifyError> {
+        let jwks = self.jwks().await;
+        tollgate::testing::verify_access_token_at(
+            &jwks,
+            &self.issuer,
+            token,
+            audience,
+            self.clock.now(),
+        )
+    }
+
+    /// Verifies an ID token for `client_id` as a client would, against the JWKS served now;
+    /// returns the claims.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<Value, VerifyError> {
+        let jwks = self.jwks().await;
+        tollgate::testing::verify_id_token_at(
+            &jwks,
+            &self.issuer,
+            token,
+            client_id,
+            self.clock.now(),
+        )
+    }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
+/// Asserts an HTML error page that does not redirect (AZ-5, AZ-23: what cannot be
+/// verified is never sent anywhere) and returns its text.
+pub async fn assert_error_page(response: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get("location").is_none(),
+        "must not redirect"
+    );
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    response.text().await.unwrap()
 }
 
 /// Reads `<input type="hidden" name="NAME" value="VALUE">` from a page.
@@ -888,5 +981,32 @@ impl ServeProcess {
     /// Stops the process and waits for it to exit.
     pub async fn stop(mut self) {
         self.child.kill().await.unwrap();
+    }
+}
+
+/// The exact-redirect check refuses what a prefix match let through.
+#[test]
+fn assert_redirects_to_refuses_near_misses() {
+    let check = |location: &str| {
+        let callback = Callback::from_url(url::Url::parse(location).unwrap());
+        std::panic::catch_unwind(|| {
+            callback.assert_redirects_to(CALLBACK, &["code", "state", "iss"]);
+        })
+        .is_ok()
+    };
+    assert!(check(&format!("{CALLBACK}?code=c&iss=i&state=s")));
+    for near_miss in [
+        format!("{CALLBACK}X?code=c&state=s&iss=i"),
+        format!("{CALLBACK}/x?code=c&state=s&iss=i"),
+        "http://127.0.0.1:53683/callback?code=c&state=s&iss=i".to_owned(),
+        "https://127.0.0.1:53682/callback?code=c&state=s&iss=i".to_owned(),
+        "http://localhost:53682/callback?code=c&state=s&iss=i".to_owned(),
+        "http://u@127.0.0.1:53682/callback?code=c&state=s&iss=i".to_owned(),
+        format!("{CALLBACK}?code=c&state=s&iss=i#f"),
+        format!("{CALLBACK}?code=c&state=s"),
+        format!("{CALLBACK}?code=c&state=s&iss=i&iss=j"),
+        format!("{CALLBACK}?code=c&state=s&iss=i&error=e"),
+    ] {
+        assert!(!check(&near_miss), "{near_miss} was accepted");
     }
 }

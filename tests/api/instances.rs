@@ -2,7 +2,7 @@
 
 use crate::helpers::{
     Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, RegisteredClient, ServeProcess, TestDb,
-    VERIFIER, client, exactly_one_success, hidden_field,
+    VERIFIER, assert_oauth_error, client, exactly_one_success, hidden_field,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -271,7 +271,7 @@ async fn a_flow_can_move_between_instances() {
         false
     );
     let refresh_on_a = a.refresh(&browser, client_id, refresh_token).await;
-    assert_eq!(refresh_on_a.status(), StatusCode::BAD_REQUEST);
+    assert_oauth_error(refresh_on_a, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
 const RACERS: usize = 32;

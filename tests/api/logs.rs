@@ -109,13 +109,8 @@ introspection = true
         .await
         .unwrap();
     assert_eq!(revoked.status(), reqwest::StatusCode::OK);
-    let read = app
-        .http
-        .get(client.body["registration_client_uri"].as_str().unwrap())
-        .bearer_auth(&registration_token)
-        .send()
-        .await
-        .unwrap();
+    let (uri, _) = client.management();
+    let read = app.read_client(&uri, &registration_token).await;
     assert_eq!(read.status(), reqwest::StatusCode::OK);
 
     let log = process.stop_with_log().await;

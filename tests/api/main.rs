@@ -23,4 +23,5 @@ mod restart;
 mod revocation;
 mod robustness;
 mod scripts;
+mod store;
 mod token;

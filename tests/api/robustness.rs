@@ -2,28 +2,34 @@
 //! explanation, on both backends (PostgreSQL refuses NUL in text, so NUL bytes must be
 //! stopped before any query).
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, CALLBACK, Callback, TestApp, assert_error_page, assert_oauth_error};
 use crate::on_both_backends;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
+const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
 
-/// Asserts a 4xx whose body is error JSON with a description, and returns the `error`.
-async fn assert_explained(what: &str, response: reqwest::Response) -> String {
-    let status = response.status();
-    assert!(status.is_client_error(), "{what}: {status}");
-    let text = response.text().await.unwrap();
-    let body: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {text}"));
-    assert!(
-        body["error_description"]
-            .as_str()
-            .is_some_and(|d| !d.is_empty()),
-        "{what}: {body}"
-    );
-    body["error"].as_str().unwrap_or_default().to_owned()
+/// A POST and its answer: path, content type, body, `Authorization`, status, error code.
+type Post = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    Option<String>,
+    StatusCode,
+    &'static str,
+);
+
+/// Asserts the answer to an authorization request whose client and redirect URI were
+/// verified: a `302` to exactly `CALLBACK` with `error`, a description and `iss`, and no
+/// state (none of these requests has a usable one).
+fn assert_error_redirect(app: &TestApp, what: &str, response: &reqwest::Response, error: &str) {
+    assert_eq!(response.status(), StatusCode::FOUND, "{what}");
+    let callback = Callback::from_response(response);
+    callback.assert_redirects_to(CALLBACK, &["error", "error_description", "iss"]);
+    assert_eq!(callback.one("error"), error, "{what}");
+    assert_eq!(callback.one("iss"), app.issuer, "{what}");
 }
 
 async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
@@ -33,12 +39,16 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
     let secret = confidential.client_secret.clone().unwrap();
     let no_auth = None;
     let bad_basic = Some("Basic %%%".to_owned());
-    let posts: Vec<(&str, &str, Vec<u8>, Option<String>)> = vec![
+    // Each with the exact answer: a 4xx alone would also pass a check that fires for the
+    // wrong reason.
+    let posts: Vec<Post> = vec![
         (
             "/token",
             FORM,
             b"grant_type=authorization_code&code=%FF%FE&client_id=%00".to_vec(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_request",
         ),
         (
             "/token",
@@ -49,7 +59,10 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
             )
             .into_bytes(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_request",
         ),
+        // The unknown refresh token is refused before the resource is read.
         (
             "/token",
             FORM,
@@ -59,14 +72,25 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
             )
             .into_bytes(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_grant",
         ),
         (
             "/token",
             FORM,
             vec![0xff, 0xfe, 0x00, 0x01],
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_request",
         ),
-        ("/token", FORM, b"=&&=&grant_type".to_vec(), no_auth.clone()),
+        (
+            "/token",
+            FORM,
+            b"=&&=&grant_type".to_vec(),
+            no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_request",
+        ),
         (
             "/token",
             FORM,
@@ -77,19 +101,32 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
             )
             .into_bytes(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_grant",
         ),
         (
             "/token",
             FORM,
             b"grant_type=client_credentials".to_vec(),
             bad_basic,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
         ),
-        ("/token", "text/plain", b"hello".to_vec(), no_auth.clone()),
+        (
+            "/token",
+            "text/plain",
+            b"hello".to_vec(),
+            no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_request",
+        ),
         (
             "/revoke",
             FORM,
             format!("token=%00&client_id={}", client.client_id).into_bytes(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_request",
         ),
         (
             "/introspect",
@@ -100,36 +137,68 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
                 base64::engine::general_purpose::STANDARD
                     .encode(format!("{}:{secret}", confidential.client_id))
             )),
+            BAD_REQUEST,
+            "invalid_request",
         ),
-        ("/register", JSON, b"[]".to_vec(), no_auth.clone()),
-        ("/register", JSON, b"null".to_vec(), no_auth.clone()),
+        // An array reads as metadata without redirect_uris.
+        (
+            "/register",
+            JSON,
+            b"[]".to_vec(),
+            no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_redirect_uri",
+        ),
+        (
+            "/register",
+            JSON,
+            b"null".to_vec(),
+            no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_client_metadata",
+        ),
         (
             "/register",
             JSON,
             br#"{"redirect_uris":[null]}"#.to_vec(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_client_metadata",
         ),
         (
             "/register",
             JSON,
             br#"{"redirect_uris":["http://127.0.0.1/c\u0000b"]}"#.to_vec(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_redirect_uri",
         ),
         (
             "/register",
             JSON,
             br#"{"redirect_uris":["http://127.0.0.1/cb"],"client_name":"a\u0000b"}"#.to_vec(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_client_metadata",
         ),
         (
             "/register",
             JSON,
             br#"{"redirect_uris":["http://127.0.0.1/cb"],"client_name":""}"#.to_vec(),
             no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_client_metadata",
         ),
-        ("/register", JSON, vec![b'{'; 100_000], no_auth.clone()),
+        (
+            "/register",
+            JSON,
+            vec![b'{'; 100_000],
+            no_auth.clone(),
+            BAD_REQUEST,
+            "invalid_client_metadata",
+        ),
     ];
-    for (path, content_type, body, authorization) in posts {
+    for (path, content_type, body, authorization, status, error) in posts {
         let mut request = app
             .http
             .post(app.url(path))
@@ -138,7 +207,7 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
         if let Some(authorization) = authorization {
             request = request.header("authorization", authorization);
         }
-        assert_explained(path, request.send().await.unwrap()).await;
+        assert_oauth_error(request.send().await.unwrap(), status, error).await;
     }
 
     // A body over the limit (the server closes that connection, so it gets its own client).
@@ -149,13 +218,17 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_explained("a 3 MiB body", response).await;
+    assert_oauth_error(response, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request").await;
 
-    // The consent form's POST answers with a page, never a server error.
-    for body in [
-        b"request_id=x&csrf_token=y&decision=approve&user=dev".to_vec(),
-        vec![0xff; 64],
+    // The consent form's POST answers with a page, never a server error or a redirect: a
+    // decision without this browser's consent cookie is a CSRF refusal, an unreadable form
+    // a bad request.
+    for (body, status) in [
+        (
+            b"request_id=x&csrf_token=y&decision=approve&user=dev".to_vec(),
+            StatusCode::FORBIDDEN,
+        ),
+        (vec![0xff; 64], BAD_REQUEST),
     ] {
         let response = app
             .http
@@ -165,14 +238,50 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
             .send()
             .await
             .unwrap();
-        let status = response.status();
-        assert!(status.is_client_error(), "POST /authorize: {status}");
-        assert!(!response.text().await.unwrap().is_empty());
+        let page = assert_error_page(response, status).await;
+        assert!(!page.is_empty());
     }
 
+    let get = |query: String| {
+        let request = app.http.get(format!("{}?{query}", app.url("/authorize")));
+        async move { (request.send().await.unwrap(), query) }
+    };
+    // Clients that cannot be verified (an id no client has, no id at all) are told on a
+    // page and never sent anywhere (AZ-5, OAuth 2.1 §4.1.2.1): a redirect here would be an
+    // open redirect.
+    const EVIL: &str = "https%3A%2F%2Fevil.example%2Fcb";
+    for (query, error) in [
+        (
+            "client_id=%FF&redirect_uri=%00".to_owned(),
+            "invalid_client",
+        ),
+        ("client_id=&client_id=".to_owned(), "invalid_request"),
+        (
+            format!("client_id=no-such-client&redirect_uri={EVIL}&response_type=code"),
+            "invalid_client",
+        ),
+        (
+            format!("client_id=%00&redirect_uri={EVIL}&response_type=code"),
+            "invalid_request",
+        ),
+        (
+            format!(
+                "client_id={}&redirect_uri={EVIL}&response_type=code",
+                client.client_id
+            ),
+            "invalid_request",
+        ),
+    ] {
+        let (response, query) = get(query).await;
+        let page = assert_error_page(response, BAD_REQUEST).await;
+        assert!(
+            page.contains(&format!("<code>{error}</code>")),
+            "{query}: {page}"
+        );
+    }
+    // A registered client and its registered redirect URI (sent, or its only one): the
+    // error goes back to exactly that URI, and nowhere else.
     for query in [
-        "client_id=%FF&redirect_uri=%00".to_owned(),
-        "client_id=&client_id=".to_owned(),
         format!(
             "client_id={}&redirect_uri=http://127.0.0.1:53682/callback&response_type=code&code_challenge={}",
             client.client_id,
@@ -185,17 +294,8 @@ async fn malformed_requests_never_cause_a_server_error(backend: Backend) {
             .collect::<Vec<_>>()
             .join("&"),
     ] {
-        let response = app
-            .http
-            .get(format!("{}?{query}", app.url("/authorize")))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        assert!(
-            status.is_client_error() || status.is_redirection(),
-            "{query}: {status}"
-        );
+        let (response, query) = get(query).await;
+        assert_error_redirect(&app, &query, &response, "invalid_request");
     }
 }
 
@@ -270,8 +370,17 @@ async fn control_characters_in_identifiers_are_client_errors(backend: Backend) {
                 .send()
                 .await
                 .unwrap();
-            let status = response.status();
-            assert!(status.is_client_error(), "{path} {body}: {status}");
+            if path == "/authorize" {
+                // The consent form answers with a page.
+                assert_error_page(response, BAD_REQUEST).await;
+            } else {
+                let description =
+                    assert_oauth_error(response, BAD_REQUEST, "invalid_request").await;
+                assert!(
+                    description.contains("control character"),
+                    "{path} {body}: {description}"
+                );
+            }
         }
         let response = app
             .http
@@ -282,11 +391,8 @@ async fn control_characters_in_identifiers_are_client_errors(backend: Backend) {
             .send()
             .await
             .unwrap();
-        assert!(
-            response.status().is_client_error(),
-            "authorize {id}: {}",
-            response.status()
-        );
+        // No client has this id: a page, never a redirect to the redirect_uri sent.
+        assert_error_page(response, BAD_REQUEST).await;
         let response = app
             .http
             .post(app.url("/token"))
@@ -300,11 +406,7 @@ async fn control_characters_in_identifiers_are_client_errors(backend: Backend) {
             .send()
             .await
             .unwrap();
-        assert!(
-            response.status().is_client_error(),
-            "basic {id}: {}",
-            response.status()
-        );
+        assert_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_client").await;
     }
 }
 

@@ -1,8 +1,8 @@
 //! The authorization endpoint and the consent page (AZ-1..AZ-22).
 
 use crate::helpers::{
-    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, TestApp, VERIFIER, assert_error_page,
-    jwt_payload,
+    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, TestApp, VERIFIER, assert_console_link,
+    assert_error_page, jwt_payload,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -26,9 +26,10 @@ fn assert_error_redirect_with(
 ) -> Callback {
     assert_eq!(response.status(), StatusCode::FOUND);
     let callback = Callback::from_response(response);
-    let mut names = vec!["error", "error_description", "iss"];
+    let mut names = vec!["error", "error_description", "error_uri", "iss"];
     names.extend(state.map(|_| "state"));
     callback.assert_redirects_to(CALLBACK, &names);
+    assert_console_link(app, &callback);
     assert_eq!(callback.one("error"), error, "{:?}", callback.params);
     assert!(!callback.one("error_description").is_empty());
     assert_eq!(callback.one("iss"), app.issuer);
@@ -525,7 +526,10 @@ async fn az_23_no_open_redirect_for_self_registered_clients(backend: Backend) {
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let callback = Callback::from_response(&response);
-    callback.assert_redirects_to(EVIL, &["error", "error_description", "state", "iss"]);
+    callback.assert_redirects_to(
+        EVIL,
+        &["error", "error_description", "error_uri", "state", "iss"],
+    );
     assert_eq!(callback.one("error"), "invalid_request");
 }
 

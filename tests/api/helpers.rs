@@ -720,6 +720,16 @@ pub async fn assert_error_page(response: reqwest::Response, status: StatusCode) 
     response.text().await.unwrap()
 }
 
+/// An error redirect's `error_uri` (RFC 6749 §4.1.2.1) is the refusal's event in the
+/// developer console, which is on for these loopback servers.
+pub fn assert_console_link(app: &TestApp, callback: &Callback) {
+    let error_uri = callback.one("error_uri");
+    assert!(
+        error_uri.starts_with(&format!("{}/_tollgate/events/", app.issuer)),
+        "{error_uri}"
+    );
+}
+
 /// Reads `<input type="hidden" name="NAME" value="VALUE">` from a page.
 pub fn hidden_field(html: &str, name: &str) -> String {
     let marker = format!(r#"name="{name}" value=""#);

@@ -2,7 +2,10 @@
 //! explanation, on both backends (PostgreSQL refuses NUL in text, so NUL bytes must be
 //! stopped before any query).
 
-use crate::helpers::{Backend, CALLBACK, Callback, TestApp, assert_error_page, assert_oauth_error};
+use crate::helpers::{
+    Backend, CALLBACK, Callback, TestApp, assert_console_link, assert_error_page,
+    assert_oauth_error,
+};
 use crate::on_both_backends;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
@@ -27,7 +30,11 @@ type Post = (
 fn assert_error_redirect(app: &TestApp, what: &str, response: &reqwest::Response, error: &str) {
     assert_eq!(response.status(), StatusCode::FOUND, "{what}");
     let callback = Callback::from_response(response);
-    callback.assert_redirects_to(CALLBACK, &["error", "error_description", "iss"]);
+    callback.assert_redirects_to(
+        CALLBACK,
+        &["error", "error_description", "error_uri", "iss"],
+    );
+    assert_console_link(app, &callback);
     assert_eq!(callback.one("error"), error, "{what}");
     assert_eq!(callback.one("iss"), app.issuer, "{what}");
 }

@@ -10,9 +10,10 @@ use tokio::task::JoinSet;
 use tollgate::config::ConsentMode;
 use tollgate::oauth::access_token::AccessTokenClaims;
 use tollgate::oauth::client::{Client, ClientMetadata, ClientPolicy, ClientSource};
+use tollgate::oauth::event::{Event, EventType, Outcome};
 use tollgate::store::{
-    AuthorizationRequest, IssuedTokens, NewAccessToken, NewCode, NewGrant, NewRefreshToken,
-    ServerSetting, Spent, Store, StoreError,
+    AuthorizationRequest, EventFilter, IssuedTokens, NewAccessToken, NewCode, NewGrant,
+    NewRefreshToken, ServerSetting, Spent, Store, StoreError,
 };
 
 /// The time of every test here, in seconds since the epoch: the store never reads a clock.
@@ -84,6 +85,7 @@ fn grant(id: &str, client_id: &str) -> NewGrant {
         scope: "mcp:tools openid".to_owned(),
         resources: vec![RESOURCE.to_owned(), "http://127.0.0.1:8001/mcp".to_owned()],
         created_at: NOW,
+        flow_id: Some(format!("flow-{id}")),
     }
 }
 
@@ -520,6 +522,7 @@ fn request(id: &str, client_id: &str) -> AuthorizationRequest {
         resources: vec![RESOURCE.to_owned()],
         nonce: Some("nonce".to_owned()),
         expires_at: NOW + 600,
+        flow_id: Some(format!("flow-{id}")),
     }
 }
 
@@ -1180,7 +1183,178 @@ async fn server_settings_are_written_only_when_changed(backend: Backend) {
     );
 }
 
+/// An event of `kind` at `time_ms` in `flow`.
+fn event(kind: EventType, time_ms: i64, flow: Option<&str>, client: &str) -> Event {
+    let mut event = Event::new(kind, time_ms);
+    event.flow = flow.map(str::to_owned);
+    event.client_id = Some(client.to_owned());
+    event.detail("n", time_ms);
+    event
+}
+
+async fn events_are_stored_filtered_and_swept(backend: Backend) {
+    let Db { store, _db } = open(backend).await;
+    let mut rejected = event(EventType::TokenRequest, 3_000, Some("f1"), "c1");
+    rejected.reject(
+        &tollgate::oauth::error::OAuthError::invalid_grant("no")
+            .rule(&tollgate::oauth::rules::TK_7)
+            .compared("a", "b")
+            .hint(Some("h".to_owned())),
+    );
+    let written = vec![
+        event(EventType::Registration, 1_000, None, "c1"),
+        event(EventType::AuthorizationRequest, 2_000, Some("f1"), "c1"),
+        rejected.clone(),
+        event(EventType::AuthorizationRequest, 4_000, Some("f2"), "c2"),
+        event(EventType::TokensIssued, 5_000, Some("f2"), "c2"),
+    ];
+    store.insert_events(&written).await.unwrap();
+    store.insert_events(&[]).await.unwrap();
+
+    let all = store
+        .events(&EventFilter {
+            limit: 100,
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap();
+    let times: Vec<i64> = all.iter().map(|e| e.time_ms).collect();
+    assert_eq!(times, [1_000, 2_000, 3_000, 4_000, 5_000], "oldest first");
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "seq increases");
+    let stored = &all[2];
+    assert_eq!(
+        Event {
+            seq: 0,
+            ..stored.clone()
+        },
+        rejected,
+        "every field survives the round trip"
+    );
+    let by_id = store.event(&rejected.id).await.unwrap().unwrap();
+    assert_eq!(by_id, *stored);
+    assert!(store.event("no-such-event").await.unwrap().is_none());
+    assert!(store.event("nul\0id").await.unwrap().is_none());
+
+    let filtered = |filter: EventFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .events(&filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.time_ms)
+                .collect::<Vec<_>>()
+        }
+    };
+    let some = |limit| EventFilter {
+        limit,
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        filtered(some(2)).await,
+        [4_000, 5_000],
+        "the newest, oldest first"
+    );
+    assert_eq!(
+        filtered(EventFilter {
+            flow: Some("f1".into()),
+            ..some(10)
+        })
+        .await,
+        [2_000, 3_000]
+    );
+    assert_eq!(
+        filtered(EventFilter {
+            client_id: Some("c2".into()),
+            ..some(10)
+        })
+        .await,
+        [4_000, 5_000]
+    );
+    assert_eq!(
+        filtered(EventFilter {
+            outcome: Some(Outcome::Rejected),
+            ..some(10)
+        })
+        .await,
+        [3_000]
+    );
+    assert_eq!(
+        filtered(EventFilter {
+            since_ms: Some(4_000),
+            ..some(10)
+        })
+        .await,
+        [4_000, 5_000]
+    );
+    assert_eq!(
+        filtered(EventFilter {
+            after_seq: Some(all[1].seq),
+            ..some(2)
+        })
+        .await,
+        [3_000, 4_000],
+        "following: the oldest after the cursor"
+    );
+    assert_eq!(
+        filtered(EventFilter {
+            flow: Some("f2".into()),
+            client_id: Some("c2".into()),
+            since_ms: Some(4_500),
+            after_seq: Some(0),
+            outcome: Some(Outcome::Ok),
+            limit: 10,
+        })
+        .await,
+        [5_000],
+        "every filter at once"
+    );
+
+    let flows = store.recent_flows(100, 10).await.unwrap();
+    assert_eq!(
+        flows
+            .iter()
+            .map(|f| (
+                f.flow_id.as_str(),
+                f.events,
+                f.rejected,
+                f.started_ms,
+                f.last_ms
+            ))
+            .collect::<Vec<_>>(),
+        [("f2", 2, 0, 4_000, 5_000), ("f1", 2, 1, 2_000, 3_000)],
+        "newest flow first; events without a flow are no flow"
+    );
+    assert_eq!(
+        store.recent_flows(2, 10).await.unwrap().len(),
+        1,
+        "only the window"
+    );
+
+    assert_eq!(
+        store.sweep_events(3_500, 2).await.unwrap(),
+        2,
+        "a bounded batch"
+    );
+    assert_eq!(store.sweep_events(3_500, 2).await.unwrap(), 1);
+    assert_eq!(store.sweep_events(3_500, 2).await.unwrap(), 0);
+    assert_eq!(filtered(some(10)).await, [4_000, 5_000]);
+}
+
+async fn a_challenge_names_the_flow_of_its_code(backend: Backend) {
+    let Db { store, _db } = open(backend).await;
+    approved(&store, "c1", "g1", "code-1").await;
+    assert_eq!(
+        store.flow_of_challenge("challenge").await.unwrap(),
+        Some((Some("flow-g1".to_owned()), "c1".to_owned()))
+    );
+    assert_eq!(store.flow_of_challenge("other").await.unwrap(), None);
+}
+
 on_both_backends!(
+    events_are_stored_filtered_and_swept,
+    a_challenge_names_the_flow_of_its_code,
     connect_migrate_ping_and_close,
     clients_are_stored_read_and_listed,
     upsert_owned_client_writes_only_its_own_source,

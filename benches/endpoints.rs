@@ -18,8 +18,9 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 type Request = Arc<dyn Fn(reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
 
-/// Runs `request` from `CONNECTIONS` workers for `duration`; prints rate and percentiles.
-async fn load(name: &str, duration: Duration, request: Request) {
+/// Runs `request` from `CONNECTIONS` workers for `duration`; prints rate and percentiles and
+/// returns the rate.
+async fn load(name: &str, duration: Duration, request: Request) -> f64 {
     let deadline = Instant::now() + duration;
     let mut workers = JoinSet::new();
     for _ in 0..CONNECTIONS {
@@ -54,12 +55,75 @@ async fn load(name: &str, duration: Duration, request: Request) {
             .get(index)
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
+    let rate = latencies.len() as f64 / duration.as_secs_f64();
     println!(
-        "{name:<42} {:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   failures {failures}",
-        latencies.len() as f64 / duration.as_secs_f64(),
+        "{name:<42} {rate:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   failures {failures}",
         percentile(0.50),
         percentile(0.99),
     );
+    rate
+}
+
+/// A server on a temporary SQLite file, with the event log on or off; returns its issuer.
+async fn start(dir: &std::path::Path, name: &str, events: bool) -> String {
+    let mut config = Config {
+        database_url: format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+        bind: "127.0.0.1:0".parse().expect("address"),
+        ..Config::default()
+    };
+    config.registration.per_minute = 0;
+    config.consent.mode = tollgate::config::ConsentMode::Auto;
+    config.events.enabled = events;
+    let server = Server::start(config, Launch::default())
+        .await
+        .expect("server");
+    let issuer = server.issuer().to_owned();
+    tokio::spawn(server.run_until(std::future::pending()));
+    issuer
+}
+
+async fn register(
+    http: &reqwest::Client,
+    issuer: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    http.post(format!("{issuer}/register"))
+        .json(&body)
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("registration response")
+}
+
+/// `client_credentials` requests against `issuer` for `duration`; returns the rate.
+async fn token_load(http: &reqwest::Client, issuer: &str, name: &str, duration: Duration) -> f64 {
+    let machine = register(
+        http,
+        issuer,
+        serde_json::json!({
+            "grant_types": ["client_credentials"], "response_types": [],
+            "token_endpoint_auth_method": "client_secret_basic"
+        }),
+    )
+    .await;
+    let url = format!("{issuer}/token");
+    let id = machine["client_id"].as_str().expect("client_id").to_owned();
+    let secret = machine["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    load(
+        name,
+        duration,
+        Arc::new(move |c| {
+            c.post(&url)
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials"), ("resource", RESOURCE)])
+        }),
+    )
+    .await
 }
 
 /// One authorization-code round trip, as an auto-approving server does it: authorize (302
@@ -112,48 +176,18 @@ async fn main() {
         .unwrap_or(5);
     let duration = Duration::from_secs(seconds);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut config = Config {
-        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        bind: "127.0.0.1:0".parse().expect("address"),
-        ..Config::default()
-    };
-    config.registration.per_minute = 0;
-    config.consent.mode = tollgate::config::ConsentMode::Auto;
-    let server = Server::start(config, Launch::default())
-        .await
-        .expect("server");
-    let issuer = server.issuer().to_owned();
-    tokio::spawn(server.run_until(std::future::pending()));
+    let issuer = start(dir.path(), "bench", true).await;
 
     // No redirects: the round trip reads the code from the authorization response.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let register = |body: serde_json::Value| {
-        let http = http.clone();
-        let url = format!("{issuer}/register");
-        async move {
-            let response: serde_json::Value = http
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .expect("register")
-                .json()
-                .await
-                .expect("registration response");
-            response
-        }
-    };
-    let machine = register(serde_json::json!({
-        "grant_types": ["client_credentials"], "response_types": [],
-        "token_endpoint_auth_method": "client_secret_basic"
-    }))
-    .await;
-    let public = register(serde_json::json!({
-        "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"
-    }))
+    let public = register(
+        &http,
+        &issuer,
+        serde_json::json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"}),
+    )
     .await;
 
     println!("Tollgate endpoints, {CONNECTIONS} connections, {seconds} s each, in-process load");
@@ -161,20 +195,11 @@ async fn main() {
     load("GET metadata", duration, Arc::new(move |c| c.get(&url))).await;
     let url = format!("{issuer}/jwks.json");
     load("GET jwks", duration, Arc::new(move |c| c.get(&url))).await;
-    let url = format!("{issuer}/token");
-    let id = machine["client_id"].as_str().expect("client_id").to_owned();
-    let secret = machine["client_secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
-    load(
+    token_load(
+        &http,
+        &issuer,
         "POST token (client_credentials, RS256)",
         duration,
-        Arc::new(move |c| {
-            c.post(&url)
-                .basic_auth(&id, Some(&secret))
-                .form(&[("grant_type", "client_credentials"), ("resource", RESOURCE)])
-        }),
     )
     .await;
 
@@ -189,5 +214,37 @@ async fn main() {
         "authorize + token (code flow)",
         trips[100].as_secs_f64() * 1000.0,
         trips[198].as_secs_f64() * 1000.0
+    );
+
+    // The event log's cost on the token endpoint (issue 12: at most 5 %): the same load on a
+    // server with events off and one with events on, alternating, twice each.
+    let quiet = start(dir.path(), "events-off", false).await;
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for round in 1..=2 {
+        off.push(
+            token_load(
+                &http,
+                &quiet,
+                &format!("POST token, events off (round {round})"),
+                duration,
+            )
+            .await,
+        );
+        on.push(
+            token_load(
+                &http,
+                &issuer,
+                &format!("POST token, events on (round {round})"),
+                duration,
+            )
+            .await,
+        );
+    }
+    let (off, on) = (off.iter().sum::<f64>() / 2.0, on.iter().sum::<f64>() / 2.0);
+    println!(
+        "{:<42} {:>9.1} % ({on:.0} req/s on, {off:.0} req/s off)",
+        "events on vs off, token endpoint",
+        (on - off) / off * 100.0
     );
 }

@@ -164,11 +164,15 @@ describe('the MCP Inspector CLI against the demo stack (Rust example MCP server,
     assert.ok(firstTokens.refresh_token, 'and a refresh token');
   });
 
-  it('second run: the stored access token is used as it is, without consent or refresh', async () => {
+  it('second run, tools/list: the stored access token is used as it is, without consent or refresh', async () => {
     assert.ok(firstTokens, 'the first run stored tokens');
-    const me = whoamiOf(await inspector(whoamiArgs(), noBrowser));
-    assert.equal(me.sub, 'dev');
-    assert.equal(me.client_id, clientId);
+    const run = await inspector(
+      [MCP_URL, '--transport', 'http', '--callback-url', callbackUrl, '--method', 'tools/list', '--format', 'json'],
+      noBrowser,
+    );
+    assert.equal(run.code, 0, `the Inspector exited with ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+    const { result } = JSON.parse(run.stdout);
+    assert.deepEqual(result.tools.map((tool) => tool.name).sort(), ['add', 'admin_stats', 'whoami']);
     assert.deepEqual(storedTokens(), firstTokens, 'the tokens are unchanged');
   });
 

@@ -4,7 +4,7 @@
 #   e2e/python/run.sh --install   create target/e2e-python/venv and install requirements.txt
 #                                 (again only when requirements.txt changed)
 #   e2e/python/run.sh [ARGS...]   install if needed, then pytest test_flow.py [ARGS...] with
-#                                 DEMO_MCP_URL from the environment
+#                                 DEMO_MCP_URL and DEMO_ISSUER from the environment
 #
 # scripts/client-matrix.sh python runs it inside scripts/demo.sh, with Tollgate issuing access
 # tokens for 3 s so that the SDK's own refresh is exercised.

@@ -10,7 +10,8 @@ Tollgate runs with a short access token lifetime (scripts/client-matrix.sh sets 
 the token has expired the SDK refreshes it by itself before the next request, and `whoami`
 answers again with the new token.
 
-Run through `scripts/client-matrix.sh python`; without DEMO_MCP_URL it is skipped.
+Run through `scripts/client-matrix.sh python`; without DEMO_MCP_URL and DEMO_ISSUER (which
+scripts/demo.sh exports) it is skipped.
 """
 
 import json
@@ -23,14 +24,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import anyio
 import httpx2
 import pytest
-from pydantic import AnyUrl
-
 from mcp.client import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from pydantic import AnyUrl
 
 MCP_URL = os.environ.get("DEMO_MCP_URL")
+ISSUER = os.environ.get("DEMO_ISSUER")
 # Nothing listens here: the scripted browser reads the redirect instead of following it.
 CALLBACK = "http://127.0.0.1:53682/callback"
 USER = "dev"
@@ -40,7 +41,7 @@ EXPIRY_SLACK_S = 5
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(not MCP_URL, reason="DEMO_MCP_URL is not set; run it through scripts/client-matrix.sh python"),
+    pytest.mark.skipif(not (MCP_URL and ISSUER), reason="no demo stack: run scripts/client-matrix.sh python"),
 ]
 
 
@@ -160,7 +161,7 @@ class Flow:
         return [form.get("grant_type", "") for method, url, form in self.requests if url.endswith("/token")]
 
     async def whoami(self) -> dict:
-        """A new connection: tools/list and tools/call whoami; the tool's JSON."""
+        """A new connection: tools/list and tools/call whoami; the JSON of its text."""
         async with httpx2.AsyncClient(auth=self.provider, event_hooks={"request": [self._record]}) as http:
             async with Client(streamable_http_client(MCP_URL, http_client=http)) as client:
                 tools = await client.list_tools()
@@ -168,9 +169,10 @@ class Flow:
                 assert "whoami" in names, names
                 result = await client.call_tool("whoami", {})
         assert not result.is_error, result
-        if result.structured_content is not None:
-            return result.structured_content
-        return json.loads(result.content[0].text)
+        # The tool's answer as text (its JSON), and the same as structured content.
+        me = json.loads(result.content[0].text)
+        assert result.structured_content in (None, me), result
+        return me
 
 
 flow: Flow | None = None
@@ -184,19 +186,18 @@ async def test_the_first_connection_discovers_registers_gets_consent_and_calls_w
     # 401 from the MCP server → its protected resource metadata → Tollgate's metadata →
     # registration → (consent) → token, in this order.
     sent = [(method, url) for method, url, _ in flow.requests]
-    origin = f"{urlsplit(MCP_URL).scheme}://{urlsplit(MCP_URL).netloc}"
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(MCP_URL))
     steps = [
         ("POST", MCP_URL),
         ("GET", f"{origin}/.well-known/oauth-protected-resource/mcp"),
+        ("GET", f"{ISSUER}/.well-known/oauth-authorization-server"),
+        ("POST", f"{ISSUER}/register"),
+        ("POST", f"{ISSUER}/token"),
     ]
     at = 0
     for step in steps:
         assert step in sent[at:], f"the SDK sent {step} after the previous step; it sent: {sent}"
-        at = sent.index(step, at)
-    metadata_at = next(i for i, (m, u) in enumerate(sent) if m == "GET" and "/.well-known/oauth-authorization-server" in u and i > at)
-    register_at = next(i for i, (m, u) in enumerate(sent) if m == "POST" and u.endswith("/register"))
-    token_at = next(i for i, (m, u) in enumerate(sent) if m == "POST" and u.endswith("/token"))
-    assert at < metadata_at < register_at < token_at, sent
+        at = sent.index(step, at) + 1
     assert flow.token_grants() == ["authorization_code"], flow.token_grants()
 
     client_info = flow.storage.client_info
@@ -241,7 +242,5 @@ async def test_once_the_access_token_expired_the_sdk_refreshes_it_and_whoami_wor
 
     tokens = flow.storage.tokens
     assert tokens.access_token != flow.first_tokens.access_token, "a new access token"
-    assert tokens.refresh_token and tokens.refresh_token != flow.first_tokens.refresh_token, (
-        "the refresh token rotated"
-    )
+    assert tokens.refresh_token and tokens.refresh_token != flow.first_tokens.refresh_token, "the refresh token rotated"
     assert me == {"sub": USER, "client_id": flow.storage.client_info.client_id, "scope": SCOPE}, me

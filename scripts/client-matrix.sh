@@ -16,6 +16,7 @@
 # Each client prints its own result and timing; the summary at the end lists them all, and
 # the script exits non-zero when any failed. The stacks use DEMO_TOLLGATE_PORT and
 # DEMO_MCP_PORT (9000 and 8000 unless set), one after the other.
+# shellcheck disable=SC2034 # test_* and env_* are read through namerefs (declare -n) below
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

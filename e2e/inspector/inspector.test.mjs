@@ -99,12 +99,14 @@ describe('the MCP Inspector CLI against the demo stack (Rust example MCP server,
     return { code, stdout, stderr };
   }
 
-  /** The `{ result }` envelope of `--format json`, the tool's JSON from its structured content or text. */
+  /** From the `{ result }` envelope of `--format json`: the JSON of the tool's text (and of its structured content). */
   function whoamiOf(run) {
     assert.equal(run.code, 0, `the Inspector exited with ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
     const { result } = JSON.parse(run.stdout);
     assert.notEqual(result.isError, true, JSON.stringify(result));
-    return result.structuredContent ?? JSON.parse(result.content[0].text);
+    const me = JSON.parse(result.content[0].text);
+    if (result.structuredContent !== undefined) assert.deepEqual(result.structuredContent, me);
+    return me;
   }
 
   /**

@@ -7,8 +7,10 @@
 //   scripts/demo.sh npm --prefix e2e run demo
 //
 // Covered: 401 → protected resource metadata → Tollgate's metadata → dynamic registration →
-// consent → code + PKCE → tools; a tool whose scope the token lacks gets 403 insufficient_scope;
-// step-up authorization to "mcp:tools mcp:admin" makes it work.
+// consent → code + PKCE → tools; a refresh through the SDK's auth() (rotated refresh token),
+// then tools again; a tool whose scope the token lacks gets 403 insufficient_scope; step-up
+// authorization to "mcp:tools mcp:admin" makes it work. This is the TypeScript row of the
+// client matrix (scripts/client-matrix.sh).
 
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,6 +132,32 @@ describe('the MCP TypeScript SDK client against the demo stack (Rust example MCP
       await client.close();
     }
     assert.equal(provider.authorizationUrls.length, 1, 'no second trip to the consent page');
+  });
+
+  it("the SDK's auth() refreshes the token, the refresh token rotates, and whoami works with the new one", async () => {
+    const before = provider.tokens();
+    const tokenRequestsBefore = requests.filter((r) => r.url === asMetadata.token_endpoint).length;
+    provider.allowRedirect = false; // a refresh must not need the user again
+    try {
+      assert.equal(await auth(provider, { serverUrl: MCP_URL, fetchFn }), 'AUTHORIZED');
+    } finally {
+      provider.allowRedirect = true;
+    }
+    const sent = requests.filter((r) => r.url === asMetadata.token_endpoint).slice(tokenRequestsBefore);
+    assert.deepEqual(sent.map((r) => new URLSearchParams(r.body).get('grant_type')), ['refresh_token']);
+    assert.equal(new URLSearchParams(sent[0].body).get('refresh_token'), before.refresh_token);
+    const after = provider.tokens();
+    assert.notEqual(after.access_token, before.access_token, 'a new access token');
+    assert.ok(after.refresh_token, 'a new refresh token came with it');
+    assert.notEqual(after.refresh_token, before.refresh_token, 'the refresh token rotated');
+
+    const { client } = await connect(provider, fetchFn);
+    try {
+      const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
+      assert.deepEqual(me, { sub: 'dev', client_id: provider.clientInformation().client_id, scope: TOOLS_SCOPE });
+    } finally {
+      await client.close();
+    }
   });
 
   it('admin_stats with a token that has only mcp:tools: 403 insufficient_scope naming mcp:admin', async () => {

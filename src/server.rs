@@ -151,7 +151,7 @@ impl Server {
     ) -> std::io::Result<()> {
         let router = crate::http::router(Arc::clone(&self.app));
         let maintenance = tokio::spawn(maintain_keys(Arc::clone(&self.app)));
-        let sweeper = tokio::spawn(sweep_events(Arc::clone(&self.app)));
+        let sweeper = tokio::spawn(sweep(Arc::clone(&self.app)));
         let app = Arc::clone(&self.app);
         tokio::spawn(async move { app.users.hash_clear_passwords().await });
         let result = axum::serve(
@@ -230,24 +230,36 @@ async fn maintain_keys(app: AppState) {
     }
 }
 
-/// Deletes events older than `events.retention`, a minute apart, in bounded batches so that
-/// the sweep never holds SQLite's write lock for long.
-async fn sweep_events(app: AppState) {
-    const BATCH: i64 = 1_000;
+/// Deletes what has expired, a minute apart, in bounded batches so that a sweep never holds
+/// SQLite's write lock for long: events older than `events.retention`, and used one-time
+/// JWT ids once their JWTs expired.
+async fn sweep(app: AppState) {
     let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let before = app.events.now_ms().saturating_sub(retention);
-        loop {
-            match app.store.sweep_events(before, BATCH).await {
-                Ok(swept) if swept == BATCH as u64 => tokio::task::yield_now().await,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "sweeping old events failed");
-                    break;
-                }
+        sweep_in_batches("events", || app.store.sweep_events(before, SWEEP_BATCH)).await;
+        let now = app.now();
+        sweep_in_batches("used JWT ids", || app.store.sweep_used_jtis(now, SWEEP_BATCH)).await;
+    }
+}
+
+const SWEEP_BATCH: i64 = 1_000;
+
+async fn sweep_in_batches<F, Fut>(what: &str, mut batch: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    loop {
+        match batch().await {
+            Ok(swept) if swept == SWEEP_BATCH as u64 => tokio::task::yield_now().await,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, "sweeping expired {what} failed");
+                return;
             }
         }
     }

@@ -12,6 +12,7 @@ mod authorizations;
 mod clients;
 mod events;
 mod grants;
+mod jtis;
 mod keys;
 mod settings;
 

@@ -1352,7 +1352,72 @@ async fn a_challenge_names_the_flow_of_its_code(backend: Backend) {
     assert_eq!(store.flow_of_challenge("other").await.unwrap(), None);
 }
 
+async fn a_jti_is_used_once_per_issuer(backend: Backend) {
+    let Db { store, _db } = open(backend).await;
+    assert!(
+        store
+            .first_use_of_jti("https://idp", "j1", NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .first_use_of_jti("https://idp", "j1", NOW)
+            .await
+            .unwrap(),
+        "a replay"
+    );
+    assert!(
+        store
+            .first_use_of_jti("https://other", "j1", NOW)
+            .await
+            .unwrap(),
+        "per issuer"
+    );
+    assert!(
+        !store
+            .first_use_of_jti("https://idp", "nul\0", NOW)
+            .await
+            .unwrap()
+    );
+    let store = Arc::new(store);
+    let mut racers = JoinSet::new();
+    for _ in 0..RACERS {
+        let store = Arc::clone(&store);
+        racers.spawn(async move {
+            store
+                .first_use_of_jti("https://idp", "raced", NOW + 60)
+                .await
+        });
+    }
+    let winners = racers
+        .join_all()
+        .await
+        .into_iter()
+        .filter(|won| *won.as_ref().unwrap())
+        .count();
+    assert_eq!(winners, 1, "one first use among {RACERS} at once");
+    assert_eq!(
+        store.sweep_used_jtis(NOW + 1, 1).await.unwrap(),
+        1,
+        "bounded"
+    );
+    assert_eq!(store.sweep_used_jtis(NOW + 1, 10).await.unwrap(), 1);
+    assert_eq!(
+        store.sweep_used_jtis(NOW + 1, 10).await.unwrap(),
+        0,
+        "'raced' lives on"
+    );
+    assert!(
+        !store
+            .first_use_of_jti("https://idp", "raced", NOW)
+            .await
+            .unwrap()
+    );
+}
+
 on_both_backends!(
+    a_jti_is_used_once_per_issuer,
     events_are_stored_filtered_and_swept,
     a_challenge_names_the_flow_of_its_code,
     connect_migrate_ping_and_close,

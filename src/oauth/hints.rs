@@ -81,9 +81,13 @@ fn one_uri_near_miss(expected: &str, received: &str) -> Option<String> {
     {
         return Some(
             if loopback.contains(&want_host) && want.scheme() == "http" {
+                // Never at the authorization endpoint, which accepts any port here: this is a
+                // token request's redirect_uri or a resource, compared exactly.
                 format!(
-                    "only the port differs, which RFC 8252 §7.3 allows for http loopback redirect \
-                 URIs; check the rest of '{received}' against '{expected}'"
+                    "only the port differs from '{expected}': any port is accepted for an http \
+                     loopback redirect URI at the authorization endpoint (RFC 8252 §7.3), but \
+                     here the value must be exactly '{expected}', port included (a token \
+                     request repeats the redirect_uri of its authorization request)"
                 )
             } else {
                 format!(
@@ -228,6 +232,11 @@ mod tests {
         assert!(
             near("https://app.example:8443/cb", "https://app.example:9443/cb")
                 .contains("not for 'app.example'")
+        );
+        let loopback = near("http://127.0.0.1:40001/cb", "http://127.0.0.1:53682/cb");
+        assert!(
+            loopback.contains("here the value must be exactly 'http://127.0.0.1:40001/cb'"),
+            "{loopback}"
         );
         assert!(uri_near_miss(["https://a.example/cb"], "https://b.example/cb").is_none());
         assert!(uri_near_miss(["not a url"], "https://b.example/cb").is_none());

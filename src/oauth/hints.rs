@@ -2,6 +2,7 @@
 //! what was received, and explained in plain words. A hint goes into the event log beside
 //! the refusal; the refusal itself stays as strict as the rule.
 
+use super::redirect_uri;
 use super::rules::{self, Rule};
 use url::Url;
 
@@ -184,6 +185,16 @@ pub fn unknown_client(
              does not accept them (cimd.enabled is false): register the client first, or turn \
              cimd.enabled on"
         )),
+        "http" if !redirect_uri::is_loopback(client_id) => Some(format!(
+            "'{client_id}' looks like the URL of a Client ID Metadata Document on http; \
+             documents are fetched over https only (CIMD §3), and over http only from a \
+             loopback host with cimd.allow_http_loopback, for local development"
+        )),
+        "http" if !documents_on => Some(format!(
+            "'{client_id}' looks like the URL of a Client ID Metadata Document on http, but \
+             this server does not accept them (cimd.enabled is false): register the client \
+             first, or turn on cimd.enabled and cimd.allow_http_loopback"
+        )),
         "http" if !http_loopback_on => Some(format!(
             "'{client_id}' looks like the URL of a Client ID Metadata Document on http; this \
              server accepts http document URLs only with cimd.allow_http_loopback (on a \
@@ -261,6 +272,36 @@ mod tests {
             "{endpoint:?}"
         );
         assert_eq!(endpoint.rule, None);
+    }
+
+    #[test]
+    fn document_url_client_ids_say_what_would_make_them_work() {
+        let hint = |id, documents, loopback| unknown_client(id, documents, loopback);
+        let https = "https://app.example/client.json";
+        assert!(
+            hint(https, false, false)
+                .unwrap()
+                .contains("cimd.enabled is false")
+        );
+        assert_eq!(hint(https, true, false), None);
+        let local = "http://127.0.0.1:3000/client.json";
+        let off = hint(local, false, false).unwrap();
+        assert!(
+            off.contains("cimd.enabled is false") && off.contains("cimd.allow_http_loopback"),
+            "{off}"
+        );
+        assert!(
+            hint(local, true, false)
+                .unwrap()
+                .contains("only with cimd.allow_http_loopback")
+        );
+        assert_eq!(hint(local, true, true), None);
+        let remote = "http://app.example/client.json";
+        for (documents, loopback) in [(true, true), (true, false), (false, false)] {
+            let text = hint(remote, documents, loopback).unwrap();
+            assert!(text.contains("over https only"), "{text}");
+        }
+        assert_eq!(hint("my-client", false, false), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod client_management;
 mod concurrency;
 mod declarations;
 mod discovery;
+mod events;
 mod instances;
 mod keys;
 mod logs;

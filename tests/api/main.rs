@@ -15,6 +15,7 @@ mod concurrency;
 mod declarations;
 mod discovery;
 mod events;
+mod hints;
 mod instances;
 mod keys;
 mod logs;

@@ -39,15 +39,17 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         None => next.run(request).instrument(span.clone()).await,
         Some((kind, endpoint)) => {
             let mut details = request_details(&request, &method);
-            let mut hint = None;
+            let mut misdirected = None;
             if kind == EventType::UnknownPath {
                 let path = request.uri().path();
                 details.push(("path", Value::from(truncated(path))));
-                hint = hints::misdirected_path(path, app.issuer.as_str(), app.issuer.path());
+                misdirected = hints::misdirected_path(path, app.issuer.as_str(), app.issuer.path());
             }
             let console_events = app.console.as_ref().map(|c| c.event_url(""));
             let scope = RequestScope::new(app.events.clone(), console_events, kind, endpoint);
-            scope.hint(hint);
+            if let Some(misdirected) = misdirected {
+                scope.explain(misdirected.rule, Some(misdirected.hint));
+            }
             let response = scope
                 .clone()
                 .run(next.run(request).instrument(span.clone()))

@@ -4,6 +4,7 @@
 //! are here; the store spends them atomically.
 
 use super::error::OAuthError;
+use super::event::format_time;
 use super::pkce::CodeChallenge;
 use super::resource::{self, Resource};
 use super::scope::{Scope, check_client_allows};
@@ -85,9 +86,10 @@ impl CodeGrant {
         CodeChallenge::from_stored(self.code_challenge.clone()).verify(code_verifier)?;
         if let Some(redeemed_at) = self.redeemed_at {
             return Err(Refusal::RevokeFamily(replayed_code().hint(Some(format!(
-                "this code was first redeemed {} before this request: a client must redeem a \
-                 code once. Does it retry the token request after a timeout, or run the \
-                 redirect handler twice?",
+                "this code was first redeemed at {}, {} before this request: a client must \
+                 redeem a code once. Does it retry the token request after a timeout, or run \
+                 the redirect handler twice?",
+                format_time(redeemed_at.saturating_mul(1000)),
                 hints::span(now - redeemed_at)
             )))));
         }
@@ -175,10 +177,11 @@ impl RefreshGrant {
         if let Some(rotated_at) = self.rotated_at {
             return Err(Refusal::RevokeFamily(reused_refresh_token().hint(Some(
                 format!(
-                    "this refresh token was first used {} before this request, which is the \
-                 second use: every refresh returns a new refresh token, and the old one must \
-                 be thrown away. If two parts of a client refresh at once, let one refresh and \
-                 share the result",
+                    "this refresh token was first used at {}, {} before this request, which is \
+                     the second use: every refresh returns a new refresh token, and the old one \
+                     must be thrown away. If two parts of a client refresh at once, let one \
+                     refresh and share the result",
+                    format_time(rotated_at.saturating_mul(1000)),
                     hints::span(now - rotated_at)
                 ),
             ))));

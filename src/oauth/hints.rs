@@ -2,6 +2,8 @@
 //! what was received, and explained in plain words. A hint goes into the event log beside
 //! the refusal; the refusal itself stays as strict as the rule.
 
+use super::redirect_uri;
+use super::rules::{self, Rule};
 use url::Url;
 
 /// What a URI the server expected (a registered redirect URI, a granted resource) and the
@@ -80,9 +82,13 @@ fn one_uri_near_miss(expected: &str, received: &str) -> Option<String> {
     {
         return Some(
             if loopback.contains(&want_host) && want.scheme() == "http" {
+                // Never at the authorization endpoint, which accepts any port here: this is a
+                // token request's redirect_uri or a resource, compared exactly.
                 format!(
-                    "only the port differs, which RFC 8252 §7.3 allows for http loopback redirect \
-                 URIs; check the rest of '{received}' against '{expected}'"
+                    "only the port differs from '{expected}': any port is accepted for an http \
+                     loopback redirect URI at the authorization endpoint (RFC 8252 §7.3), but \
+                     here the value must be exactly '{expected}', port included (a token \
+                     request repeats the redirect_uri of its authorization request)"
                 )
             } else {
                 format!(
@@ -95,53 +101,67 @@ fn one_uri_near_miss(expected: &str, received: &str) -> Option<String> {
     None
 }
 
+/// What a request to a path that is not served most likely meant, and the rule its URL
+/// broke where one applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misdirected {
+    pub rule: Option<&'static Rule>,
+    pub hint: String,
+}
+
 /// For a well-known or endpoint path that is not served: what the client most likely meant.
 /// `issuer_path` is the issuer's path ("" or "/tenant").
-pub fn misdirected_path(path: &str, issuer: &str, issuer_path: &str) -> Option<String> {
+pub fn misdirected_path(path: &str, issuer: &str, issuer_path: &str) -> Option<Misdirected> {
     const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
     const OPENID: &str = "/.well-known/openid-configuration";
     const PRM: &str = "/.well-known/oauth-protected-resource";
+    let explained = |rule, hint| Some(Misdirected { rule, hint });
     let metadata_url = format!("{}{AS_METADATA}{issuer_path}", origin(issuer));
     if path.starts_with(PRM) {
-        return Some(format!(
+        let hint = format!(
             "{path} is protected resource metadata (RFC 9728), which the MCP server publishes, \
              not the authorization server. The MCP server's 401 names its metadata URL; that \
              document names this authorization server, whose metadata is at {metadata_url}"
-        ));
+        );
+        return explained(None, hint);
     }
     for well_known in [AS_METADATA, OPENID] {
         if let Some(rest) = path.strip_prefix(well_known) {
             if rest == format!("{issuer_path}/") || (issuer_path.is_empty() && rest == "/") {
-                return Some(format!(
+                let hint = format!(
                     "this metadata URL was built from the issuer with a trailing slash, \
                      '{issuer}/'; the issuer is '{issuer}' without one, and \
                      authorization_servers in the protected resource metadata must name it \
                      character for character (RFC 8414 §3.3). The metadata is at \
                      {metadata_url}"
-                ));
+                );
+                return explained(Some(&rules::MD_3), hint);
             }
-            return Some(format!(
+            let hint = format!(
                 "no authorization server metadata at {path}; for the issuer '{issuer}' it is at \
                  {metadata_url} (RFC 8414 §3.1 inserts the well-known string before the \
                  issuer's path)"
-            ));
+            );
+            return explained(Some(&rules::MD_9), hint);
         }
         if let Some(prefix) = path.strip_suffix(well_known) {
             if !prefix.is_empty() && prefix != issuer_path {
-                return Some(format!(
+                let hint = format!(
                     "no metadata for an issuer with the path '{prefix}'; this server's issuer \
                      is '{issuer}', and its metadata is at {metadata_url}"
-                ));
+                );
+                return explained(Some(&rules::MD_9), hint);
             }
         }
     }
     let endpoint = path.rsplit('/').next().unwrap_or_default();
-    (!endpoint.is_empty()).then(|| {
-        format!(
+    (!endpoint.is_empty()).then(|| Misdirected {
+        rule: None,
+        hint: format!(
             "there is no endpoint at {path}; this server's endpoints are listed in its \
              metadata, {metadata_url} (the {endpoint} endpoint is most likely \
              {issuer}/{endpoint})"
-        )
+        ),
     })
 }
 
@@ -164,6 +184,16 @@ pub fn unknown_client(
             "'{client_id}' looks like the URL of a Client ID Metadata Document, but this server \
              does not accept them (cimd.enabled is false): register the client first, or turn \
              cimd.enabled on"
+        )),
+        "http" if !redirect_uri::is_loopback(client_id) => Some(format!(
+            "'{client_id}' looks like the URL of a Client ID Metadata Document on http; \
+             documents are fetched over https only (CIMD §3), and over http only from a \
+             loopback host with cimd.allow_http_loopback, for local development"
+        )),
+        "http" if !documents_on => Some(format!(
+            "'{client_id}' looks like the URL of a Client ID Metadata Document on http, but \
+             this server does not accept them (cimd.enabled is false): register the client \
+             first, or turn on cimd.enabled and cimd.allow_http_loopback"
         )),
         "http" if !http_loopback_on => Some(format!(
             "'{client_id}' looks like the URL of a Client ID Metadata Document on http; this \
@@ -214,6 +244,11 @@ mod tests {
             near("https://app.example:8443/cb", "https://app.example:9443/cb")
                 .contains("not for 'app.example'")
         );
+        let loopback = near("http://127.0.0.1:40001/cb", "http://127.0.0.1:53682/cb");
+        assert!(
+            loopback.contains("here the value must be exactly 'http://127.0.0.1:40001/cb'"),
+            "{loopback}"
+        );
         assert!(uri_near_miss(["https://a.example/cb"], "https://b.example/cb").is_none());
         assert!(uri_near_miss(["not a url"], "https://b.example/cb").is_none());
     }
@@ -223,15 +258,50 @@ mod tests {
         let issuer = "http://127.0.0.1:9000";
         let slash =
             misdirected_path("/.well-known/oauth-authorization-server/", issuer, "").unwrap();
-        assert!(slash.contains("trailing slash"), "{slash}");
+        assert!(slash.hint.contains("trailing slash"), "{slash:?}");
+        assert_eq!(slash.rule, Some(&rules::MD_3));
         let prm =
             misdirected_path("/.well-known/oauth-protected-resource/mcp", issuer, "").unwrap();
-        assert!(prm.contains("MCP server publishes"), "{prm}");
+        assert!(prm.hint.contains("MCP server publishes"), "{prm:?}");
+        let inserted =
+            misdirected_path("/t1/.well-known/oauth-authorization-server", issuer, "").unwrap();
+        assert_eq!(inserted.rule, Some(&rules::MD_9));
         let endpoint = misdirected_path("/oauth/token", issuer, "").unwrap();
         assert!(
-            endpoint.contains("http://127.0.0.1:9000/token"),
-            "{endpoint}"
+            endpoint.hint.contains("http://127.0.0.1:9000/token"),
+            "{endpoint:?}"
         );
+        assert_eq!(endpoint.rule, None);
+    }
+
+    #[test]
+    fn document_url_client_ids_say_what_would_make_them_work() {
+        let hint = |id, documents, loopback| unknown_client(id, documents, loopback);
+        let https = "https://app.example/client.json";
+        assert!(
+            hint(https, false, false)
+                .unwrap()
+                .contains("cimd.enabled is false")
+        );
+        assert_eq!(hint(https, true, false), None);
+        let local = "http://127.0.0.1:3000/client.json";
+        let off = hint(local, false, false).unwrap();
+        assert!(
+            off.contains("cimd.enabled is false") && off.contains("cimd.allow_http_loopback"),
+            "{off}"
+        );
+        assert!(
+            hint(local, true, false)
+                .unwrap()
+                .contains("only with cimd.allow_http_loopback")
+        );
+        assert_eq!(hint(local, true, true), None);
+        let remote = "http://app.example/client.json";
+        for (documents, loopback) in [(true, true), (true, false), (false, false)] {
+            let text = hint(remote, documents, loopback).unwrap();
+            assert!(text.contains("over https only"), "{text}");
+        }
+        assert_eq!(hint("my-client", false, false), None);
     }
 
     #[test]

@@ -13,9 +13,11 @@ use tollgate::clock::{Clock, ManualClock};
 use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
 mod documents;
+mod events;
 mod management;
 
 pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};
+pub use events::{stable, time_ms, types};
 pub use management::client_information;
 
 /// RFC 7636 Appendix B.

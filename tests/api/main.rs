@@ -14,6 +14,8 @@ mod client_management;
 mod concurrency;
 mod declarations;
 mod discovery;
+mod events;
+mod hints;
 mod instances;
 mod keys;
 mod logs;

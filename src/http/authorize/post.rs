@@ -39,8 +39,13 @@ fn follow(pending: &AuthorizationRequest) {
 }
 
 enum Decision<'a> {
-    Approve { subject: &'a str },
-    Deny,
+    Approve {
+        subject: &'a str,
+    },
+    /// Denying needs no password; the user chosen on the page, if any, is who denied.
+    Deny {
+        subject: Option<&'a str>,
+    },
 }
 
 async fn record_decision(
@@ -70,7 +75,13 @@ async fn record_decision(
             check_password(app, subject, form).await?;
             Decision::Approve { subject }
         }
-        "deny" => Decision::Deny,
+        "deny" => Decision::Deny {
+            subject: form
+                .get("user")
+                .ok()
+                .flatten()
+                .filter(|subject| app.user(subject).is_some()),
+        },
         other => {
             return Err(PageError::bad_request(OAuthError::invalid_request(
                 format!("decision must be 'approve' or 'deny', not '{other}'"),
@@ -100,8 +111,11 @@ async fn record_decision(
     follow(&request);
     let flow_id = request.flow_id.clone().unwrap_or_default();
     match decision {
-        Decision::Deny => {
+        Decision::Deny { subject } => {
             tracing::info!(client_id = %request.client_id, "the user denied a request");
+            if let Some(subject) = subject {
+                events::set_user(subject);
+            }
             events::step(EventType::ConsentDenied, |event| {
                 event.outcome = Outcome::Rejected;
                 event.error = Some(ErrorCode::AccessDenied.as_str().to_owned());

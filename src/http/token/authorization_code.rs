@@ -1,7 +1,7 @@
 //! `grant_type=authorization_code` (OAuth 2.1 §4.1.3; checklist TK-3..TK-8): redeem the code
 //! once, with its PKCE verifier, for the resources and scope the user approved.
 
-use super::revoked_family;
+use super::{replayed, revoked_family};
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
@@ -66,6 +66,7 @@ pub async fn exchange(
         Ok(()) => {}
         Err(Refusal::Refuse(error)) => return Err(other_flows_verifier(app, error).await?.into()),
         Err(Refusal::RevokeFamily(error)) => {
+            replayed("authorization_code", &error);
             app.store.revoke_grant(&grant.grant_id, now).await?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; grant revoked");
             revoked_family(&grant.grant_id, "the authorization code was used again");
@@ -97,11 +98,13 @@ pub async fn exchange(
             Ok(issued.response)
         }
         Spent::Replayed => {
+            let error = replayed_code();
+            replayed("authorization_code", &error);
             revoked_family(
                 &grant.grant_id,
                 "the authorization code was used twice at once",
             );
-            Err(replayed_code().into())
+            Err(error.into())
         }
         Spent::NoLongerValid => Err(OAuthError::invalid_grant(
             "the authorization code expired or was revoked while it was being redeemed",

@@ -9,6 +9,7 @@ mod refresh_token;
 use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
+use crate::oauth::error::OAuthError;
 use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::grant_type::GrantType;
 use crate::oauth::token_response::TokenResponse;
@@ -38,6 +39,15 @@ pub async fn token(
         }
     };
     Ok(Json(response))
+}
+
+/// Records that a spent `credential` (`authorization_code` or `refresh_token`) was presented
+/// again, with the refusal that explains it; the family's revocation follows.
+fn replayed(credential: &str, error: &OAuthError) {
+    events::step(EventType::Replay, |event| {
+        event.reject(error);
+        event.detail("credential", credential);
+    });
 }
 
 /// Records that a grant and every token of its family were revoked, and why.

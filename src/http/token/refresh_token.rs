@@ -2,7 +2,7 @@
 //! the token; using a rotated token again revokes the whole grant; scope and resources can
 //! only narrow.
 
-use super::revoked_family;
+use super::{replayed, revoked_family};
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
@@ -37,6 +37,7 @@ pub async fn exchange(
         Ok(()) => {}
         Err(Refusal::Refuse(error)) => return Err(error.into()),
         Err(Refusal::RevokeFamily(error)) => {
+            replayed("refresh_token", &error);
             app.store.revoke_grant(&grant.grant_id, now).await?;
             tracing::warn!(client_id = %client.client_id, "refresh token reused; grant revoked");
             revoked_family(&grant.grant_id, "the refresh token was used again");
@@ -89,8 +90,10 @@ pub async fn exchange(
             Ok(issued.response)
         }
         Spent::Replayed => {
+            let error = reused_refresh_token();
+            replayed("refresh_token", &error);
             revoked_family(&grant.grant_id, "the refresh token was used twice at once");
-            Err(reused_refresh_token().into())
+            Err(error.into())
         }
         Spent::NoLongerValid => Err(OAuthError::invalid_grant(
             "the refresh token expired or was revoked while it was being used",

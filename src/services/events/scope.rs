@@ -11,6 +11,7 @@
 use super::EventLog;
 use crate::oauth::error::OAuthError;
 use crate::oauth::event::{Event, EventType, Outcome};
+use crate::oauth::rules::Rule;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,9 +64,13 @@ impl RequestScope {
         }
     }
 
-    /// A hint on the request event, known before the request is handled.
-    pub fn hint(&self, hint: Option<String>) {
-        self.with(|state| state.request.hint = hint);
+    /// A rule and a hint on the request event, known before the request is handled (a
+    /// misdirected URL).
+    pub fn explain(&self, rule: Option<&Rule>, hint: Option<String>) {
+        self.with(|state| {
+            state.request.rule = rule.map(|rule| rule.id.to_owned());
+            state.request.hint = hint;
+        });
     }
 
     /// Runs `future` (the request's handling) inside this scope.

@@ -154,6 +154,12 @@ impl Server {
         let sweeper = tokio::spawn(sweep(Arc::clone(&self.app)));
         let app = Arc::clone(&self.app);
         tokio::spawn(async move { app.users.hash_clear_passwords().await });
+        let app = Arc::clone(&self.app);
+        let shutdown = async move {
+            shutdown.await;
+            // Graceful shutdown waits for every response to end, event streams included.
+            app.closing.send_replace(true);
+        };
         let result = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

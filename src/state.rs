@@ -50,6 +50,9 @@ pub struct App {
     pub events: Arc<EventLog>,
     /// The developer console, when it is on.
     pub console: Option<Console>,
+    /// Set once the server is shutting down: long-lived responses (event streams) end, so
+    /// that an open console does not keep the server from stopping.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Where the developer console is and who may open it.
@@ -168,7 +171,13 @@ impl App {
             declared_secrets,
             events,
             console,
+            closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
     }
 
     pub fn now(&self) -> i64 {

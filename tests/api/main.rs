@@ -12,6 +12,7 @@ mod cli;
 mod client_credentials;
 mod client_management;
 mod concurrency;
+mod console;
 mod declarations;
 mod discovery;
 mod events;

@@ -83,7 +83,8 @@ pub async fn list(
 
 /// Events as they are stored, from `after` (or the `Last-Event-ID` a reconnecting browser
 /// sends) on; each with its `seq` as the SSE id. Other instances' events on the same
-/// database arrive within a second.
+/// database arrive within a second. The stream ends within a second of the server starting
+/// to shut down (a browser reconnects to the next server with `Last-Event-ID`).
 pub async fn stream(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -94,6 +95,10 @@ pub async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i64>().ok());
+    // A reconnecting browser says how far it got, which is past the `after` of its URL.
+    if resume.is_some() {
+        filter.after_seq = resume;
+    }
     if filter.after_seq.is_none() {
         // Without a cursor: from now on.
         app.events.flush().await;
@@ -104,13 +109,16 @@ pub async fn stream(
                 ..EventFilter::default()
             })
             .await?;
-        filter.after_seq = Some(resume.unwrap_or_else(|| latest.last().map_or(0, |e| e.seq)));
+        filter.after_seq = Some(latest.last().map_or(0, |e| e.seq));
     }
     filter.limit = 200;
     let stream = futures_util::stream::unfold(
         (app, filter, Vec::<Event>::new()),
         |(app, mut filter, mut pending)| async move {
             loop {
+                if app.is_closing() {
+                    return None;
+                }
                 if let Some(event) = pending.pop() {
                     filter.after_seq = Some(event.seq);
                     let message = sse::Event::default()

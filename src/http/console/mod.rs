@@ -1,10 +1,14 @@
 //! The developer console at `/_tollgate/` and the events API under it (issue 12): recent
 //! flows, each as a timeline of its steps, a refusal's rule, expected and received values
-//! and hint. On when the server listens on loopback only (`console.enabled` decides
-//! otherwise); beyond loopback it asks for `console.password` (HTTP Basic, any user name).
+//! and hint; the clients, users, keys and resources the server holds. On when the server
+//! listens on loopback only (`console.enabled` decides otherwise); beyond loopback it asks
+//! for `console.password` (HTTP Basic, any user name). The pages work without JavaScript;
+//! `console.js` only refreshes them as events arrive.
 
 mod api;
+mod inventory;
 mod pages;
+mod view;
 
 use crate::oauth::endpoints::CONSOLE;
 use crate::state::AppState;
@@ -12,7 +16,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,7 +25,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The console's routes, relative to the issuer's path.
 pub fn router(app: &AppState) -> Router<AppState> {
     Router::new()
+        .route(CONSOLE, get(to_index))
         .route(&format!("{CONSOLE}/"), get(pages::index))
+        .route(&format!("{CONSOLE}/console.js"), get(script))
+        .route(&format!("{CONSOLE}/clients"), get(inventory::clients))
+        .route(&format!("{CONSOLE}/users"), get(inventory::users))
+        .route(&format!("{CONSOLE}/keys"), get(inventory::keys))
+        .route(&format!("{CONSOLE}/resources"), get(inventory::resources))
         .route(&format!("{CONSOLE}/events"), get(api::list))
         .route(&format!("{CONSOLE}/events/stream"), get(api::stream))
         .route(&format!("{CONSOLE}/events/{{id}}"), get(pages::event))
@@ -43,6 +53,22 @@ pub fn router(app: &AppState) -> Router<AppState> {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+}
+
+/// The live updates: one static script, served from here so that the CSP's
+/// `script-src 'self'` allows it and nothing is fetched from elsewhere.
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("console.js"),
+    )
+        .into_response()
+}
+
+/// `/_tollgate` without the slash: the pages' relative links need the directory form.
+async fn to_index(State(app): State<AppState>) -> Response {
+    let base = app.console.as_ref().map_or("", |c| c.base.as_str());
+    Redirect::permanent(&format!("{base}/")).into_response()
 }
 
 /// Lets a request through when no password is configured, or when it carries the password

@@ -63,7 +63,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 fn imports(source: &str) -> BTreeSet<String> {
     let code: String = source
         .lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
+        .map(without_comment)
         .collect::<Vec<_>>()
         .join("\n");
     let mut names = BTreeSet::new();
@@ -81,6 +81,21 @@ fn imports(source: &str) -> BTreeSet<String> {
     }
     names.remove("");
     names
+}
+
+/// The line up to a `//` comment: the first `//` outside a string literal (an even number
+/// of quotes before it), so that `"http://..."` is not taken for one.
+fn without_comment(line: &str) -> &str {
+    let mut quotes = 0;
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' if i == 0 || bytes[i - 1] != b'\\' => quotes += 1,
+            b'/' if quotes % 2 == 0 && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
+            _ => {}
+        }
+    }
+    line
 }
 
 fn first_segment(path: &str) -> String {
@@ -142,9 +157,10 @@ fn imports_go_one_way() {
 #[test]
 fn the_check_sees_grouped_imports_and_ignores_comments() {
     let source = "use crate::oauth::scope;\nuse crate::{http::routes, store};\n\
-                  // crate::cli in a comment\n/// see [`crate::server`]\nlet x = crate::keys::y;";
+                  // crate::cli in a comment\n/// see [`crate::server`]\nlet x = crate::keys::y;\n\
+                  let url = format!(\"http://{a}{}\", crate::state::X); // crate::testing";
     let names: Vec<String> = imports(source).into_iter().collect();
-    assert_eq!(names, ["http", "keys", "oauth", "store"]);
+    assert_eq!(names, ["http", "keys", "oauth", "state", "store"]);
 }
 
 #[test]

@@ -140,9 +140,13 @@ impl Store {
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
+        // The grant check is a correlated EXISTS, one primary-key lookup: `grant_id IN
+        // (SELECT id FROM grants WHERE ...)` made SQLite scan every grant inside the write
+        // lock (6.6 ms at 10,000 grants, 658 ms at a million; issue 18).
         const SQL: &str = "UPDATE authorization_codes SET redeemed_at = $2 \
                            WHERE code_digest = $1 AND redeemed_at IS NULL AND expires_at > $2 \
-                           AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
+                           AND EXISTS (SELECT 1 FROM grants g \
+                           WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL)";
         self.spend_then_issue(SQL, code_digest, grant_id, now, tokens)
             .await
     }
@@ -185,9 +189,11 @@ impl Store {
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
+        // A correlated EXISTS for the grant, as in `redeem_code`.
         const SQL: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
                            WHERE token_digest = $1 AND rotated_at IS NULL AND expires_at > $2 \
-                           AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)";
+                           AND EXISTS (SELECT 1 FROM grants g \
+                           WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL)";
         self.spend_then_issue(SQL, token_digest, grant_id, now, tokens)
             .await
     }

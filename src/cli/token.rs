@@ -100,7 +100,7 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
 }
 
 async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
-    let issuer_id = issuer(args, config, store).await?;
+    let issuer_id = issuer(&args.config, config, store).await?;
     let grace = KeyTiming::read(config, store).await?.grace;
     let lifetime = args.ttl.unwrap_or(config.access_token_ttl);
     if !args.expired && lifetime > grace {
@@ -169,16 +169,18 @@ impl TokenArgs {
 /// it from, by flag, environment or file) wins, with a warning when it differs from the one
 /// the server on this database recorded; without one, the recorded issuer, so that the
 /// server's resource servers accept the token.
-async fn issuer(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
+pub(super) async fn issuer(
+    args: &ConfigArgs,
+    config: &Config,
+    store: &Store,
+) -> Result<String, Failure> {
     let recorded = store
         .server_setting(ServerSetting::Issuer)
         .await
         .map_err(fail)?;
     let explicit = match &config.issuer {
         Some(issuer) => Some(issuer.clone()),
-        None if args.config.gives("bind") && config.bind.port() != 0 => {
-            Some(default_issuer(config.bind))
-        }
+        None if args.gives("bind") && config.bind.port() != 0 => Some(default_issuer(config.bind)),
         None => None,
     };
     match (explicit, recorded) {

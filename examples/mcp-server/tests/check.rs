@@ -25,7 +25,6 @@ async fn the_example_passes_every_check_in_every_profile() {
             ..CheckOptions::default()
         };
         let report = tollgate.check_with(&url, &options).await.unwrap();
-        println!("{report}");
         assert!(report.passed(), "{report}");
         assert_eq!(report.failed_ids(), Vec::<&str>::new(), "{report}");
     }

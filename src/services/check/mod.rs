@@ -3,16 +3,16 @@
 //! and by sending it the wrong tokens only its authorization server can mint. One file per
 //! family of checks:
 //!
-//! - [`challenge`]: the 401 without a token and its `WWW-Authenticate` (CH-1 to CH-5);
-//! - [`metadata`]: the RFC 9728 metadata (CH-6 to CH-10);
-//! - [`discovery`]: Tollgate's RFC 8414 document, reached from that metadata (CH-27), and
+//! - `challenge.rs`: the 401 without a token and its `WWW-Authenticate` (CH-1 to CH-5);
+//! - `metadata.rs`: the RFC 9728 metadata (CH-6 to CH-10);
+//! - `discovery.rs`: Tollgate's RFC 8414 document, reached from that metadata (CH-27), and
 //!   the origin's metadata URL that 2025-03-26 clients use (CH-25);
-//! - [`refusals`]: a valid token works (CH-12), each wrong one gets 401 (CH-11, CH-13,
+//! - `refusals.rs`: a valid token works (CH-12), each wrong one gets 401 (CH-11, CH-13,
 //!   CH-14, CH-16 to CH-21, CH-28 to CH-30);
-//! - [`scope`]: 403 `insufficient_scope` and step-up (CH-23, CH-24).
+//! - `scope.rs`: 403 `insufficient_scope` and step-up (CH-23, CH-24).
 //!
-//! [`catalogue`] names the checks and says how much each revision asks for them, [`mcp`]
-//! speaks Streamable HTTP in either era, [`http`] keeps the server under test from hanging
+//! `catalogue.rs` names the checks and says how much each revision asks for them, `mcp.rs`
+//! speaks Streamable HTTP in either era, `http.rs` keeps the server under test from hanging
 //! or flooding the checker. Nothing the server answers can make the checker panic.
 
 mod catalogue;

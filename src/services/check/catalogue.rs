@@ -211,8 +211,8 @@ impl CheckId {
             (CheckId::ChallengeScope, _) => Applies::Yes(Recommended),
             (CheckId::StepUp, V2025_06_18) => Applies::Yes(Recommended),
             (CheckId::LegacyMetadata, V2026_07_28) => Applies::No(
-                "a 2026-07-28 server has no initialize, so clients of 2025-03-26 cannot use it; \
-                 for a server that also speaks an older revision, check with --profile 2025-11-25",
+                "2026-07-28 has no initialize, so 2025-03-26 clients are not part of it; for a \
+                 server that also speaks an older revision, check with --profile 2025-11-25",
             ),
             (CheckId::LegacyMetadata, _) => Applies::Yes(Recommended),
             _ => Applies::Yes(Required),

@@ -7,8 +7,9 @@
 # compares the two.
 #
 #   scripts/demo.sh                 start the stack, print what to do, wait for Ctrl-C
-#   scripts/demo.sh CMD [ARGS...]   start the stack, run CMD with DEMO_MCP_URL and
-#                                   DEMO_ISSUER exported, stop the stack, exit with CMD's status
+#   scripts/demo.sh CMD [ARGS...]   start the stack, run CMD with DEMO_MCP_URL, DEMO_ISSUER
+#                                   and DEMO_DATABASE_URL (Tollgate's database) exported,
+#                                   stop the stack, exit with CMD's status
 #   scripts/demo.sh --print-env     print each service's environment, start nothing
 #
 # Settings (environment variables):
@@ -263,7 +264,7 @@ env "${mcp_env[@]}" "$mcp_bin" >"$mcp_log" 2>&1 &
 mcp_pid=$!
 wait_until_healthy "the MCP server" "$mcp_pid" "$mcp_local_metadata_url" "$mcp_log"
 
-export DEMO_MCP_URL="$mcp_url" DEMO_ISSUER="$issuer"
+export DEMO_MCP_URL="$mcp_url" DEMO_ISSUER="$issuer" DEMO_DATABASE_URL="$database_url"
 
 # ---------------------------------------------------------------------------- run
 if (($# > 0)); then

@@ -27,6 +27,7 @@
 
 mod verify;
 
+pub use crate::services::check::{CheckError, CheckOptions, CheckResult, Profile, Report, Status};
 pub use verify::{
     VerifyError, verify_access_token, verify_access_token_at, verify_id_token, verify_id_token_at,
 };
@@ -36,6 +37,7 @@ use crate::config::{Config, ConsentMode, DeclaredClient, User};
 use crate::oauth::endpoints;
 use crate::oauth::resource::Resource;
 use crate::server::{Launch, Server, StartError};
+use crate::services::check::{self, Authority, EventSource};
 pub use crate::services::tokens::MintError;
 use crate::services::tokens::StandaloneToken;
 use crate::state::AppState;
@@ -154,6 +156,42 @@ impl TestServer {
             metadata["scopes_supported"] = json!(scopes);
         }
         metadata
+    }
+
+    /// Runs `tollgate check` against the MCP server at `url`, which must trust this server
+    /// (its metadata names [`TestServer::issuer`], it verifies tokens with this server's
+    /// JWKS): the latest MCP revision's rules, the challenge's scope. An MCP server's own
+    /// tests assert that it passes:
+    ///
+    /// ```no_run
+    /// # async fn example(server: tollgate::testing::TestServer) {
+    /// let report = server.check("http://127.0.0.1:3000/mcp").await.unwrap();
+    /// assert!(report.passed(), "{report}");
+    /// # }
+    /// ```
+    pub async fn check(&self, url: &str) -> Result<Report, CheckError> {
+        self.check_with(url, &CheckOptions::default()).await
+    }
+
+    /// [`TestServer::check`] with another profile, scope, subject or timeout.
+    pub async fn check_with(
+        &self,
+        url: &str,
+        options: &CheckOptions,
+    ) -> Result<Report, CheckError> {
+        let authority = Authority {
+            issuer: &self.issuer,
+            tokens: &self.app.tokens,
+            store: &self.app.store,
+            clock: self.app.clock.as_ref(),
+            lifetime: self.app.tokens.access_ttl(),
+            events: if self.app.events.is_on() {
+                EventSource::InProcess(&self.app.events)
+            } else {
+                EventSource::Off
+            },
+        };
+        check::run(url, options, &authority).await
     }
 
     /// Verifies an access token as a resource server at `audience` must (see

@@ -1,6 +1,7 @@
 //! The `tollgate` command line. Every subcommand reads the same layered configuration as
 //! `serve` (file, `TOLLGATE_*` variables, flags), so it acts on the same database.
 
+mod check;
 mod clients;
 mod config_cmds;
 mod events;
@@ -49,6 +50,10 @@ enum Command {
     Token(token::TokenArgs),
     /// Print the event log: every step and every refusal, with the rule and a hint.
     Events(events::EventsArgs),
+    /// Check that an MCP server enforces authorization as the MCP specification asks:
+    /// challenge, metadata, and a refusal of every wrong token Tollgate can mint. Exits 0
+    /// only if every required check passes.
+    Check(check::CheckArgs),
     /// Manage pre-registered clients.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
@@ -147,6 +152,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig { file, config } => config_cmds::check_config(file, &config),
         Command::Token(args) => token::mint(&args).await,
         Command::Events(args) => events::run(&args).await,
+        Command::Check(args) => check::run(&args).await,
         Command::Clients(command) => clients::run(command).await,
         Command::Keys(command) => keys::run(command).await,
         Command::HashSecret => config_cmds::hash_secret(),

@@ -7,6 +7,7 @@ use super::{ConfigArgs, Failure, KeyTiming, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::declarations::RESERVED_CLAIMS;
 use crate::config::{Config, DEFAULT_USER, duration};
+use crate::keys::forge::PublicKeyForm;
 use crate::oauth::resource;
 use crate::server::default_issuer;
 use crate::services::signing_keys;
@@ -52,6 +53,26 @@ pub(super) struct TokenArgs {
     /// Sign with a fresh key that the JWKS does not contain.
     #[arg(long)]
     unknown_key: bool,
+    /// Make a token that is valid only in ten minutes (`nbf` and `iat` ahead).
+    #[arg(long)]
+    not_yet_valid: bool,
+    /// Make a token for another resource on the same origin (the path of --aud followed
+    /// by /another-resource).
+    #[arg(long)]
+    sibling_audience: bool,
+    /// Flip one bit of the signature.
+    #[arg(long)]
+    tampered_signature: bool,
+    /// Send no signature: `alg: none` (with the real `kid`).
+    #[arg(long)]
+    alg_none: bool,
+    /// Sign with HS256, keyed with the server's RSA public key in PEM (SPKI), the
+    /// algorithm-confusion attack.
+    #[arg(long)]
+    hs256_public_key: bool,
+    /// Type the token `JWT` instead of `at+jwt`.
+    #[arg(long)]
+    wrong_typ: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -79,7 +100,7 @@ pub(super) async fn mint(args: &TokenArgs) -> Result<(), Failure> {
 }
 
 async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
-    let issuer_id = issuer(args, config, store).await?;
+    let issuer_id = issuer(&args.config, config, store).await?;
     let grace = KeyTiming::read(config, store).await?.grace;
     let lifetime = args.ttl.unwrap_or(config.access_token_ttl);
     if !args.expired && lifetime > grace {
@@ -128,6 +149,15 @@ impl TokenArgs {
             (self.wrong_audience, Defect::WrongAudience),
             (self.wrong_issuer, Defect::WrongIssuer),
             (self.unknown_key, Defect::UnknownKey),
+            (self.not_yet_valid, Defect::NotYetValid),
+            (self.sibling_audience, Defect::SiblingAudience),
+            (self.tampered_signature, Defect::TamperedSignature),
+            (self.alg_none, Defect::AlgNone),
+            (
+                self.hs256_public_key,
+                Defect::Hs256PublicKey(PublicKeyForm::SpkiPem),
+            ),
+            (self.wrong_typ, Defect::WrongType),
         ]
         .into_iter()
         .filter_map(|(asked, defect)| asked.then_some(defect))
@@ -139,16 +169,18 @@ impl TokenArgs {
 /// it from, by flag, environment or file) wins, with a warning when it differs from the one
 /// the server on this database recorded; without one, the recorded issuer, so that the
 /// server's resource servers accept the token.
-async fn issuer(args: &TokenArgs, config: &Config, store: &Store) -> Result<String, Failure> {
+pub(super) async fn issuer(
+    args: &ConfigArgs,
+    config: &Config,
+    store: &Store,
+) -> Result<String, Failure> {
     let recorded = store
         .server_setting(ServerSetting::Issuer)
         .await
         .map_err(fail)?;
     let explicit = match &config.issuer {
         Some(issuer) => Some(issuer.clone()),
-        None if args.config.gives("bind") && config.bind.port() != 0 => {
-            Some(default_issuer(config.bind))
-        }
+        None if args.gives("bind") && config.bind.port() != 0 => Some(default_issuer(config.bind)),
         None => None,
     };
     match (explicit, recorded) {

@@ -22,3 +22,4 @@ pub mod resource;
 pub mod rules;
 pub mod scope;
 pub mod token_response;
+pub mod www_authenticate;

@@ -3,6 +3,7 @@
 //! [`crate::oauth`] to it. Handlers and commands call these; these never call up into
 //! `http` or `cli`.
 
+pub mod check;
 pub mod cimd;
 pub mod clients;
 pub mod declarations;

@@ -7,6 +7,7 @@
 
 use super::events;
 use super::users::Users;
+use crate::keys::forge::{self, PublicKeyForm};
 use crate::keys::{KeyError, KeyRing, SigningKey, generate_off_thread};
 use crate::oauth::access_token::{self, AccessTokenClaims};
 use crate::oauth::event::EventType;
@@ -87,23 +88,68 @@ pub struct StandaloneToken {
     pub defects: Vec<Defect>,
 }
 
-/// Ways a standalone token can be wrong on purpose.
+/// Ways a standalone token can be wrong on purpose, each one a rule a resource server must
+/// apply (RFC 9068 §4, RFC 8725, OAuth 2.1 §5.2), so that `tollgate check` and
+/// `tollgate token` can show that it refuses the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Defect {
     /// Expired ten minutes ago: beyond the clock-skew leeway validators usually allow.
     Expired,
-    /// For another audience than asked.
+    /// Not valid for another ten minutes (`nbf` and `iat` ahead; RFC 7519 §4.1.5).
+    NotYetValid,
+    /// For another audience than asked, on another origin.
     WrongAudience,
+    /// For another resource on the same origin as the one asked for
+    /// ([`sibling_audience`]): refused only by a server that compares `aud` exactly.
+    SiblingAudience,
     /// From another issuer than this server.
     WrongIssuer,
     /// Signed with a fresh key that the JWKS does not contain.
     UnknownKey,
+    /// Signed with the real key, then one bit of the signature flipped.
+    TamperedSignature,
+    /// `alg: none` and no signature, with the real key's `kid`.
+    AlgNone,
+    /// HS256, keyed with the real RSA public key written in this form (RFC 8725 §2.1).
+    Hs256PublicKey(PublicKeyForm),
+    /// Signed with the real key, but typed `JWT` (the `typ` of an ID token) rather than
+    /// `at+jwt` (RFC 9068 §2.1, §4).
+    WrongType,
 }
 
 /// The audience of a [`Defect::WrongAudience`] token.
 pub const WRONG_AUDIENCE: &str = "https://wrong-audience.invalid/mcp";
 /// The issuer of a [`Defect::WrongIssuer`] token.
 pub const WRONG_ISSUER: &str = "https://wrong-issuer.invalid";
+/// The `typ` of a [`Defect::WrongType`] token.
+pub const WRONG_TYPE: &str = "JWT";
+/// How far ahead a [`Defect::NotYetValid`] token starts, and how long ago a
+/// [`Defect::Expired`] one ended: beyond the few minutes of leeway RFC 9068 §4 allows.
+const SKEW_BEYOND_LEEWAY: i64 = 600;
+
+/// The audience of a [`Defect::SiblingAudience`] token for `audience`: another resource on
+/// the same origin, under its path, such as `http://host/mcp/another-resource` for
+/// `http://host/mcp`. A server that compares only the origin, or checks that `aud` starts
+/// with its URL, accepts it.
+pub fn sibling_audience(audience: &str) -> String {
+    match url::Url::parse(audience) {
+        Ok(mut url) if url.has_host() => {
+            let path = format!("{}/another-resource", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        _ => format!("{}/another-resource", audience.trim_end_matches('/')),
+    }
+}
+
+/// A token made without a flow and the `jti` it was recorded under.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub token: String,
+    pub jti: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
@@ -210,14 +256,31 @@ impl TokenIssuer {
         token: &StandaloneToken,
         now: i64,
     ) -> Result<String, MintError> {
+        Ok(self.mint_standalone(store, token, now).await?.token)
+    }
+
+    /// [`TokenIssuer::mint_recorded`], also returning the `jti`, for revoking the token.
+    pub async fn mint_standalone(
+        &self,
+        store: &Store,
+        token: &StandaloneToken,
+        now: i64,
+    ) -> Result<Minted, MintError> {
+        let has = |defect: Defect| token.defects.contains(&defect);
         let lifetime = seconds(token.lifetime);
-        let (iat, exp) = if token.defects.contains(&Defect::Expired) {
-            (now.saturating_sub(600).saturating_sub(lifetime), now - 600)
+        let (iat, exp) = if has(Defect::Expired) {
+            let exp = now - SKEW_BEYOND_LEEWAY;
+            (exp.saturating_sub(lifetime), exp)
+        } else if has(Defect::NotYetValid) {
+            let start = now + SKEW_BEYOND_LEEWAY;
+            (start, start.saturating_add(lifetime))
         } else {
             (now, now.saturating_add(lifetime))
         };
-        let audience = if token.defects.contains(&Defect::WrongAudience) {
+        let audience = if has(Defect::WrongAudience) {
             vec![WRONG_AUDIENCE.to_owned()]
+        } else if has(Defect::SiblingAudience) {
+            token.audience.iter().map(|a| sibling_audience(a)).collect()
         } else {
             token.audience.clone()
         };
@@ -232,19 +295,43 @@ impl TokenIssuer {
         );
         claims.extra = self.user_claims(&token.subject);
         claims.extra.extend(token.extra_claims.clone());
-        if token.defects.contains(&Defect::WrongIssuer) {
+        if has(Defect::NotYetValid) {
+            claims.extra.insert("nbf".to_owned(), iat.into());
+        }
+        if has(Defect::WrongIssuer) {
             claims.iss = WRONG_ISSUER.to_owned();
         }
-        let signed = if token.defects.contains(&Defect::UnknownKey) {
-            let (stranger, _): (SigningKey, String) = generate_off_thread().await?;
-            stranger.sign(access_token::TYP, &claims)?
+        let typ = if has(Defect::WrongType) {
+            WRONG_TYPE
         } else {
-            self.keys.sign(access_token::TYP, &claims)?
+            access_token::TYP
         };
+        let keys = self.keys.current();
+        let hs256 = token.defects.iter().find_map(|defect| match defect {
+            Defect::Hs256PublicKey(form) => Some(*form),
+            _ => None,
+        });
+        let mut signed = if has(Defect::UnknownKey) {
+            let (stranger, _): (SigningKey, String) = generate_off_thread().await?;
+            stranger.sign(typ, &claims)?
+        } else if has(Defect::AlgNone) {
+            forge::unsigned(typ, keys.active.kid(), &claims)?
+        } else if let Some(form) = hs256 {
+            let secret = keys.active.public_key_bytes(form)?;
+            forge::hs256(&secret, typ, keys.active.kid(), &claims)?
+        } else {
+            keys.active.sign(typ, &claims)?
+        };
+        if has(Defect::TamperedSignature) {
+            signed = forge::tamper(&signed).ok_or(KeyError::Sign)?;
+        }
         store
-            .insert_access_token(&NewAccessToken::of(&claims), None, iat)
+            .insert_access_token(&NewAccessToken::of(&claims), None, iat.min(now))
             .await?;
-        Ok(signed)
+        Ok(Minted {
+            token: signed,
+            jti: claims.jti,
+        })
     }
 
     fn user_claims(&self, subject: &str) -> serde_json::Map<String, serde_json::Value> {

@@ -365,6 +365,74 @@ async fn token_command_mints_tokens_the_server_verifies(backend: Backend) {
     );
 }
 
+/// The defects `tollgate check` sends besides (issue 13), one per option: a verifier that
+/// applies RFC 9068 §4 and RFC 7519 refuses each token for the one reason it was made for,
+/// and nothing else about it is wrong.
+async fn token_command_makes_each_check_defect_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mint = |extra: &str| {
+        let args = [
+            "token",
+            "--database-url",
+            app.database_url(),
+            "--issuer",
+            &app.issuer,
+            "--aud",
+            RESOURCE,
+            "--scope",
+            "mcp:tools",
+            extra,
+        ];
+        tollgate(&args).trim().to_owned()
+    };
+    // RFC 7519 §4.1.5: not before `nbf`, ten minutes ahead.
+    let early = mint("--not-yet-valid");
+    let nbf = jwt_payload(&early)["nbf"].as_i64().unwrap();
+    assert!(nbf >= app.clock.now() + 500, "nbf {nbf}");
+    assert_eq!(
+        app.verify_access_token(&early, RESOURCE).await,
+        Err(VerifyError::NotYetValid)
+    );
+    // RFC 8707 §2, MCP Token Handling: another resource on the same origin.
+    let sibling = mint("--sibling-audience");
+    assert_eq!(
+        jwt_payload(&sibling)["aud"],
+        "http://127.0.0.1:8000/mcp/another-resource"
+    );
+    assert_eq!(
+        app.verify_access_token(&sibling, RESOURCE).await,
+        Err(VerifyError::WrongAudience)
+    );
+    let tampered = mint("--tampered-signature");
+    assert_eq!(
+        app.verify_access_token(&tampered, RESOURCE).await,
+        Err(VerifyError::BadSignature)
+    );
+    // RFC 9068 §4: alg none is never accepted; the kid is the real one.
+    let unsigned = mint("--alg-none");
+    assert_eq!(jwt_header(&unsigned)["alg"], "none");
+    assert!(unsigned.ends_with('.'), "{unsigned}");
+    let kid = app.jwks().await["keys"][0]["kid"].clone();
+    assert_eq!(jwt_header(&unsigned)["kid"], kid);
+    assert!(app.verify_access_token(&unsigned, RESOURCE).await.is_err());
+    // RFC 8725 §2.1: HMAC keyed with the RSA public key.
+    let confused = mint("--hs256-public-key");
+    assert_eq!(jwt_header(&confused)["kid"], kid);
+    assert_eq!(
+        app.verify_access_token(&confused, RESOURCE).await,
+        Err(VerifyError::WrongAlgorithm("HS256".to_owned()))
+    );
+    // RFC 9068 §2.1: an ID token's typ.
+    let typed = mint("--wrong-typ");
+    assert_eq!(
+        app.verify_access_token(&typed, RESOURCE).await,
+        Err(VerifyError::WrongType {
+            found: Some("JWT".to_owned()),
+            expected: "at+jwt"
+        })
+    );
+}
+
 /// `tollgate token` reads the configuration as the server does: a configured user's extra
 /// claims go into their token (a --claim of the same name wins), and without --aud the
 /// audience is the default resource's URL.
@@ -963,6 +1031,7 @@ on_both_backends!(
     auto_consent_never_approves_as_an_undeclared_user,
     serve_warns_about_clients_approving_as_undeclared_users,
     token_command_mints_tokens_the_server_verifies,
+    token_command_makes_each_check_defect_alone,
     token_command_signs_as_the_servers_issuer,
     token_command_uses_the_users_claims_and_the_default_resource,
     migrate_then_serve_and_healthcheck,

@@ -7,6 +7,7 @@ mod helpers;
 
 mod at_rest;
 mod authorize;
+mod check;
 mod cimd;
 mod cli;
 mod client_credentials;

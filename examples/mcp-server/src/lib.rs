@@ -341,9 +341,13 @@ impl Auth {
         // that got a token for itself could replay it here.
         validation.set_audience(&[&self.settings.public_url]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // RFC 7519 §4.1.5: a token is not accepted before its `nbf` (jsonwebtoken checks it
+        // only when asked; `tollgate check` CH-28 found that).
+        validation.validate_nbf = true;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation);
         data.map(|data| data.claims).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => "the token has expired".into(),
+            ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
             ErrorKind::InvalidAudience => format!(
                 "the token's audience is not {} (ask for it with resource={0})",
                 self.settings.public_url

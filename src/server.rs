@@ -242,7 +242,10 @@ async fn sweep(app: AppState) {
         let before = app.events.now_ms().saturating_sub(retention);
         sweep_in_batches("events", || app.store.sweep_events(before, SWEEP_BATCH)).await;
         let now = app.now();
-        sweep_in_batches("used JWT ids", || app.store.sweep_used_jtis(now, SWEEP_BATCH)).await;
+        sweep_in_batches("used JWT ids", || {
+            app.store.sweep_used_jtis(now, SWEEP_BATCH)
+        })
+        .await;
     }
 }
 

@@ -106,7 +106,7 @@ impl App {
         let cimd = config
             .cimd
             .enabled
-            .then(|| DocumentFetcher::new(&config.cimd));
+            .then(|| DocumentFetcher::new(&config.cimd, config.registration.redirect_schemes));
         let events = Arc::new(if config.events.enabled {
             EventLog::start(store.clone(), Arc::clone(&clock), config.events.buffer)
         } else {

@@ -104,6 +104,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
     let check = crate::Config {
         clients: vec![seed.clone()],
         users: config.users.clone(),
+        registration: config.registration.clone(),
         ..crate::Config::default()
     };
     if let Some(problem) = check.validate().into_iter().next() {
@@ -111,7 +112,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
     }
     let metadata = seed
         .registration_request()
-        .validate()
+        .validate_under(config.registration.redirect_schemes)
         .map_err(|e| fail(e.description))?;
     let secret_digest = match (&args.secret, &generated) {
         (Some(chosen), _) => Some(hash_chosen_secret(chosen).map_err(fail)?),

@@ -9,6 +9,7 @@ pub mod validate;
 pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
 
+use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::resource::Resource;
 use crate::secret::Secret;
 
@@ -171,6 +172,10 @@ pub struct RegistrationConfig {
     pub open: bool,
     /// Registrations accepted per client IP address per minute (checklist DCR-9).
     pub per_minute: u32,
+    /// Which redirect URIs clients may register (dynamically, in metadata documents, in
+    /// this file): "native" (https, http on loopback, and native apps' private-use schemes
+    /// such as `cursor://`, RFC 8252 §7.1) or "mcp-strict" (https and loopback http only).
+    pub redirect_schemes: RedirectSchemes,
 }
 
 impl Default for RegistrationConfig {
@@ -178,6 +183,7 @@ impl Default for RegistrationConfig {
         RegistrationConfig {
             open: true,
             per_minute: 60,
+            redirect_schemes: RedirectSchemes::Native,
         }
     }
 }

@@ -85,7 +85,8 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
                 "the registration request body is larger than {MAX_BODY} bytes"
             ))
         })?;
-    let metadata = RegistrationRequest::from_json(serde_json::from_slice(&body))?.validate()?;
+    let metadata = RegistrationRequest::from_json(serde_json::from_slice(&body))?
+        .validate_under(app.config.registration.redirect_schemes)?;
 
     // A UUID never starts with "https://", so it cannot be confused with a Client ID
     // Metadata Document URL (checklist CIMD-13).

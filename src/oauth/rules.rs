@@ -85,8 +85,8 @@ rules! {
         concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.2");
     DCR_1 = "DCR-1", "registration takes a JSON client metadata document", "RFC 7591 §3.1",
         "https://www.rfc-editor.org/rfc/rfc7591#section-3.1";
-    DCR_3 = "DCR-3", "redirect URIs are https or http on loopback", "MCP authorization, Security Considerations",
-        "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security";
+    DCR_3 = "DCR-3", "redirect URIs are https, http on loopback, or a native app's private-use scheme", "RFC 8252 §7.1; MCP authorization, Communication Security",
+        "https://www.rfc-editor.org/rfc/rfc8252#section-7.1";
     DCR_4 = "DCR-4", "client metadata is consistent", "RFC 7591 §2",
         "https://www.rfc-editor.org/rfc/rfc7591#section-2";
     DCR_9 = "DCR-9", "open registration is rate-limited", "RFC 7591 §3",

@@ -848,6 +848,32 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The events the event log holds for `client_id`, oldest first (the events API, which
+    /// stores what was recorded before it answers).
+    pub async fn events_of(&self, client_id: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(self.url("/_tollgate/events"))
+            .query(&[("client", client_id), ("limit", "1000")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["events"].as_array().unwrap().clone()
+    }
+
+    /// The events of `client_id` of type `kind`.
+    pub async fn events_of_type(&self, client_id: &str, kind: &str) -> Vec<Value> {
+        self.events_of(client_id)
+            .await
+            .into_iter()
+            .filter(|event| event["type"] == kind)
+            .collect()
+    }
+}
+
 /// Polls `check` until it returns true, at most for `limit`; panics with `what` otherwise.
 pub async fn eventually<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
 where

@@ -17,6 +17,7 @@ mod discovery;
 mod instances;
 mod keys;
 mod logs;
+mod native_redirects;
 mod openid;
 mod registration;
 mod restart;

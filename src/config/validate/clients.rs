@@ -4,10 +4,11 @@ use super::PathPart::{Index, Key};
 use super::{PathPart, Problems, check_hash, check_scope_token, unknown_user};
 use crate::config::Config;
 use crate::oauth::grant_type::GrantType;
-use crate::oauth::redirect_uri;
+use crate::oauth::redirect_uri::{self, RedirectSchemes};
 
 impl Config {
     pub(super) fn check_clients(&self, problems: &mut Problems) {
+        let schemes = self.registration.redirect_schemes;
         for (i, client) in self.clients.iter().enumerate() {
             let at = |key| [Key("clients"), Index(i), Key(key)];
             // Whether the client is confidential rests on these two.
@@ -58,10 +59,20 @@ impl Config {
                 );
             }
             for (j, uri) in client.redirect_uris.iter().enumerate() {
-                if let Err(e) = redirect_uri::validate_for_registration(uri) {
-                    problems.add(
+                if let Err(e) = redirect_uri::validate_for_registration(uri, schemes) {
+                    // Refused only because of the setting: a problem of the setting's value.
+                    let setting: &[&[PathPart]] =
+                        if redirect_uri::validate_for_registration(uri, RedirectSchemes::Native)
+                            .is_ok()
+                        {
+                            &[&[Key("registration"), Key("redirect_schemes")]]
+                        } else {
+                            &[]
+                        };
+                    problems.add_assuming(
                         &[Key("clients"), Index(i), Key("redirect_uris"), Index(j)],
                         e.description,
+                        setting,
                     );
                 }
             }
@@ -79,7 +90,7 @@ impl Config {
             let parts_valid = client
                 .redirect_uris
                 .iter()
-                .all(|u| redirect_uri::validate_for_registration(u).is_ok())
+                .all(|u| redirect_uri::validate_for_registration(u, schemes).is_ok())
                 && client
                     .grant_types
                     .iter()
@@ -94,7 +105,7 @@ impl Config {
             } else if parts_valid {
                 // The combination (RFC 7591 consistency rules), once each part is valid; the
                 // authentication method and default grants follow from the secret.
-                if let Err(e) = client.registration_request().validate() {
+                if let Err(e) = client.registration_request().validate_under(schemes) {
                     problems.add_assuming(&at("grant_types"), e.description, kind);
                 }
             }

@@ -314,6 +314,28 @@ mod tests {
     }
 
     #[test]
+    fn declared_redirect_uris_follow_registration_redirect_schemes() {
+        let mut cursor = client("cursor");
+        cursor.redirect_uris = vec!["cursor://anysphere.cursor-mcp/oauth/callback".to_owned()];
+        let mut config = Config {
+            clients: vec![cursor],
+            ..Config::default()
+        };
+        assert_eq!(config.validate(), vec![]);
+        config.registration.redirect_schemes =
+            crate::oauth::redirect_uri::RedirectSchemes::McpStrict;
+        let problems = config.validate();
+        assert_eq!(path_text(&problems[0].path), "clients[0].redirect_uris[0]");
+        assert!(
+            problems[0]
+                .message
+                .contains("registration.redirect_schemes is \"mcp-strict\""),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
     fn introspection_needs_a_secret() {
         let mut public = client("rs");
         public.introspection = true;

@@ -4,7 +4,7 @@
 use super::metadata::{AuthMethod, CODE, ClientMetadata, NATIVE};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant_type::GrantType;
-use crate::oauth::redirect_uri;
+use crate::oauth::redirect_uri::{self, RedirectSchemes};
 use crate::oauth::rules;
 use crate::oauth::scope::Scope;
 use serde::Deserialize;
@@ -58,15 +58,22 @@ impl RegistrationRequest {
         })
     }
 
-    /// Applies the RFC 7591 defaults and rules and returns the metadata to register.
+    /// Applies the RFC 7591 defaults and rules and returns the metadata to register, with
+    /// the default redirect URI rule (native apps' schemes accepted).
     pub fn validate(self) -> Result<ClientMetadata, OAuthError> {
-        self.check().map_err(|error| match error.rule_id() {
+        self.validate_under(RedirectSchemes::default())
+    }
+
+    /// Applies the RFC 7591 defaults and rules under this server's
+    /// `registration.redirect_schemes`, and returns the metadata to register.
+    pub fn validate_under(self, schemes: RedirectSchemes) -> Result<ClientMetadata, OAuthError> {
+        self.check(schemes).map_err(|error| match error.rule_id() {
             Some(_) => error,
             None => error.rule(&rules::DCR_4),
         })
     }
 
-    fn check(self) -> Result<ClientMetadata, OAuthError> {
+    fn check(self, schemes: RedirectSchemes) -> Result<ClientMetadata, OAuthError> {
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
             // RFC 7591 §2: the default is client_secret_basic.
             None => AuthMethod::ClientSecretBasic,
@@ -155,7 +162,7 @@ impl RegistrationRequest {
             ));
         }
         for uri in &redirect_uris {
-            redirect_uri::validate_for_registration(uri)?;
+            redirect_uri::validate_for_registration(uri, schemes)?;
         }
         if let Some(name) = &self.client_name {
             if name.trim().is_empty()

@@ -4,6 +4,7 @@
 use crate::oauth::client::{AuthMethod, ClientMetadata, RegistrationRequest};
 use crate::oauth::error::OAuthError;
 use crate::oauth::issuer::is_loopback;
+use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::rules;
 use url::Url;
 
@@ -85,11 +86,19 @@ fn is_dot_segment(segment: &str) -> bool {
 }
 
 /// Validates a fetched document for `client_id` and returns the client's metadata.
-pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
-    check_document(client_id, body).map_err(|error| error.rule(&rules::CIMD_4))
+pub fn parse_document(
+    client_id: &str,
+    body: &[u8],
+    schemes: RedirectSchemes,
+) -> Result<ClientMetadata, OAuthError> {
+    check_document(client_id, body, schemes).map_err(|error| error.rule(&rules::CIMD_4))
 }
 
-fn check_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+fn check_document(
+    client_id: &str,
+    body: &[u8],
+    schemes: RedirectSchemes,
+) -> Result<ClientMetadata, OAuthError> {
     let invalid = |why: String| {
         OAuthError::invalid_client(format!(
             "the client metadata document at {client_id} is not valid: {why}"
@@ -153,7 +162,7 @@ fn check_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthE
         )));
     }
     let metadata = request
-        .validate()
+        .validate_under(schemes)
         .map_err(|e| invalid(e.description.into_owned()))?;
     Ok(metadata)
 }
@@ -234,7 +243,7 @@ mod tests {
 
     #[test]
     fn the_mcp_example_document_is_valid() {
-        let metadata = parse_document(URL, &doc("")).unwrap();
+        let metadata = parse_document(URL, &doc(""), RedirectSchemes::Native).unwrap();
         assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
         assert_eq!(metadata.client_name.as_deref(), Some("Example MCP Client"));
     }
@@ -258,7 +267,7 @@ mod tests {
             (doc(r#","client_secret":"s""#), "client secret"),
             (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
         ] {
-            let err = parse_document(URL, &body).unwrap_err();
+            let err = parse_document(URL, &body, RedirectSchemes::Native).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidClient);
             assert!(err.description.contains(why), "{why}: {}", err.description);
         }

@@ -20,6 +20,7 @@ pub mod document;
 
 use crate::oauth::client::ClientMetadata;
 use crate::oauth::error::OAuthError;
+use crate::oauth::redirect_uri::RedirectSchemes;
 use address::may_connect;
 use cache::{CacheHeaders, DocumentCache, cache_lifetime};
 use document::{MAX_DOCUMENT_BYTES, parse_document};
@@ -38,6 +39,8 @@ const DEFAULT_CACHE: Duration = Duration::from_secs(300);
 const MAX_CACHED_DOCUMENTS: usize = 1024;
 
 pub struct DocumentFetcher {
+    /// `registration.redirect_schemes`, which documents' redirect URIs follow too.
+    redirect_schemes: RedirectSchemes,
     /// Made on the first fetch: building it reads the system's CA certificates, which
     /// took about as long as the rest of start-up together.
     http: tokio::sync::OnceCell<reqwest::Client>,
@@ -82,8 +85,9 @@ impl Resolve for GuardedResolver {
 }
 
 impl DocumentFetcher {
-    pub fn new(config: &CimdConfig) -> Self {
+    pub fn new(config: &CimdConfig, redirect_schemes: RedirectSchemes) -> Self {
         DocumentFetcher {
+            redirect_schemes,
             http: tokio::sync::OnceCell::new(),
             timeout: config.timeout,
             allow_loopback: config.allow_http_loopback,
@@ -207,7 +211,7 @@ impl DocumentFetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let metadata = parse_document(url, &body)?;
+        let metadata = parse_document(url, &body, self.redirect_schemes)?;
         Ok((metadata, lifetime))
     }
 

@@ -3,6 +3,7 @@
 
 use crate::oauth::client::{AuthMethod, ClientMetadata, RegistrationRequest};
 use crate::oauth::error::OAuthError;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::issuer::is_loopback;
 use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::rules;
@@ -85,12 +86,21 @@ fn is_dot_segment(segment: &str) -> bool {
     )
 }
 
+/// A valid document: the client's metadata, and what in the document was ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub metadata: ClientMetadata,
+    /// Members or values the document declares that this server does not support and left
+    /// out, in words: a client is not made unusable by them.
+    pub ignored: Vec<String>,
+}
+
 /// Validates a fetched document for `client_id` and returns the client's metadata.
 pub fn parse_document(
     client_id: &str,
     body: &[u8],
     schemes: RedirectSchemes,
-) -> Result<ClientMetadata, OAuthError> {
+) -> Result<Document, OAuthError> {
     check_document(client_id, body, schemes).map_err(|error| error.rule(&rules::CIMD_4))
 }
 
@@ -98,7 +108,7 @@ fn check_document(
     client_id: &str,
     body: &[u8],
     schemes: RedirectSchemes,
-) -> Result<ClientMetadata, OAuthError> {
+) -> Result<Document, OAuthError> {
     let invalid = |why: String| {
         OAuthError::invalid_client(format!(
             "the client metadata document at {client_id} is not valid: {why}"
@@ -161,10 +171,34 @@ fn check_document(
              are forbidden (CIMD §4.1) and private_key_jwt is not implemented"
         )));
     }
+    // Documents are published once for every authorization server a client talks to, so
+    // they declare grant types some servers have and others do not (claude.ai's declares
+    // the JWT bearer grant, VS Code's the device grant). Those are left out rather than
+    // refused: the client can still do everything this server offers.
+    let mut ignored = Vec::new();
+    if let Some(grants) = request.grant_types.as_mut() {
+        grants.retain(|grant| {
+            let supported = GrantType::parse(grant).is_some();
+            if !supported {
+                ignored.push(format!(
+                    "grant type '{grant}' (this server supports {})",
+                    GrantType::supported_names().join(", ")
+                ));
+            }
+            supported
+        });
+        if grants.is_empty() {
+            return Err(invalid(format!(
+                "none of its grant types is one this server supports ({}); it declares {}",
+                GrantType::supported_names().join(", "),
+                ignored.join(", ")
+            )));
+        }
+    }
     let metadata = request
         .validate_under(schemes)
         .map_err(|e| invalid(e.description.into_owned()))?;
-    Ok(metadata)
+    Ok(Document { metadata, ignored })
 }
 
 #[cfg(test)]
@@ -243,9 +277,45 @@ mod tests {
 
     #[test]
     fn the_mcp_example_document_is_valid() {
-        let metadata = parse_document(URL, &doc(""), RedirectSchemes::Native).unwrap();
+        let metadata = parse_document(URL, &doc(""), RedirectSchemes::Native)
+            .unwrap()
+            .metadata;
         assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
         assert_eq!(metadata.client_name.as_deref(), Some("Example MCP Client"));
+    }
+
+    /// claude.ai's document declares the JWT bearer grant, VS Code's the device grant:
+    /// both are left out, and what was left out is said.
+    #[test]
+    fn unsupported_grant_types_are_ignored_not_refused() {
+        let document = parse_document(
+            URL,
+            &doc(r#","grant_types":["authorization_code","refresh_token",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:device_code"]"#),
+            RedirectSchemes::Native,
+        )
+        .unwrap();
+        assert_eq!(
+            document.metadata.grant_types,
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(document.ignored.len(), 2);
+        assert!(
+            document.ignored[0].contains("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            "{:?}",
+            document.ignored
+        );
+        let error = parse_document(
+            URL,
+            &doc(r#","grant_types":["urn:ietf:params:oauth:grant-type:device_code"]"#),
+            RedirectSchemes::Native,
+        )
+        .unwrap_err();
+        assert!(
+            error.description.contains("none of its grant types"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::redirect_uri::RedirectSchemes;
 use address::may_connect;
 use cache::{CacheHeaders, DocumentCache, cache_lifetime};
-use document::{MAX_DOCUMENT_BYTES, parse_document};
+use document::{Document, MAX_DOCUMENT_BYTES, parse_document};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -114,18 +114,19 @@ impl DocumentFetcher {
             .await
     }
 
-    /// The metadata behind a document URL, from the cache or freshly fetched. The `bool`
-    /// says whether it was fetched (so the caller can store the new version).
+    /// The metadata behind a document URL, from the cache or freshly fetched. A fetched
+    /// one comes with what the document declared and this server ignored (so the caller can
+    /// store the new version and say so); one from the cache with `None`.
     pub async fn metadata(
         &self,
         url: &str,
         clock: &dyn Clock,
-    ) -> Result<(ClientMetadata, bool), OAuthError> {
+    ) -> Result<(ClientMetadata, Option<Vec<String>>), OAuthError> {
         let now = clock.now();
         if let Some(metadata) = self.lock().get(url, now) {
-            return Ok((metadata, false));
+            return Ok((metadata, None));
         }
-        let (metadata, lifetime) = self.fetch(url, now).await?;
+        let (Document { metadata, ignored }, lifetime) = self.fetch(url, now).await?;
         let mut cache = self.lock();
         if lifetime.is_zero() {
             cache.remove(url);
@@ -133,7 +134,7 @@ impl DocumentFetcher {
             let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
             cache.insert(url, metadata.clone(), now.saturating_add(seconds), now);
         }
-        Ok((metadata, true))
+        Ok((metadata, Some(ignored)))
     }
 
     /// Drops the cached document of `url`, so that the next use fetches it again.
@@ -141,7 +142,7 @@ impl DocumentFetcher {
         self.lock().remove(url);
     }
 
-    async fn fetch(&self, url: &str, now: i64) -> Result<(ClientMetadata, Duration), OAuthError> {
+    async fn fetch(&self, url: &str, now: i64) -> Result<(Document, Duration), OAuthError> {
         let failed = |why: String| {
             OAuthError::invalid_client(format!(
                 "the client metadata document at {url} could not be used: {why}"
@@ -211,8 +212,8 @@ impl DocumentFetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let metadata = parse_document(url, &body, self.redirect_schemes)?;
-        Ok((metadata, lifetime))
+        let document = parse_document(url, &body, self.redirect_schemes)?;
+        Ok((document, lifetime))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DocumentCache<ClientMetadata>> {

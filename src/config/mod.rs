@@ -9,6 +9,7 @@ pub mod validate;
 pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
 
+pub use crate::oauth::grant::RefreshReuse;
 use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::resource::Resource;
 use crate::secret::Secret;
@@ -34,6 +35,8 @@ pub struct Config {
     pub access_token_ttl: Duration,
     #[serde(with = "duration")]
     pub refresh_token_ttl: Duration,
+    /// What a second use of a rotated refresh token does.
+    pub refresh: RefreshConfig,
     /// Users who can approve on the consent page, in addition to `dev`.
     #[serde(deserialize_with = "declarations::string_or_table_list")]
     pub users: Vec<User>,
@@ -65,6 +68,7 @@ impl Default for Config {
             database_url: "sqlite://tollgate.db".to_owned(),
             access_token_ttl: Duration::from_secs(5 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh: RefreshConfig::default(),
             users: Vec::new(),
             clients: Vec::new(),
             resources: Vec::new(),
@@ -133,13 +137,14 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 16] = [
+    pub const KEYS: [&'static str; 17] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
         "database_url",
         "access_token_ttl",
         "refresh_token_ttl",
+        "refresh",
         "users",
         "clients",
         "resources",
@@ -162,6 +167,36 @@ impl Config {
         let floor = self.access_token_ttl.saturating_add(last_token_signed);
         let floor_secs = floor.as_secs() + u64::from(floor.subsec_nanos() > 0);
         self.keys.grace_period.max(Duration::from_secs(floor_secs))
+    }
+}
+
+/// Refresh token reuse: every refresh rotates the token, and a second use of the old one
+/// means either a stolen token or a client that refreshed from two places at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefreshConfig {
+    /// "strict": a second use revokes the grant (OAuth 2.1 §4.3.1). "grace": a second use
+    /// within `grace_period` of the first gets the same new tokens as the first; after it,
+    /// it revokes the grant as in "strict".
+    pub reuse: RefreshReuse,
+    /// How long after a refresh a second use of the same token still gets its answer.
+    #[serde(with = "duration")]
+    pub grace_period: Duration,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        RefreshConfig {
+            reuse: RefreshReuse::Strict,
+            grace_period: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RefreshConfig {
+    /// The grace period in effect: none in strict mode.
+    pub fn grace(&self) -> Option<Duration> {
+        (self.reuse == RefreshReuse::Grace).then_some(self.grace_period)
     }
 }
 

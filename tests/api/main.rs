@@ -19,6 +19,7 @@ mod keys;
 mod logs;
 mod native_redirects;
 mod openid;
+mod refresh_races;
 mod registration;
 mod restart;
 mod revocation;

@@ -93,7 +93,7 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
     let client_id = uuid::Uuid::new_v4().to_string();
     let secret = metadata
         .token_endpoint_auth_method
-        .is_confidential()
+        .uses_secret()
         .then(Secret::generate);
     let registration_token = Secret::generate();
     let client = Client {

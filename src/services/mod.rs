@@ -4,6 +4,8 @@
 //! `http` or `cli`.
 
 pub mod cimd;
+pub mod client_assertion;
+pub mod client_keys;
 pub mod clients;
 pub mod declarations;
 pub mod events;

@@ -13,6 +13,7 @@ use tollgate::clock::{Clock, ManualClock};
 use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
 mod documents;
+pub mod keys;
 mod management;
 
 pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};

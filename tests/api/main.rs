@@ -19,6 +19,7 @@ mod keys;
 mod logs;
 mod native_redirects;
 mod openid;
+mod private_key_jwt;
 mod refresh_races;
 mod registration;
 mod restart;

@@ -101,7 +101,10 @@ pub fn parse_document(
     body: &[u8],
     schemes: RedirectSchemes,
 ) -> Result<Document, OAuthError> {
-    check_document(client_id, body, schemes).map_err(|error| error.rule(&rules::CIMD_4))
+    check_document(client_id, body, schemes).map_err(|error| match error.rule_id() {
+        Some(_) => error,
+        None => error.rule(&rules::CIMD_4),
+    })
 }
 
 fn check_document(
@@ -158,19 +161,21 @@ fn check_document(
     }
     let mut request: RegistrationRequest =
         serde_json::from_value(document.clone()).map_err(|e| invalid(e.to_string()))?;
-    // The document's default is `none`, not RFC 7591's client_secret_basic; and `none` is
-    // the only method Tollgate takes from a document (it has no private_key_jwt yet), so
-    // the generic "use client_secret_basic" advice of registration would mislead here.
+    // The document's default is `none`, not RFC 7591's client_secret_basic. A document
+    // client is public, or authenticates with private_key_jwt and the keys its document
+    // names (CIMD §6.2, checklist CIMD-12): never with a shared secret, since anyone can
+    // read the document (CIMD §4.1).
     let method = request
         .token_endpoint_auth_method
         .get_or_insert_with(|| AuthMethod::None.as_str().to_owned());
-    if method != AuthMethod::None.as_str() {
+    if AuthMethod::parse(method).is_some_and(AuthMethod::uses_secret) {
         return Err(invalid(format!(
-            "token_endpoint_auth_method '{method}' is not supported for a metadata document \
-             client: Tollgate accepts only 'none' (a public client with PKCE); shared secrets \
-             are forbidden (CIMD §4.1) and private_key_jwt is not implemented"
+            "token_endpoint_auth_method '{method}' is not possible for a metadata document \
+             client: shared secrets are forbidden (CIMD §4.1); use 'none' (a public client \
+             with PKCE) or 'private_key_jwt' with jwks or jwks_uri"
         )));
     }
+    let private_key_jwt = method == AuthMethod::PrivateKeyJwt.as_str();
     // Documents are published once for every authorization server a client talks to, so
     // they declare grant types some servers have and others do not (claude.ai's declares
     // the JWT bearer grant, VS Code's the device grant). Those are left out rather than
@@ -195,9 +200,15 @@ fn check_document(
             )));
         }
     }
-    let metadata = request
-        .validate_under(schemes)
-        .map_err(|e| invalid(e.description.into_owned()))?;
+    let metadata = request.validate_under(schemes).map_err(|e| {
+        let keys = e.rule_id() == Some(rules::CA_7.id);
+        let error = invalid(e.description.into_owned());
+        if private_key_jwt && keys {
+            error.rule(&rules::CIMD_12)
+        } else {
+            error
+        }
+    })?;
     Ok(Document { metadata, ignored })
 }
 
@@ -284,6 +295,35 @@ mod tests {
         assert_eq!(metadata.client_name.as_deref(), Some("Example MCP Client"));
     }
 
+    /// ChatGPT's document authenticates with private_key_jwt and the keys at its jwks_uri
+    /// (CIMD-12); it also lists the methods it supports, which is not registration metadata.
+    #[test]
+    fn cimd_12_a_document_may_use_private_key_jwt() {
+        let document = parse_document(
+            URL,
+            &doc(r#","token_endpoint_auth_method":"private_key_jwt",
+                "token_endpoint_auth_methods_supported":["none","private_key_jwt"],
+                "jwks_uri":"https://app.example.com/oauth/jwks.json""#),
+            RedirectSchemes::Native,
+        )
+        .unwrap();
+        assert_eq!(
+            document.metadata.token_endpoint_auth_method,
+            AuthMethod::PrivateKeyJwt
+        );
+        assert_eq!(
+            document.metadata.jwks_uri.as_deref(),
+            Some("https://app.example.com/oauth/jwks.json")
+        );
+        let error = parse_document(
+            URL,
+            &doc(r#","token_endpoint_auth_method":"private_key_jwt""#),
+            RedirectSchemes::Native,
+        )
+        .unwrap_err();
+        assert_eq!(error.rule_id(), Some("CIMD-12"));
+    }
+
     /// claude.ai's document declares the JWT bearer grant, VS Code's the device grant:
     /// both are left out, and what was left out is said.
     #[test]
@@ -333,7 +373,8 @@ mod tests {
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":"https://a/cb"}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[null]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secrets"),
-            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "private_key_jwt is not implemented"),
+            (doc(r#","token_endpoint_auth_method":"client_secret_post""#), "shared secrets"),
+            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "must register its public keys"),
             (doc(r#","client_secret":"s""#), "client secret"),
             (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
         ] {

@@ -11,6 +11,7 @@ mod cimd;
 mod cli;
 mod client_credentials;
 mod client_management;
+mod client_payloads;
 mod concurrency;
 mod declarations;
 mod discovery;

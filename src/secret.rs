@@ -3,8 +3,8 @@
 //! enough for values with that much entropy (argon2 is for secrets a person chose), and it
 //! keeps client authentication off the slow path (DESIGN.md, performance budget).
 
-use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::{aead, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::fmt;
@@ -132,6 +132,53 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Encrypts `plaintext` (AES-256-GCM) under a key derived from `token`, a high-entropy
+/// credential the database keeps only the digest of: whoever reads the database cannot
+/// read what is sealed, only whoever presents the token again. `purpose` separates the
+/// keys of different uses of one token. Returns base64url(nonce || ciphertext || tag).
+pub fn seal_for(token: &str, purpose: &str, plaintext: &[u8]) -> Option<String> {
+    let key = sealing_key(token, purpose)?;
+    let nonce = random_bytes::<{ aead::NONCE_LEN }>();
+    let mut sealed = plaintext.to_vec();
+    key.seal_in_place_append_tag(
+        aead::Nonce::assume_unique_for_key(nonce),
+        aead::Aad::from(purpose.as_bytes()),
+        &mut sealed,
+    )
+    .ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Some(base64url(&out))
+}
+
+/// Opens what [`seal_for`] sealed, given the same token and purpose; `None` for any other
+/// token, or if the sealed text was changed.
+pub fn open_with(token: &str, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
+    let key = sealing_key(token, purpose)?;
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    if bytes.len() < aead::NONCE_LEN {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(aead::NONCE_LEN);
+    let nonce = aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut in_out = ciphertext.to_vec();
+    let plaintext = key
+        .open_in_place(nonce, aead::Aad::from(purpose.as_bytes()), &mut in_out)
+        .ok()?;
+    Some(plaintext.to_vec())
+}
+
+/// SHA-256 over the purpose, a zero byte and the token: not the stored digest
+/// (SHA-256 of the token alone), so the database holds nothing that opens the seal.
+fn sealing_key(token: &str, purpose: &str) -> Option<aead::LessSafeKey> {
+    let mut input = Vec::with_capacity(purpose.len() + 1 + token.len());
+    input.extend_from_slice(purpose.as_bytes());
+    input.push(0);
+    input.extend_from_slice(token.as_bytes());
+    let key = aead::UnboundKey::new(&aead::AES_256_GCM, &sha256(&input)).ok()?;
+    Some(aead::LessSafeKey::new(key))
+}
+
 /// A database URL that is safe to print: a password, in the user part or in a `password`
 /// query parameter (which sqlx reads too), becomes `***`. A URL without one is returned as
 /// given.
@@ -202,6 +249,29 @@ mod tests {
         let stored = secret.digest();
         assert!(digest_matches(secret.expose(), &stored));
         assert!(!digest_matches("something else", &stored));
+    }
+
+    #[test]
+    fn only_the_token_opens_what_was_sealed_for_it() {
+        let token = Secret::generate();
+        let sealed = seal_for(token.expose(), "p", b"the successor").unwrap();
+        assert_eq!(
+            open_with(token.expose(), "p", &sealed).as_deref(),
+            Some(&b"the successor"[..])
+        );
+        assert_eq!(open_with(Secret::generate().expose(), "p", &sealed), None);
+        assert_eq!(open_with(token.expose(), "other purpose", &sealed), None);
+        assert_eq!(open_with(&token.digest(), "p", &sealed), None);
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(open_with(token.expose(), "p", &tampered), None);
+        assert_eq!(open_with(token.expose(), "p", "!!"), None);
+        assert_ne!(
+            seal_for(token.expose(), "p", b"x"),
+            seal_for(token.expose(), "p", b"x")
+        );
     }
 
     #[test]

@@ -237,8 +237,9 @@ async fn maintain_keys(app: AppState) {
 }
 
 /// Deletes what has expired, a minute apart, in bounded batches so that a sweep never holds
-/// SQLite's write lock for long: events older than `events.retention`, and used one-time
-/// JWT ids once their JWTs expired.
+/// SQLite's write lock for long: events older than `events.retention`, used one-time JWT
+/// ids once their JWTs expired, and the sealed answers to refreshes once their grace period
+/// (`refresh.grace_period`) is over.
 async fn sweep(app: AppState) {
     let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
@@ -250,6 +251,10 @@ async fn sweep(app: AppState) {
         let now = app.now();
         sweep_in_batches("used JWT ids", || {
             app.store.sweep_used_jtis(now, SWEEP_BATCH)
+        })
+        .await;
+        sweep_in_batches("refresh answers kept for a grace period", || {
+            app.store.sweep_refresh_successors(now, SWEEP_BATCH)
         })
         .await;
     }

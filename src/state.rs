@@ -10,6 +10,7 @@ use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
 use crate::secret::{Secret, digest_matches};
 use crate::services::cimd::DocumentFetcher;
+use crate::services::client_keys::ClientKeys;
 use crate::services::clients::Clients;
 use crate::services::declarations::SecretsChecked;
 use crate::services::events::EventLog;
@@ -43,6 +44,8 @@ pub struct App {
     pub client_auth_throttle: FailureThrottle,
     /// Finds clients, registered or described by a metadata document.
     pub clients: Clients,
+    /// The public keys of `private_key_jwt` clients, inline or from their `jwks_uri`.
+    pub client_keys: ClientKeys,
     /// Whether the stored secrets of declared clients have been checked against the
     /// configuration since start-up (`crate::services::declarations`).
     pub declared_secrets: SecretsChecked,
@@ -109,7 +112,7 @@ impl App {
         let cimd = config
             .cimd
             .enabled
-            .then(|| DocumentFetcher::new(&config.cimd));
+            .then(|| DocumentFetcher::new(&config.cimd, config.registration.redirect_schemes));
         let events = Arc::new(if config.events.enabled {
             EventLog::start(store.clone(), Arc::clone(&clock), config.events.buffer)
         } else {
@@ -154,6 +157,7 @@ impl App {
         let registration_limiter = RateLimiter::per_minute(config.registration.per_minute);
         let client_auth_throttle =
             FailureThrottle::per_minute(config.client_auth_failures_per_minute);
+        let client_keys = ClientKeys::new(&config.cimd);
         App {
             users,
             config,
@@ -168,6 +172,7 @@ impl App {
             registration_limiter,
             client_auth_throttle,
             clients,
+            client_keys,
             declared_secrets,
             events,
             console,

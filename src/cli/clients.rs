@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 pub(super) enum ClientsCommand {
     /// Register a client with a fixed or generated id. Confidential by default, with a
     /// generated secret printed once; --public for a public client.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List every client.
     List(ConfigArgs),
     /// Remove a client and revoke everything issued to it.
@@ -43,9 +43,17 @@ pub(super) struct AddArgs {
     /// A secret of your choosing (kept as an argon2 hash) [default: a generated one]
     #[arg(long)]
     secret: Option<String>,
-    /// client_secret_basic (default) or client_secret_post.
+    /// client_secret_basic (default) or client_secret_post; private_key_jwt with --jwks or
+    /// --jwks-uri.
     #[arg(long, value_name = "METHOD")]
     auth_method: Option<String>,
+    /// The client's public keys, for private_key_jwt: a file with a JWK Set (JSON) or a PEM
+    /// public key (RSA, EC P-256 or Ed25519). No secret is made.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["secret", "public", "jwks_uri"])]
+    jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its JWK Set, for private_key_jwt. No secret is made.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["secret", "public"])]
+    jwks_uri: Option<String>,
     /// A scope the client may ask for (repeatable) [default: any]
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -75,7 +83,7 @@ fn parse_mode(text: &str) -> Result<ConsentMode, String> {
 
 pub(super) async fn run(command: ClientsCommand) -> Result<(), Failure> {
     match command {
-        ClientsCommand::Add(args) => add(args).await,
+        ClientsCommand::Add(args) => add(*args).await,
         ClientsCommand::List(config) => list(&config).await,
         ClientsCommand::Remove { client_id, config } => remove(&client_id, &config).await,
     }
@@ -83,9 +91,23 @@ pub(super) async fn run(command: ClientsCommand) -> Result<(), Failure> {
 
 async fn add(args: AddArgs) -> Result<(), Failure> {
     let config = args.config.load()?;
+    // Keys from a file: a PEM public key, or a JWK Set.
+    let (jwks, public_key) = match &args.jwks {
+        None => (None, None),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+            if text.contains("-----BEGIN") {
+                (None, Some(text))
+            } else {
+                (Some(serde_json::Value::String(text)), None)
+            }
+        }
+    };
+    let keys = jwks.is_some() || public_key.is_some() || args.jwks_uri.is_some();
     // A generated secret is high-entropy and checked with a fast hash; a chosen one gets
     // argon2 (DESIGN.md).
-    let generated = (!args.public && args.secret.is_none()).then(Secret::generate);
+    let generated = (!args.public && !keys && args.secret.is_none()).then(Secret::generate);
     let seed = DeclaredClient {
         client_id: args
             .client_id
@@ -94,6 +116,9 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
         secret: args.secret.clone().map(Secret::new).or(generated.clone()),
         secret_hash: None,
         auth_method: args.auth_method,
+        jwks,
+        jwks_uri: args.jwks_uri,
+        public_key,
         redirect_uris: args.redirect_uris,
         grant_types: args.grant_types,
         scopes: args.scopes,
@@ -104,6 +129,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
     let check = crate::Config {
         clients: vec![seed.clone()],
         users: config.users.clone(),
+        registration: config.registration.clone(),
         ..crate::Config::default()
     };
     if let Some(problem) = check.validate().into_iter().next() {
@@ -111,7 +137,7 @@ async fn add(args: AddArgs) -> Result<(), Failure> {
     }
     let metadata = seed
         .registration_request()
-        .validate()
+        .validate_under(config.registration.redirect_schemes)
         .map_err(|e| fail(e.description))?;
     let secret_digest = match (&args.secret, &generated) {
         (Some(chosen), _) => Some(hash_chosen_secret(chosen).map_err(fail)?),

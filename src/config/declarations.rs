@@ -2,7 +2,7 @@
 //! clients, resources and the consent policy. Users live in memory; declared clients are
 //! written to the database at start-up (`crate::services::declarations`).
 
-use crate::oauth::client::RegistrationRequest;
+use crate::oauth::client::{AuthMethod, RegistrationRequest, jwks};
 use crate::oauth::consent::ConsentMode;
 use crate::oauth::grant_type::GrantType;
 use crate::secret::Secret;
@@ -101,9 +101,21 @@ pub struct DeclaredClient {
         serialize_with = "crate::secret::serialize_redacted"
     )]
     pub secret_hash: Option<String>,
-    /// `client_secret_basic` (default for confidential clients) or `client_secret_post`.
+    /// `client_secret_basic` (default for a client with a secret), `client_secret_post`,
+    /// or `private_key_jwt` (the default for a client with public keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_method: Option<String>,
+    /// The public keys of a `private_key_jwt` client: a JWK Set, as a table
+    /// (`jwks = { keys = [...] }`) or a JSON string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where a `private_key_jwt` client publishes its JWK Set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The public key of a `private_key_jwt` client in PEM (`-----BEGIN PUBLIC KEY-----`):
+    /// RSA, EC P-256 or Ed25519.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirect_uris: Vec<String>,
     /// Default: authorization_code and refresh_token, plus client_credentials for a
@@ -134,6 +146,9 @@ impl DeclaredClient {
             secret: None,
             secret_hash: None,
             auth_method: None,
+            jwks: None,
+            jwks_uri: None,
+            public_key: None,
             redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
             grant_types: Vec::new(),
             scopes: Vec::new(),
@@ -161,8 +176,41 @@ impl DeclaredClient {
         }
     }
 
+    /// A machine client that authenticates with `private_key_jwt` and `jwks` (the
+    /// client_credentials grant only, without redirect URIs).
+    pub fn with_keys(client_id: impl Into<String>, jwks: serde_json::Value) -> Self {
+        DeclaredClient {
+            jwks: Some(jwks),
+            ..DeclaredClient::public(client_id, &[])
+        }
+    }
+
     pub fn is_confidential(&self) -> bool {
+        self.has_secret() || self.has_keys()
+    }
+
+    pub fn has_secret(&self) -> bool {
         self.secret.is_some() || self.secret_hash.is_some()
+    }
+
+    /// Whether it declares public keys (`jwks`, `jwks_uri` or `public_key`).
+    pub fn has_keys(&self) -> bool {
+        self.jwks.is_some() || self.jwks_uri.is_some() || self.public_key.is_some()
+    }
+
+    /// Its inline public keys as a JWK Set: `jwks` (a table, or a JSON string), or
+    /// `public_key` made into one; or why they cannot be read.
+    pub fn jwk_set(&self) -> Result<Option<serde_json::Value>, String> {
+        if let Some(pem) = &self.public_key {
+            return jwks::jwk_from_pem(pem).map(|key| Some(jwks::set_of(key)));
+        }
+        match &self.jwks {
+            None => Ok(None),
+            Some(serde_json::Value::String(json)) => serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| format!("jwks is not JSON ({e})")),
+            Some(table) => Ok(Some(table.clone())),
+        }
     }
 
     /// Tollgate's own rules for this client.
@@ -200,15 +248,22 @@ impl DeclaredClient {
         let needs_code = grant_types
             .iter()
             .any(|g| g == GrantType::AuthorizationCode.as_str());
+        let default_method = if self.has_secret() {
+            AuthMethod::ClientSecretBasic
+        } else if self.has_keys() {
+            AuthMethod::PrivateKeyJwt
+        } else {
+            AuthMethod::None
+        };
         RegistrationRequest {
             redirect_uris: Some(self.redirect_uris.clone()),
-            token_endpoint_auth_method: Some(if confidential {
-                self.auth_method
-                    .clone()
-                    .unwrap_or_else(|| "client_secret_basic".to_owned())
-            } else {
-                "none".to_owned()
+            token_endpoint_auth_method: Some(match (&self.auth_method, confidential) {
+                (Some(method), true) => method.clone(),
+                _ => default_method.as_str().to_owned(),
             }),
+            // Keys that cannot be read fail validation (and `check-config` says why).
+            jwks: self.jwk_set().unwrap_or(Some(serde_json::Value::Null)),
+            jwks_uri: self.jwks_uri.clone(),
             grant_types: Some(grant_types),
             response_types: Some(if needs_code {
                 vec!["code".to_owned()]

@@ -9,6 +9,8 @@ pub mod validate;
 pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
 
+pub use crate::oauth::grant::RefreshReuse;
+use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::resource::Resource;
 use crate::secret::Secret;
 
@@ -33,6 +35,8 @@ pub struct Config {
     pub access_token_ttl: Duration,
     #[serde(with = "duration")]
     pub refresh_token_ttl: Duration,
+    /// What a second use of a rotated refresh token does.
+    pub refresh: RefreshConfig,
     /// Users who can approve on the consent page, in addition to `dev`.
     #[serde(deserialize_with = "declarations::string_or_table_list")]
     pub users: Vec<User>,
@@ -64,6 +68,7 @@ impl Default for Config {
             database_url: "sqlite://tollgate.db".to_owned(),
             access_token_ttl: Duration::from_secs(5 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh: RefreshConfig::default(),
             users: Vec::new(),
             clients: Vec::new(),
             resources: Vec::new(),
@@ -132,13 +137,14 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 16] = [
+    pub const KEYS: [&'static str; 17] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
         "database_url",
         "access_token_ttl",
         "refresh_token_ttl",
+        "refresh",
         "users",
         "clients",
         "resources",
@@ -164,6 +170,36 @@ impl Config {
     }
 }
 
+/// Refresh token reuse: every refresh rotates the token, and a second use of the old one
+/// means either a stolen token or a client that refreshed from two places at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefreshConfig {
+    /// "strict": a second use revokes the grant (OAuth 2.1 §4.3.1). "grace": a second use
+    /// within `grace_period` of the first gets the same new tokens as the first; after it,
+    /// it revokes the grant as in "strict".
+    pub reuse: RefreshReuse,
+    /// How long after a refresh a second use of the same token still gets its answer.
+    #[serde(with = "duration")]
+    pub grace_period: Duration,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        RefreshConfig {
+            reuse: RefreshReuse::Strict,
+            grace_period: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RefreshConfig {
+    /// The grace period in effect: none in strict mode.
+    pub fn grace(&self) -> Option<Duration> {
+        (self.reuse == RefreshReuse::Grace).then_some(self.grace_period)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrationConfig {
@@ -171,6 +207,10 @@ pub struct RegistrationConfig {
     pub open: bool,
     /// Registrations accepted per client IP address per minute (checklist DCR-9).
     pub per_minute: u32,
+    /// Which redirect URIs clients may register (dynamically, in metadata documents, in
+    /// this file): "native" (https, http on loopback, and native apps' private-use schemes
+    /// such as `cursor://`, RFC 8252 §7.1) or "mcp-strict" (https and loopback http only).
+    pub redirect_schemes: RedirectSchemes,
 }
 
 impl Default for RegistrationConfig {
@@ -178,6 +218,7 @@ impl Default for RegistrationConfig {
         RegistrationConfig {
             open: true,
             per_minute: 60,
+            redirect_schemes: RedirectSchemes::Native,
         }
     }
 }

@@ -1,18 +1,22 @@
-//! Client authentication at the token endpoint (OAuth 2.1 §2.4, §3.2.1): public clients
-//! send `client_id` only; confidential clients send their secret by the method they
-//! registered, `client_secret_basic` or `client_secret_post`. Exactly one method per request
-//! (RFC 6749 §2.3).
+//! Client authentication at the token, revocation and introspection endpoints (OAuth 2.1
+//! §2.4, §3.2.1): public clients send `client_id` only; confidential clients authenticate by
+//! the method they registered: their secret (`client_secret_basic`, `client_secret_post`)
+//! or a JWT signed with their private key (`private_key_jwt`, RFC 7523 §2.2). Exactly one
+//! method per request (RFC 6749 §2.3).
 
 use crate::http::error::ApiError;
 use crate::oauth::client::AuthMethod;
 use crate::oauth::client::{Client, ClientSource};
+use crate::oauth::client_assertion::{ASSERTION_TYPE, Assertion};
+use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::rules;
 use crate::secret::verify_stored_secret;
+use crate::services::client_assertion::{self, AssertionError};
 use crate::services::clients::ClientError;
 use crate::services::events;
-use crate::services::throttle::Attempted;
+use crate::services::throttle::{Attempt, Attempted};
 use crate::state::App;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -23,6 +27,8 @@ use percent_encoding::percent_decode_str;
 struct Presented<'a> {
     client_id: String,
     secret: Option<String>,
+    /// A client assertion, read but not verified (`private_key_jwt`).
+    assertion: Option<Assertion>,
     method: AuthMethod,
     /// Kept to compare with a `client_id` in the body.
     body_client_id: Option<&'a str>,
@@ -31,11 +37,13 @@ struct Presented<'a> {
     undecoded_secret: Option<String>,
 }
 
-/// Authenticates the calling client, or says exactly why not.
+/// Authenticates the calling client of the endpoint at `endpoint` (a path of
+/// `oauth::endpoints`), or says exactly why not.
 pub async fn authenticate(
     app: &App,
     headers: &HeaderMap,
     params: &Params,
+    endpoint: &str,
 ) -> Result<Client, ApiError> {
     let presented = presented(headers, params)?;
     events::set_client(&presented.client_id);
@@ -59,17 +67,27 @@ pub async fn authenticate(
         }
     }
     let registered = client.metadata.token_endpoint_auth_method;
+    if let Some(assertion) = presented.assertion {
+        return authenticate_assertion(app, client, &assertion, endpoint).await;
+    }
     let Some(secret) = presented.secret else {
-        return if registered.is_confidential() {
-            Err(OAuthError::invalid_client(format!(
+        return match registered {
+            AuthMethod::None => Ok(client),
+            AuthMethod::PrivateKeyJwt => Err(OAuthError::invalid_client(format!(
+                "this client registered private_key_jwt: authenticate with a JWT signed with \
+                 its private key, sent as client_assertion with client_assertion_type \
+                 {ASSERTION_TYPE} (RFC 7523 §2.2)"
+            ))
+            .rule(&rules::TK_10)
+            .compared(registered.as_str(), presented.method.as_str())
+            .into()),
+            _ => Err(OAuthError::invalid_client(format!(
                 "this is a confidential client: authenticate with its secret using \
                  {registered}, the method it registered"
             ))
             .rule(&rules::TK_10)
             .compared(registered.as_str(), presented.method.as_str())
-            .into())
-        } else {
-            Ok(client)
+            .into()),
         };
     };
     if !registered.is_confidential() {
@@ -91,20 +109,7 @@ pub async fn authenticate(
         .compared(registered.as_str(), presented.method.as_str())
         .into());
     }
-    let attempt = app
-        .client_auth_throttle
-        .attempt(Attempted::ClientSecret(&client.client_id))
-        .map_err(|retry_after| ApiError::RateLimited {
-            retry_after,
-            error: OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                format!(
-                    "too many failed authentications for this client; try again in \
-                     {retry_after} s (brute-force protection, OAuth 2.1 §2.4.1)"
-                ),
-            )
-            .rule(&rules::SEC_2),
-        })?;
+    let attempt = throttled(app, &client.client_id)?;
     let Some(stored) = client.secret_digest.as_deref() else {
         return Err(wrong_secret());
     };
@@ -134,6 +139,70 @@ pub async fn authenticate(
     Ok(client)
 }
 
+/// `private_key_jwt` (RFC 7523 §2.2, §3): the assertion must come from a client that
+/// registered the method, and name this server as its audience: the issuer, the token
+/// endpoint (which RFC 7523 §3 and OpenID Connect Core §9 suggest for every endpoint), or
+/// the endpoint it was sent to.
+async fn authenticate_assertion(
+    app: &App,
+    client: Client,
+    assertion: &Assertion,
+    endpoint: &str,
+) -> Result<Client, ApiError> {
+    let registered = client.metadata.token_endpoint_auth_method;
+    if registered != AuthMethod::PrivateKeyJwt {
+        return Err(OAuthError::invalid_client(format!(
+            "this client registered token_endpoint_auth_method '{registered}' but \
+             authenticated with a client assertion (private_key_jwt)"
+        ))
+        .rule(&rules::TK_10)
+        .compared(registered.as_str(), AuthMethod::PrivateKeyJwt.as_str())
+        .into());
+    }
+    let attempt = throttled(app, &client.client_id)?;
+    let (issuer, token_url, endpoint_url) = (
+        app.issuer.as_str(),
+        app.issuer.endpoint(endpoints::TOKEN),
+        app.issuer.endpoint(endpoint),
+    );
+    let audiences = [issuer, token_url.as_str(), endpoint_url.as_str()];
+    match client_assertion::authenticate(
+        &app.client_keys,
+        &app.store,
+        &client,
+        assertion,
+        &audiences,
+        app.now(),
+    )
+    .await
+    {
+        Ok(_) => {
+            attempt.succeeded();
+            Ok(client)
+        }
+        Err(AssertionError::Refused(error)) => Err(error.into()),
+        Err(AssertionError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// A failed authentication counts against the client's budget unless the attempt is
+/// marked as succeeded (brute-force protection, OAuth 2.1 §2.4.1).
+fn throttled<'a>(app: &'a App, client_id: &'a str) -> Result<Attempt<'a>, ApiError> {
+    app.client_auth_throttle
+        .attempt(Attempted::ClientSecret(client_id))
+        .map_err(|retry_after| ApiError::RateLimited {
+            retry_after,
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!(
+                    "too many failed authentications for this client; try again in \
+                     {retry_after} s (brute-force protection, OAuth 2.1 §2.4.1)"
+                ),
+            )
+            .rule(&rules::SEC_2),
+        })
+}
+
 fn wrong_secret() -> ApiError {
     OAuthError::invalid_client("client authentication failed: wrong client secret")
         .rule(&rules::TK_10)
@@ -157,7 +226,52 @@ async fn find_client(app: &App, client_id: &str) -> Result<Client, ApiError> {
 fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a>, OAuthError> {
     let body_client_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
-    match (basic_credentials(headers)?, body_secret) {
+    let assertion_type = params.get("client_assertion_type")?;
+    let assertion = params.get("client_assertion")?;
+    let basic = basic_credentials(headers)?;
+    let used: Vec<&str> = [
+        basic.as_ref().map(|_| "the Authorization header"),
+        body_secret.map(|_| "client_secret"),
+        assertion.map(|_| "client_assertion"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if used.len() > 1 {
+        return Err(OAuthError::invalid_request(format!(
+            "the client authenticated more than once ({}); use exactly one method (RFC 6749 \
+             §2.3)",
+            used.join(" and ")
+        )));
+    }
+    if let Some(token) = assertion {
+        let assertion = Assertion::read(assertion_type, token)?;
+        let client_id = assertion.client_id()?.to_owned();
+        // RFC 7521 §4.2: a client_id sent too must name the client of the assertion.
+        if let Some(body_id) = body_client_id.filter(|id| *id != client_id) {
+            return Err(OAuthError::invalid_client(format!(
+                "client_id is '{body_id}' but the client assertion is from '{client_id}' (its \
+                 sub); they must name the same client (RFC 7521 §4.2)"
+            ))
+            .rule(&rules::CA_2)
+            .compared(client_id.as_str(), body_id));
+        }
+        return Ok(Presented {
+            client_id,
+            secret: None,
+            assertion: Some(assertion),
+            method: AuthMethod::PrivateKeyJwt,
+            body_client_id: None,
+            undecoded_secret: None,
+        });
+    }
+    if assertion_type.is_some() {
+        return Err(OAuthError::invalid_client(
+            "client_assertion_type came without a client_assertion (RFC 7521 §4.2)",
+        )
+        .rule(&rules::CA_1));
+    }
+    match (basic, body_secret) {
         (Some(_), Some(_)) => Err(OAuthError::invalid_request(
             "the client authenticated twice (Authorization header and client_secret); use \
              exactly one method (RFC 6749 §2.3)",
@@ -165,6 +279,7 @@ fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a
         (Some(basic), None) => Ok(Presented {
             client_id: basic.client_id,
             secret: Some(basic.secret),
+            assertion: None,
             method: AuthMethod::ClientSecretBasic,
             body_client_id,
             undecoded_secret: basic.undecoded_secret,
@@ -184,6 +299,7 @@ fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a
                     AuthMethod::None
                 },
                 secret: secret.map(str::to_owned),
+                assertion: None,
                 body_client_id: None,
                 undecoded_secret: None,
             })

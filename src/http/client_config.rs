@@ -52,7 +52,7 @@ pub async fn update(
             return Err(secret_not_current().into());
         }
     }
-    let metadata = update.apply(&client)?;
+    let metadata = update.apply(&client, app.config.registration.redirect_schemes)?;
     answer_with_next_token(&app, Client { metadata, ..client }, true).await
 }
 

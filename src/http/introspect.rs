@@ -12,6 +12,7 @@ use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
 use crate::oauth::access_token::Audience;
+use crate::oauth::endpoints;
 use crate::oauth::error::OAuthError;
 use crate::oauth::scope::Scope;
 use crate::oauth::{hints, rules};
@@ -51,7 +52,7 @@ pub async fn introspect(
     headers: HeaderMap,
     OAuthForm(params): OAuthForm,
 ) -> Result<Json<Introspection>, ApiError> {
-    let caller = client_auth::authenticate(&app, &headers, &params).await?;
+    let caller = client_auth::authenticate(&app, &headers, &params, endpoints::INTROSPECT).await?;
     if !caller.metadata.is_confidential() {
         return Err(OAuthError::invalid_client(
             "introspection needs an authenticated caller: use the credentials of a \

@@ -85,14 +85,15 @@ pub async fn register(State(app): State<AppState>, request: Request) -> Result<R
                 "the registration request body is larger than {MAX_BODY} bytes"
             ))
         })?;
-    let metadata = RegistrationRequest::from_json(serde_json::from_slice(&body))?.validate()?;
+    let metadata = RegistrationRequest::from_json(serde_json::from_slice(&body))?
+        .validate_under(app.config.registration.redirect_schemes)?;
 
     // A UUID never starts with "https://", so it cannot be confused with a Client ID
     // Metadata Document URL (checklist CIMD-13).
     let client_id = uuid::Uuid::new_v4().to_string();
     let secret = metadata
         .token_endpoint_auth_method
-        .is_confidential()
+        .uses_secret()
         .then(Secret::generate);
     let registration_token = Secret::generate();
     let client = Client {

@@ -5,6 +5,7 @@
 use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
+use crate::oauth::endpoints;
 use crate::oauth::error::OAuthError;
 use crate::oauth::event::EventType;
 use crate::oauth::rules;
@@ -19,7 +20,7 @@ pub async fn revoke(
     headers: HeaderMap,
     OAuthForm(params): OAuthForm,
 ) -> Result<StatusCode, ApiError> {
-    let client = client_auth::authenticate(&app, &headers, &params).await?;
+    let client = client_auth::authenticate(&app, &headers, &params, endpoints::REVOKE).await?;
     let token = params.require("token")?;
     let presented =
         PresentedToken::find(token, &app.keys, app.issuer.as_str(), &app.store, app.now()).await?;

@@ -7,6 +7,7 @@
 //! reachable). Signing uses an aws-lc `RsaKeyPair` parsed once and held here; verifying uses
 //! jsonwebtoken with the same backend.
 
+pub mod client;
 pub mod forge;
 mod jwt;
 

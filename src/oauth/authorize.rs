@@ -50,6 +50,8 @@ pub struct Policy<'a> {
     pub default_audience: &'a str,
     /// The scopes this client may ask for; empty: any.
     pub client_scopes: &'a [String],
+    /// `registration.redirect_schemes`: a URI registered under a laxer setting is not used.
+    pub redirect_schemes: redirect_uri::RedirectSchemes,
 }
 
 /// Checks the request after the client was found by its `client_id`.
@@ -61,6 +63,8 @@ pub fn validate(
     let requested = params.get("redirect_uri").map_err(Rejection::ShowPage)?;
     let redirect_uri =
         redirect_uri::resolve(&client.redirect_uris, requested).map_err(Rejection::ShowPage)?;
+    redirect_uri::check_allowed(&redirect_uri, policy.redirect_schemes)
+        .map_err(Rejection::ShowPage)?;
     // A repeated `state` cannot be echoed, but the redirect URI is verified, so the error
     // still goes back to the client (checklist AZ-14).
     let state = match params.get("state") {
@@ -210,6 +214,7 @@ mod tests {
             resources: &[],
             default_audience: "http://as",
             client_scopes: &[],
+            redirect_schemes: redirect_uri::RedirectSchemes::Native,
         };
         validate(&params, &client(), &policy)
     }
@@ -261,6 +266,7 @@ mod tests {
             resources: &[],
             default_audience: "x",
             client_scopes: &[],
+            redirect_schemes: redirect_uri::RedirectSchemes::Native,
         };
         assert!(matches!(
             validate(&params, &client(), &policy),

@@ -8,7 +8,9 @@ use super::event::format_time;
 use super::pkce::CodeChallenge;
 use super::resource::{self, Resource};
 use super::scope::{Scope, check_client_allows};
+use super::token_response::TokenResponse;
 use super::{hints, rules};
+use serde::{Deserialize, Serialize};
 
 /// Why a grant's single-use credential cannot be spent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,18 @@ pub fn reused_refresh_token() -> OAuthError {
     .rule(&rules::TK_16)
 }
 
+/// What a second use of a rotated refresh token does (`refresh.reuse`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefreshReuse {
+    /// The grant is revoked (OAuth 2.1 §4.3.1 reuse detection).
+    #[default]
+    Strict,
+    /// Within the grace period the second use gets the answer the first one got: clients
+    /// that refresh from two places at once keep their grant. After it, as `Strict`.
+    Grace,
+}
+
 /// A refresh token with the grant it belongs to.
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
@@ -152,9 +166,73 @@ pub struct RefreshGrant {
     pub issued_at: i64,
     pub expires_at: i64,
     pub rotated_at: Option<i64>,
+    /// When it was used, in milliseconds (tokens rotated before version 0007 have only
+    /// `rotated_at`).
+    pub rotated_at_ms: Option<i64>,
+    /// The event id of the request that used it, to name it when the token comes again.
+    pub rotated_by: Option<String>,
     pub revoked_at: Option<i64>,
     /// The flow the authorization started.
     pub flow_id: Option<String>,
+}
+
+/// A second use of a rotated refresh token: which request used it first, and how long
+/// before this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reuse {
+    /// The event id of the first request, when it was recorded.
+    pub first_request: Option<String>,
+    /// Milliseconds between the first use and this one.
+    pub gap_ms: i64,
+}
+
+impl Reuse {
+    /// Whether this reuse came within `grace` of the first use (`None`: strict reuse, no
+    /// grace at all).
+    pub fn within(&self, grace: Option<std::time::Duration>) -> bool {
+        grace.is_some_and(|grace| {
+            u128::try_from(self.gap_ms.max(0)).is_ok_and(|gap| gap < grace.as_millis())
+        })
+    }
+
+    /// The first request, for a log line: its id, or that it is not known.
+    pub fn first_request_name(&self) -> &str {
+        self.first_request.as_deref().unwrap_or("(not recorded)")
+    }
+}
+
+/// The answer to a refresh, kept sealed for the grace period (`refresh.reuse = "grace"`),
+/// so that a second use of the same refresh token gets the same tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Successor {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    /// When the access token expires (unix seconds).
+    pub expires_at: i64,
+}
+
+impl Successor {
+    pub fn of(response: &TokenResponse, expires_at: i64) -> Self {
+        Successor {
+            access_token: response.access_token.clone(),
+            refresh_token: response.refresh_token.clone(),
+            scope: response.scope.clone(),
+            expires_at,
+        }
+    }
+
+    /// The same tokens, with the lifetime that is left of the access token at `now`.
+    pub fn response(self, now: i64) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access_token,
+            token_type: "Bearer",
+            expires_in: u64::try_from(self.expires_at - now).unwrap_or(0),
+            scope: self.scope,
+            refresh_token: self.refresh_token,
+            id_token: None,
+        }
+    }
 }
 
 impl RefreshGrant {
@@ -190,6 +268,17 @@ impl RefreshGrant {
             return Err(OAuthError::invalid_grant("the refresh token has expired").into());
         }
         Ok(())
+    }
+
+    /// If this token was used before, the reuse that a use at `now_ms` would be.
+    pub fn reuse(&self, now_ms: i64) -> Option<Reuse> {
+        let first = self
+            .rotated_at_ms
+            .or_else(|| self.rotated_at.map(|at| at.saturating_mul(1000)))?;
+        Some(Reuse {
+            first_request: self.rotated_by.clone(),
+            gap_ms: now_ms.saturating_sub(first),
+        })
     }
 
     /// Whether this refresh token can still be used (RFC 7662 `active`).
@@ -377,9 +466,63 @@ mod tests {
             issued_at: 100,
             expires_at: 1000,
             rotated_at: None,
+            rotated_at_ms: None,
+            rotated_by: None,
             revoked_at: None,
             flow_id: None,
         }
+    }
+
+    #[test]
+    fn a_reuse_names_the_first_request_and_the_gap() {
+        assert_eq!(refresh().reuse(500_000), None);
+        let rotated = RefreshGrant {
+            rotated_at: Some(200),
+            rotated_at_ms: Some(200_250),
+            rotated_by: Some("event-1".into()),
+            ..refresh()
+        };
+        let reuse = rotated.reuse(200_750).unwrap();
+        assert_eq!(reuse.gap_ms, 500);
+        assert_eq!(reuse.first_request.as_deref(), Some("event-1"));
+        let grace = Some(std::time::Duration::from_secs(10));
+        assert!(reuse.within(grace));
+        assert!(!reuse.within(None), "strict: never");
+        assert!(
+            !rotated.reuse(210_250).unwrap().within(grace),
+            "10 s is past it"
+        );
+        assert!(rotated.reuse(210_249).unwrap().within(grace));
+        // Rotated before the column existed: seconds.
+        let old = RefreshGrant {
+            rotated_at: Some(200),
+            ..refresh()
+        };
+        assert_eq!(old.reuse(203_000).unwrap().gap_ms, 3_000);
+        assert_eq!(
+            old.reuse(203_000).unwrap().first_request_name(),
+            "(not recorded)"
+        );
+    }
+
+    #[test]
+    fn a_successor_keeps_its_tokens_and_counts_down_its_lifetime() {
+        let response = TokenResponse {
+            access_token: "at".into(),
+            token_type: "Bearer",
+            expires_in: 300,
+            scope: Some("mcp:tools".into()),
+            refresh_token: Some("rt2".into()),
+            id_token: None,
+        };
+        let again = Successor::of(&response, 1_300).response(1_004);
+        assert_eq!(again.access_token, "at");
+        assert_eq!(again.refresh_token.as_deref(), Some("rt2"));
+        assert_eq!(again.expires_in, 296);
+        assert_eq!(
+            Successor::of(&response, 1_300).response(2_000).expires_in,
+            0
+        );
     }
 
     #[test]

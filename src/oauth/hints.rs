@@ -217,9 +217,73 @@ pub fn span(seconds: i64) -> String {
     }
 }
 
+/// A span of milliseconds: below a second in milliseconds (refresh races are that close),
+/// else as [`span`].
+pub fn span_ms(millis: i64) -> String {
+    match millis.max(0) {
+        millis @ 0..=999 => format!("{millis} ms"),
+        millis @ 1_000..=9_999 if millis % 1000 >= 100 => {
+            format!("{}.{} s", millis / 1000, millis % 1000 / 100)
+        }
+        millis => span(millis / 1000),
+    }
+}
+
+/// A refresh token used a second time: who used it first, how long before, and what the
+/// server's `refresh.reuse` made of it.
+pub fn refresh_reuse(
+    first_request: &str,
+    first_at_ms: i64,
+    gap_ms: i64,
+    grace: Option<std::time::Duration>,
+) -> String {
+    let when = format!(
+        "this refresh token was first used at {}, {} before this request, which is the second \
+         use; the first was request {first_request}",
+        super::event::format_time(first_at_ms),
+        span_ms(gap_ms)
+    );
+    match grace {
+        None => format!(
+            "{when}. Every refresh returns a new refresh token and the old one must be thrown \
+             away. If two parts of a client refresh at once, let one refresh and share the \
+             result, or set refresh.reuse = \"grace\" on this server to see whether that is \
+             what happens"
+        ),
+        Some(grace) => format!(
+            "{when}, which is later than refresh.grace_period ({}) allows, so the grant was \
+             revoked as if refresh.reuse were \"strict\"",
+            span_ms(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX))
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_of_milliseconds_read_well() {
+        assert_eq!(span_ms(37), "37 ms");
+        assert_eq!(span_ms(1_250), "1.2 s");
+        assert_eq!(span_ms(10_000), "10 s");
+        assert_eq!(span_ms(2_000), "2 s");
+        assert_eq!(span_ms(-5), "0 ms");
+        let strict = refresh_reuse("e1", 784_111_777_042, 40, None);
+        assert!(
+            strict.contains(
+                "first used at 1994-11-06T08:49:37.042Z, 40 ms before this request, which is \
+                 the second use; the first was request e1"
+            ),
+            "{strict}"
+        );
+        assert!(
+            strict.contains("refresh.reuse = 'grace'")
+                || strict.contains("refresh.reuse = \"grace\"")
+        );
+        let late = refresh_reuse("e1", 0, 12_000, Some(std::time::Duration::from_secs(10)));
+        assert!(late.contains("refresh.grace_period (10 s)"), "{late}");
+    }
 
     fn near(expected: &str, received: &str) -> String {
         uri_near_miss([expected], received).unwrap_or_else(|| panic!("no hint for {received}"))

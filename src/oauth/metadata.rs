@@ -3,7 +3,7 @@
 //! arrays are omitted (RFC 8414 §3.2, checklist MD-16), and only what works is advertised.
 
 use super::access_token::SIGNING_ALG;
-use super::client::AuthMethod;
+use super::client::{AuthMethod, jwks};
 use super::endpoints;
 use super::grant_type::GrantType;
 use super::issuer::Issuer;
@@ -29,6 +29,11 @@ pub struct Metadata {
     pub response_modes_supported: Vec<&'static str>,
     pub grant_types_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2: the JWS algorithms of `private_key_jwt` client assertions, at each
+    /// endpoint that takes them.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     /// CIMD §5: URL client ids are accepted.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -75,6 +80,9 @@ impl Metadata {
             response_modes_supported: vec!["query"],
             grant_types_supported: GrantType::supported_names(),
             token_endpoint_auth_methods_supported: auth_methods,
+            token_endpoint_auth_signing_alg_values_supported: jwks::ALGORITHMS.to_vec(),
+            revocation_endpoint_auth_signing_alg_values_supported: jwks::ALGORITHMS.to_vec(),
+            introspection_endpoint_auth_signing_alg_values_supported: jwks::ALGORITHMS.to_vec(),
             code_challenge_methods_supported: vec![S256],
             client_id_metadata_document_supported: features.client_id_metadata_documents,
             authorization_response_iss_parameter_supported: true,
@@ -110,6 +118,22 @@ mod tests {
         assert!(doc.get("scopes_supported").is_none());
         assert!(doc.get("registration_endpoint").is_none());
         assert!(doc.get("subject_types_supported").is_none());
+        assert_eq!(
+            doc["token_endpoint_auth_methods_supported"],
+            serde_json::json!([
+                "none",
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
+        );
+        for endpoint in ["token", "revocation", "introspection"] {
+            assert_eq!(
+                doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")],
+                serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"]),
+                "{endpoint}"
+            );
+        }
         let openid = serde_json::to_value(Metadata::openid(&issuer, &Features::default())).unwrap();
         assert_eq!(openid["subject_types_supported"][0], "public");
     }

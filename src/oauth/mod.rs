@@ -5,6 +5,7 @@ pub mod access_token;
 pub mod authorize;
 
 pub mod client;
+pub mod client_assertion;
 pub mod consent;
 pub mod endpoints;
 pub mod error;

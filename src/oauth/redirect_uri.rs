@@ -5,21 +5,100 @@
 //! pattern matching. The one exception is the loopback rule of RFC 8252 §7.3 / OAuth 2.1
 //! §8.4.2: native apps listen on an ephemeral port, so for `http` URIs on a loopback host the
 //! port may differ while everything else must still be byte-identical.
+//!
+//! What may be registered: `https`, `http` on a loopback host, and (unless the server is
+//! set to the MCP text's stricter rule) the private-use URI schemes of native apps (RFC 8252
+//! §7.1), which real MCP clients use: Cursor registers `cursor://anysphere.cursor-mcp/...`,
+//! VS Code `vscode://...`. Those are matched exactly like any other redirect URI.
 
 use super::error::OAuthError;
 use super::{hints, rules};
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// Hosts that count as loopback for redirect URIs. `localhost` is included because real MCP
 /// clients register it (Claude Code, VS Code), although OAuth 2.1 calls it NOT RECOMMENDED.
 const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
-/// Checks one redirect URI a client wants to register (checklist DCR-3).
-pub fn validate_for_registration(uri: &str) -> Result<(), OAuthError> {
-    check_for_registration(uri).map_err(|error| error.rule(&rules::DCR_3))
+/// Schemes that are never a redirect URI, whatever the setting: they run code or read
+/// files in the browser (`javascript`, `vbscript`, `data`, `file`), or name the browser's
+/// own documents rather than an application (`about`, `blob`, `filesystem`, `view-source`).
+const NEVER: [&str; 8] = [
+    "javascript",
+    "vbscript",
+    "data",
+    "file",
+    "about",
+    "blob",
+    "filesystem",
+    "view-source",
+];
+
+/// Which redirect URIs registration accepts (`registration.redirect_schemes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedirectSchemes {
+    /// `https`, `http` on a loopback host, and the private-use schemes of native apps
+    /// (RFC 8252 §7.1): `cursor:`, `vscode:`, `com.example.app:`.
+    #[default]
+    Native,
+    /// The MCP text's rule (Communication Security): `https`, or `http` on a loopback host,
+    /// only. For teams that want to see which clients break under it.
+    McpStrict,
 }
 
-fn check_for_registration(uri: &str) -> Result<(), OAuthError> {
+impl RedirectSchemes {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedirectSchemes::Native => "native",
+            RedirectSchemes::McpStrict => "mcp-strict",
+        }
+    }
+}
+
+/// What kind of place a redirect URI sends the browser to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination<'a> {
+    /// An `https` URL.
+    Web,
+    /// `http` on a loopback host: a program on this computer listening on a port.
+    Loopback,
+    /// A private-use URI scheme (RFC 8252 §7.1): the application on this computer that
+    /// registered the scheme with the operating system.
+    App { scheme: &'a str },
+}
+
+/// Where `uri` sends the browser, if it is a URI this server could redirect to at all.
+pub fn destination(uri: &str) -> Option<Destination<'_>> {
+    let scheme = uri.split_once(':')?.0;
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Some(Destination::Web),
+        "http" if is_loopback(uri) => Some(Destination::Loopback),
+        _ if is_private_use_scheme(scheme) => Some(Destination::App { scheme }),
+        _ => None,
+    }
+}
+
+/// A scheme that can only be an application's: valid RFC 3986 §3.1 syntax, in the form the
+/// URI parser produces (lower case), and none of the schemes browsers handle themselves.
+fn is_private_use_scheme(scheme: &str) -> bool {
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+        && !NEVER.contains(&scheme)
+        && !matches!(scheme, "http" | "https")
+}
+
+/// Checks one redirect URI a client wants to register (checklist DCR-3), under the server's
+/// `registration.redirect_schemes`.
+pub fn validate_for_registration(uri: &str, schemes: RedirectSchemes) -> Result<(), OAuthError> {
+    check_for_registration(uri, schemes).map_err(|error| match error.rule_id() {
+        Some(_) => error,
+        None => error.rule(&rules::DCR_3),
+    })
+}
+
+fn check_for_registration(uri: &str, schemes: RedirectSchemes) -> Result<(), OAuthError> {
     // URL parsing would quietly drop or percent-encode these, and the URI the client later
     // sends must match what was registered, character for character.
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -39,7 +118,11 @@ fn check_for_registration(uri: &str) -> Result<(), OAuthError> {
             "redirect URI '{uri}' contains a fragment, which is not allowed (OAuth 2.1 §2.3.1)"
         )));
     }
-    match parsed.scheme() {
+    let scheme = parsed.scheme();
+    // The parser lower-cases the scheme; the URI is compared as written, so a client that
+    // registers `Cursor://` must send `Cursor://`. Classify by what was written.
+    let written = uri.split_once(':').map_or(scheme, |(written, _)| written);
+    match scheme {
         "https" => Ok(()),
         "http" if is_loopback(uri) => Ok(()),
         "http" => Err(OAuthError::invalid_redirect_uri(format!(
@@ -47,10 +130,51 @@ fn check_for_registration(uri: &str) -> Result<(), OAuthError> {
              https, or http on 127.0.0.1, [::1] or localhost (MCP authorization, \
              Communication Security)"
         ))),
-        other => Err(OAuthError::invalid_redirect_uri(format!(
-            "redirect URI '{uri}' uses the scheme '{other}'; only https, or http on a \
-             loopback host, is allowed (MCP authorization, Communication Security)"
+        _ if NEVER.contains(&scheme) => Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' uses the scheme '{scheme}', which is never a redirect URI: \
+             it would run code or open a document in the browser instead of returning to an \
+             application. Use https, http on a loopback host, or your application's own \
+             scheme (RFC 8252 §7.1)"
         ))),
+        _ if schemes == RedirectSchemes::McpStrict => {
+            Err(OAuthError::invalid_redirect_uri(format!(
+                "redirect URI '{uri}' uses the private-use scheme '{scheme}' (RFC 8252 §7.1), \
+                 which this server refuses because registration.redirect_schemes is \
+                 \"mcp-strict\": only https, or http on 127.0.0.1, [::1] or localhost, is \
+                 allowed (MCP authorization, Communication Security). With \
+                 registration.redirect_schemes = \"native\" (the default) native apps' schemes \
+                 are accepted"
+            ))
+            .compared(
+                "https, or http on a loopback host (registration.redirect_schemes = \
+                 \"mcp-strict\")",
+                uri,
+            ))
+        }
+        _ if written != scheme => Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' writes its scheme '{written}' with upper-case letters; \
+             schemes are case-insensitive but redirect URIs are compared as strings, so \
+             register it as '{scheme}' and send it that way (RFC 3986 §3.1)"
+        ))),
+        // A private-use scheme needs a path (`com.example.app:/callback`, RFC 8252 §7.1, or
+        // `cursor://host/path`): response parameters go into its query.
+        _ if parsed.cannot_be_a_base() => Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' has no path after its scheme; a native app's redirect URI \
+             looks like '{scheme}:/callback' or '{scheme}://host/callback' (RFC 8252 §7.1)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether this server still accepts `uri` as a redirect URI under `schemes`: a client
+/// registered while native schemes were accepted keeps its URIs, but they are not used
+/// once the setting says "mcp-strict".
+pub fn check_allowed(uri: &str, schemes: RedirectSchemes) -> Result<(), OAuthError> {
+    match (destination(uri), schemes) {
+        (Some(Destination::App { .. }), RedirectSchemes::McpStrict) | (None, _) => {
+            validate_for_registration(uri, schemes)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -245,25 +369,99 @@ mod tests {
     }
 
     #[test]
-    fn registration_allows_https_and_loopback_http_only() {
+    fn dcr_3_registration_allows_https_loopback_http_and_native_schemes() {
+        use RedirectSchemes::{McpStrict, Native};
         for ok in [
             "https://client.example.org/cb",
             CB,
             "http://localhost/callback",
             "http://[::1]:9/cb",
         ] {
-            assert_eq!(validate_for_registration(ok), Ok(()), "{ok}");
+            assert_eq!(validate_for_registration(ok, Native), Ok(()), "{ok}");
+            assert_eq!(validate_for_registration(ok, McpStrict), Ok(()), "{ok}");
+        }
+        // RFC 8252 §7.1, and what MCP clients really register.
+        for native in [
+            "com.example.app:/oauth2redirect/example-provider",
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+            "cursor://anysphere.cursor-retrieval/oauth/user-my-server/callback",
+            "vscode://vscode.github-authentication/did-authenticate",
+            "vscode-insiders://a/cb",
+            "windsurf://codeium.windsurf/oauth/callback",
+        ] {
+            assert_eq!(
+                validate_for_registration(native, Native),
+                Ok(()),
+                "{native}"
+            );
+            let strict = validate_for_registration(native, McpStrict).unwrap_err();
+            assert_eq!(strict.code, ErrorCode::InvalidRedirectUri, "{native}");
+            assert!(
+                strict
+                    .description
+                    .contains("registration.redirect_schemes is \"mcp-strict\""),
+                "the refusal names the setting: {strict}"
+            );
+            assert_eq!(strict.rule_id(), Some("DCR-3"));
         }
         for bad in [
             "http://evil.example/cb",
             "https://x/cb#f",
-            "com.example.app:/callback",
             "javascript:alert(1)",
+            "JavaScript://x/%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "data://x/cb",
+            "file:///etc/passwd",
+            "vbscript://x/msgbox",
+            "about:blank",
+            "blob://x/cb",
+            "myapp:callback",
+            "Cursor://anysphere.cursor-mcp/oauth/callback",
+            "cursor://anysphere.cursor-mcp/oauth/callback#f",
             "/relative",
         ] {
-            let err = validate_for_registration(bad).unwrap_err();
+            let err = validate_for_registration(bad, Native).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidRedirectUri, "{bad}");
+            assert_eq!(err.rule_id(), Some("DCR-3"), "{bad}");
         }
+    }
+
+    #[test]
+    fn native_redirect_uris_match_exactly() {
+        let registered = vec!["cursor://anysphere.cursor-mcp/oauth/callback".to_owned()];
+        assert!(find_match(&registered, "cursor://anysphere.cursor-mcp/oauth/callback").is_some());
+        for near in [
+            "cursor://anysphere.cursor-mcp/oauth/callback/",
+            "cursor://anysphere.cursor-mcp:1/oauth/callback",
+            "cursor://anysphere.cursor-mcp/oauth/callbackX",
+            "cursor://anysphere.cursor-mcp/oauth/callback?x=1",
+            "cursorx://anysphere.cursor-mcp/oauth/callback",
+        ] {
+            assert!(find_match(&registered, near).is_none(), "{near}");
+        }
+    }
+
+    #[test]
+    fn destinations_say_where_the_browser_goes() {
+        assert_eq!(destination("https://a.example/cb"), Some(Destination::Web));
+        assert_eq!(destination(CB), Some(Destination::Loopback));
+        assert_eq!(
+            destination("cursor://anysphere.cursor-mcp/oauth/callback"),
+            Some(Destination::App { scheme: "cursor" })
+        );
+        assert_eq!(destination("http://evil.example/cb"), None);
+        assert_eq!(destination("javascript:alert(1)"), None);
+        assert_eq!(
+            check_allowed("cursor://a/cb", RedirectSchemes::McpStrict)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRedirectUri
+        );
+        assert_eq!(
+            check_allowed("cursor://a/cb", RedirectSchemes::Native),
+            Ok(())
+        );
+        assert_eq!(check_allowed(CB, RedirectSchemes::McpStrict), Ok(()));
     }
 
     #[test]

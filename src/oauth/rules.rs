@@ -85,8 +85,8 @@ rules! {
         concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-4.2");
     DCR_1 = "DCR-1", "registration takes a JSON client metadata document", "RFC 7591 §3.1",
         "https://www.rfc-editor.org/rfc/rfc7591#section-3.1";
-    DCR_3 = "DCR-3", "redirect URIs are https or http on loopback", "MCP authorization, Security Considerations",
-        "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#communication-security";
+    DCR_3 = "DCR-3", "redirect URIs are https, http on loopback, or a native app's private-use scheme", "RFC 8252 §7.1; MCP authorization, Communication Security",
+        "https://www.rfc-editor.org/rfc/rfc8252#section-7.1";
     DCR_4 = "DCR-4", "client metadata is consistent", "RFC 7591 §2",
         "https://www.rfc-editor.org/rfc/rfc7591#section-2";
     DCR_9 = "DCR-9", "open registration is rate-limited", "RFC 7591 §3",
@@ -97,6 +97,22 @@ rules! {
         "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-00#section-4.1";
     CIMD_7 = "CIMD-7", "a document that cannot be fetched aborts the authorization", "CIMD §4.3",
         "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-00#section-4.3";
+    CIMD_12 = "CIMD-12", "a document client may authenticate with private_key_jwt and the document's keys", "CIMD §6.2",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-client-id-metadata-document-00#section-6.2";
+    CA_1 = "CA-1", "a client assertion is one JWT of type jwt-bearer, and the request's only credential", "RFC 7523 §2.2",
+        "https://www.rfc-editor.org/rfc/rfc7523#section-2.2";
+    CA_2 = "CA-2", "iss and sub of a client assertion are the client's id", "RFC 7523 §3",
+        "https://www.rfc-editor.org/rfc/rfc7523#section-3";
+    CA_3 = "CA-3", "aud of a client assertion names this server: its issuer or the endpoint's URL", "RFC 7523 §3",
+        "https://www.rfc-editor.org/rfc/rfc7523#section-3";
+    CA_4 = "CA-4", "a client assertion has exp, is not expired, does not live too long, and is not from the future", "RFC 7523 §3",
+        "https://www.rfc-editor.org/rfc/rfc7523#section-3";
+    CA_5 = "CA-5", "a client assertion has a jti and is used once", "OpenID Connect Core §9",
+        "https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication";
+    CA_6 = "CA-6", "a client assertion is signed with one of the client's registered keys (RS256, PS256, ES256, EdDSA)", "RFC 7523 §3",
+        "https://www.rfc-editor.org/rfc/rfc7523#section-3";
+    CA_7 = "CA-7", "a private_key_jwt client registers its public keys: jwks or jwks_uri, not both", "RFC 7591 §2",
+        "https://www.rfc-editor.org/rfc/rfc7591#section-2";
     SEC_2 = "SEC-2", "secret guessing is throttled", "OAuth 2.1 §2.4.1",
         concat!("https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-13", "#section-2.4.1");
     SEC_4 = "SEC-4", "a native app is a public client whatever its secret", "OAuth 2.1 §2.1",

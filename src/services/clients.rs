@@ -162,7 +162,7 @@ async fn fetch_recorded(
 ) -> Result<(ClientMetadata, bool), ClientError> {
     match fetcher.metadata(client_id, clock).await {
         Ok((metadata, fetched)) => {
-            if fetched {
+            if let Some(ignored) = &fetched {
                 events::step(EventType::DocumentFetch, |event| {
                     event.client_id = Some(client_id.to_owned());
                     event.detail("url", client_id);
@@ -170,9 +170,17 @@ async fn fetch_recorded(
                         "metadata",
                         serde_json::to_value(&metadata).unwrap_or_default(),
                     );
+                    if !ignored.is_empty() {
+                        event.description = Some(format!(
+                            "the document was accepted; this server ignored what it does not \
+                             support: {}",
+                            ignored.join("; ")
+                        ));
+                        event.detail("ignored", ignored.as_slice());
+                    }
                 });
             }
-            Ok((metadata, fetched))
+            Ok((metadata, fetched.is_some()))
         }
         Err(error) => {
             let error = match error.rule_id() {

@@ -69,7 +69,7 @@ pub async fn apply(
             registration_token_digest: None,
             metadata: declared
                 .registration_request()
-                .validate()
+                .validate_under(config.registration.redirect_schemes)
                 .map_err(|e: OAuthError| DeclarationError::Invalid {
                     client_id: declared.client_id.clone(),
                     reason: e.description.into_owned(),

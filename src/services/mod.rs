@@ -5,6 +5,8 @@
 
 pub mod check;
 pub mod cimd;
+pub mod client_assertion;
+pub mod client_keys;
 pub mod clients;
 pub mod declarations;
 pub mod events;

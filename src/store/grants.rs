@@ -51,8 +51,32 @@ struct RefreshGrantRow {
     issued_at: i64,
     expires_at: i64,
     rotated_at: Option<i64>,
+    rotated_at_ms: Option<i64>,
+    rotated_by: Option<String>,
     revoked_at: Option<i64>,
     flow_id: Option<String>,
+}
+
+/// What a rotation records besides the new tokens.
+#[derive(Debug, Clone)]
+pub struct Rotation<'a> {
+    /// Now, in milliseconds, to tell how far apart two uses of the token were.
+    pub now_ms: i64,
+    /// The event id of the request that rotates the token, to name it if the token is
+    /// used again.
+    pub request_id: &'a str,
+    /// The answer to this refresh, sealed, and until when a second use may read it
+    /// (`refresh.reuse = "grace"`).
+    pub successor: Option<(&'a str, i64)>,
+    /// Whether a second use revokes the grant right here, atomically with finding out
+    /// (`refresh.reuse = "strict"`); otherwise the caller decides.
+    pub revoke_on_replay: bool,
+}
+
+/// Which single-use credential a spend is about.
+enum Spend<'a> {
+    Code,
+    Refresh(&'a Rotation<'a>),
 }
 
 #[derive(Debug, Clone)]
@@ -92,7 +116,7 @@ pub enum Spent {
     /// This caller spent it; the new tokens are recorded.
     Issued,
     /// It had been spent before (or concurrently, by another caller): a replay. The grant
-    /// has been revoked.
+    /// has been revoked, unless the rotation said to leave that to the caller.
     Replayed,
     /// It expired, or its grant was revoked, between the caller's checks and the write.
     NoLongerValid,
@@ -140,14 +164,7 @@ impl Store {
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
-        // The grant check is a correlated EXISTS, one primary-key lookup: `grant_id IN
-        // (SELECT id FROM grants WHERE ...)` made SQLite scan every grant inside the write
-        // lock (6.6 ms at 10,000 grants, 658 ms at a million; issue 18).
-        const SQL: &str = "UPDATE authorization_codes SET redeemed_at = $2 \
-                           WHERE code_digest = $1 AND redeemed_at IS NULL AND expires_at > $2 \
-                           AND EXISTS (SELECT 1 FROM grants g \
-                           WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL)";
-        self.spend_then_issue(SQL, code_digest, grant_id, now, tokens)
+        self.spend_then_issue(Spend::Code, code_digest, grant_id, now, tokens)
             .await
     }
 
@@ -156,7 +173,8 @@ impl Store {
         token_digest: &str,
     ) -> Result<Option<RefreshGrant>, StoreError> {
         const SQL: &str = "SELECT r.grant_id, g.client_id, g.subject, g.scope, g.resources, \
-                           r.issued_at, r.expires_at, r.rotated_at, g.revoked_at, g.flow_id \
+                           r.issued_at, r.expires_at, r.rotated_at, r.rotated_at_ms, \
+                           r.rotated_by, g.revoked_at, g.flow_id \
                            FROM refresh_tokens r \
                            JOIN grants g ON g.id = r.grant_id WHERE r.token_digest = $1";
         let row: Option<RefreshGrantRow> = on_pool!(self, pool => sqlx::query_as(SQL)
@@ -173,6 +191,8 @@ impl Store {
                 issued_at: row.issued_at,
                 expires_at: row.expires_at,
                 rotated_at: row.rotated_at,
+                rotated_at_ms: row.rotated_at_ms,
+                rotated_by: row.rotated_by,
                 revoked_at: row.revoked_at,
                 flow_id: row.flow_id,
             })
@@ -180,46 +200,103 @@ impl Store {
         .transpose()
     }
 
-    /// Rotates a refresh token: marks it used and records its successor and the new access
-    /// token, atomically, with the same single-winner guarantee as [`Store::redeem_code`].
+    /// Rotates a refresh token: marks it used (by whom, when) and records its successor,
+    /// the new access token and, in grace mode, the sealed answer, atomically, with the
+    /// same single-winner guarantee as [`Store::redeem_code`].
     pub async fn rotate_refresh_token(
         &self,
         token_digest: &str,
         grant_id: &str,
         now: i64,
         tokens: &IssuedTokens,
+        rotation: &Rotation<'_>,
     ) -> Result<Spent, StoreError> {
-        // A correlated EXISTS for the grant, as in `redeem_code`.
-        const SQL: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
-                           WHERE token_digest = $1 AND rotated_at IS NULL AND expires_at > $2 \
-                           AND EXISTS (SELECT 1 FROM grants g \
-                           WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL)";
-        self.spend_then_issue(SQL, token_digest, grant_id, now, tokens)
-            .await
+        self.spend_then_issue(
+            Spend::Refresh(rotation),
+            token_digest,
+            grant_id,
+            now,
+            tokens,
+        )
+        .await
     }
 
-    /// Runs `spend_sql` (an UPDATE of one single-use row keyed by `$1`, with `$2` = now) and,
-    /// if it changed the row, records `tokens` in the same transaction. If it did not, finds
-    /// out why: a row already spent is a replay and revokes the grant (OAuth 2.1 §4.1.3,
-    /// §4.3.1).
+    /// The sealed answer to the refresh that spent the token with this digest, while it
+    /// is kept (until `expires_at`) and the grant stands.
+    pub async fn refresh_successor(
+        &self,
+        token_digest: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT s.sealed FROM refresh_successors s \
+                           JOIN refresh_tokens r ON r.token_digest = s.token_digest \
+                           JOIN grants g ON g.id = r.grant_id \
+                           WHERE s.token_digest = $1 AND s.expires_at > $2 \
+                           AND g.revoked_at IS NULL";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(token_digest)
+            .bind(now)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Forgets at most `batch` sealed refresh answers whose grace period ended before
+    /// `now`; returns how many.
+    pub async fn sweep_refresh_successors(&self, now: i64, batch: i64) -> Result<u64, StoreError> {
+        const SQL: &str = "DELETE FROM refresh_successors WHERE token_digest IN \
+                           (SELECT token_digest FROM refresh_successors WHERE expires_at <= $1 \
+                           LIMIT $2)";
+        Ok(on_pool!(self, pool => sqlx::query(SQL)
+            .bind(now)
+            .bind(batch)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?)
+    }
+
+    /// Spends a code or a refresh token (an UPDATE of its single-use row, keyed by the
+    /// digest) and, if that changed the row, records `tokens` in the same transaction. If
+    /// it did not, finds out why: a row already spent is a replay and revokes the grant
+    /// (OAuth 2.1 §4.1.3, §4.3.1), unless the rotation leaves that to the caller.
     async fn spend_then_issue(
         &self,
-        spend_sql: &'static str,
+        spend: Spend<'_>,
         key: &str,
         grant_id: &str,
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
+        // The grant check is a correlated EXISTS, one primary-key lookup: `grant_id IN
+        // (SELECT id FROM grants WHERE ...)` made SQLite scan every grant inside the write
+        // lock (6.6 ms at 10,000 grants, 658 ms at a million; issue 18).
+        const CODE_SQL: &str = "UPDATE authorization_codes SET redeemed_at = $2 \
+                                WHERE code_digest = $1 AND redeemed_at IS NULL \
+                                AND expires_at > $2 \
+                                AND EXISTS (SELECT 1 FROM grants g \
+                                WHERE g.id = authorization_codes.grant_id \
+                                AND g.revoked_at IS NULL)";
+        const ROTATE_SQL: &str = "UPDATE refresh_tokens SET rotated_at = $2, \
+                                  rotated_at_ms = $3, rotated_by = $4 \
+                                  WHERE token_digest = $1 AND rotated_at IS NULL \
+                                  AND expires_at > $2 \
+                                  AND EXISTS (SELECT 1 FROM grants g \
+                                  WHERE g.id = refresh_tokens.grant_id \
+                                  AND g.revoked_at IS NULL)";
         const REFRESH_SQL: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, \
                                    issued_at, expires_at) VALUES ($1, $2, $3, $4)";
+        const SUCCESSOR_SQL: &str = "INSERT INTO refresh_successors (token_digest, sealed, \
+                                     expires_at) VALUES ($1, $2, $3)";
         let spent = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let changed = sqlx::query(spend_sql)
-                .bind(key)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let spent = match &spend {
+                Spend::Code => sqlx::query(CODE_SQL).bind(key).bind(now),
+                Spend::Refresh(rotation) => sqlx::query(ROTATE_SQL)
+                    .bind(key)
+                    .bind(now)
+                    .bind(rotation.now_ms)
+                    .bind(rotation.request_id),
+            };
+            let changed = spent.execute(&mut *tx).await?.rows_affected();
             if changed == 1 {
                 sqlx::query(INSERT_ACCESS_TOKEN_SQL)
                     .bind(&tokens.access.jti)
@@ -235,6 +312,14 @@ impl Store {
                         .bind(grant_id)
                         .bind(now)
                         .bind(refresh.expires_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Spend::Refresh(Rotation { successor: Some((sealed, until)), .. }) = &spend {
+                    sqlx::query(SUCCESSOR_SQL)
+                        .bind(key)
+                        .bind(*sealed)
+                        .bind(*until)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -259,7 +344,13 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         if replayed.is_some() {
-            self.revoke_grant(grant_id, now).await?;
+            let revoke = match spend {
+                Spend::Code => true,
+                Spend::Refresh(rotation) => rotation.revoke_on_replay,
+            };
+            if revoke {
+                self.revoke_grant(grant_id, now).await?;
+            }
             Ok(Spent::Replayed)
         } else {
             Ok(Spent::NoLongerValid)

@@ -18,7 +18,7 @@ mod settings;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
 pub use events::{EventFilter, FlowSummary};
-pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Spent};
+pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Rotation, Spent};
 pub use keys::StoredKey;
 pub use settings::ServerSetting;
 

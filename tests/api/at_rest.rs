@@ -76,6 +76,36 @@ async fn credentials_are_stored_only_as_digests(backend: Backend) {
     }
 }
 
+/// With `refresh.reuse = "grace"` the answer to a refresh is kept for the grace period,
+/// sealed: neither the new tokens nor the spent refresh token are in the database.
+async fn refresh_answers_kept_for_a_grace_period_are_sealed(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| c.refresh.reuse = tollgate::config::RefreshReuse::Grace)
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client.client_id).await;
+    let spent = tokens["refresh_token"].as_str().unwrap();
+    let answer: Value = app
+        .refresh(&client.client_id, spent, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stored = everything_stored(&app).await;
+    assert!(stored.contains(&client.client_id), "the dump sees the data");
+    for (what, raw) in [
+        ("spent refresh token", spent),
+        (
+            "new refresh token",
+            answer["refresh_token"].as_str().unwrap(),
+        ),
+        ("new access token", answer["access_token"].as_str().unwrap()),
+    ] {
+        assert!(!stored.contains(raw), "the {what} is stored in clear");
+    }
+}
+
 /// The stored secret of a client, read from the database itself.
 async fn stored_secret(app: &TestApp, client_id: &str) -> String {
     use sqlx::Connection;
@@ -152,5 +182,6 @@ async fn generated_client_secrets_are_stored_as_sha256(backend: Backend) {
 
 on_both_backends!(
     credentials_are_stored_only_as_digests,
+    refresh_answers_kept_for_a_grace_period_are_sealed,
     generated_client_secrets_are_stored_as_sha256,
 );

@@ -154,6 +154,42 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
     assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
 }
 
+/// Grant types a document declares and this server does not support (claude.ai's JWT bearer
+/// grant, VS Code's device grant) are ignored, not refused: the client completes the flow,
+/// and the document fetch's event says what was ignored.
+async fn cimd_4_unsupported_grant_types_in_a_document_are_ignored(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    let url = docs.url("claude.json");
+    let body = example_document(&url, "").replace(
+        r#""grant_types":["authorization_code","refresh_token"]"#,
+        r#""grant_types":["authorization_code","refresh_token",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "urn:ietf:params:oauth:grant-type:device_code"]"#,
+    );
+    assert!(body.contains("jwt-bearer"));
+    docs.answer("claude.json", Answer::json(body, "max-age=60"));
+    let callback = app.approve(&url, &[("redirect_uri", CALLBACK)]).await;
+    let response = app
+        .exchange(&url, &callback.one("code"), &[("redirect_uri", CALLBACK)])
+        .await;
+    assert_eq!(response.status(), Status::OK);
+    let fetches = app.events_of_type(&url, "client.document_fetch").await;
+    let fetch = fetches.first().expect("the fetch is recorded");
+    assert_eq!(fetch["outcome"], "ok");
+    let description = fetch["description"].as_str().unwrap();
+    assert!(
+        description.contains("urn:ietf:params:oauth:grant-type:jwt-bearer")
+            && description.contains("urn:ietf:params:oauth:grant-type:device_code"),
+        "{description}"
+    );
+    assert_eq!(fetch["details"]["ignored"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        fetch["details"]["metadata"]["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+}
+
 /// CIMD-7, CIMD-8: only 200 counts; redirects are not followed.
 async fn cimd_7_8_only_200_counts_and_redirects_are_not_followed(backend: Backend) {
     let app = spawn(backend).await;
@@ -606,6 +642,7 @@ async fn cimd_can_be_switched_off(backend: Backend) {
 }
 
 on_both_backends!(
+    cimd_4_unsupported_grant_types_in_a_document_are_ignored,
     cimd_1_a_document_client_completes_the_flow,
     cimd_6_a_removed_client_is_fetched_and_stored_again,
     cimd_6_a_failed_fetch_is_not_cached,

@@ -39,7 +39,11 @@ async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
     assert_eq!(doc["introspection_endpoint"], app.url("/introspect"));
     assert_eq!(
         doc["introspection_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(
@@ -53,8 +57,20 @@ async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["none", "client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
+    // RFC 8414 §2, the MCP client-credentials extension: the assertion algorithms.
+    for endpoint in ["token", "revocation", "introspection"] {
+        assert_eq!(
+            doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")],
+            serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
+        );
+    }
     // MD-16: no member is an empty array.
     for (name, value) in doc.as_object().unwrap() {
         assert_ne!(value, &serde_json::json!([]), "{name} is empty");

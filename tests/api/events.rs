@@ -956,6 +956,7 @@ async fn replays_revoke_the_family(backend: Backend) {
     let tokens = app.tokens(id).await;
     let refresh = text(&tokens["refresh_token"]);
     ok_json(app.refresh(id, refresh, &[]).await).await;
+    let first = app.last_event("token.request").await;
     app.clock.advance(7);
     let mark = app.mark().await;
     let reused = app.refresh(id, refresh, &[]).await;
@@ -971,7 +972,17 @@ async fn replays_revoke_the_family(backend: Backend) {
     assert_eq!(events[1]["flow"], other_flow);
     assert_eq!(events[1]["rule"], rule("TK-16"));
     assert_eq!(events[1]["hint"], events[0]["hint"]);
-    assert_eq!(events[1]["details"], json!({"credential": "refresh_token"}));
+    // Both requests and the gap between them (issue 15: refresh races).
+    assert_eq!(
+        events[1]["details"],
+        json!({
+            "credential": "refresh_token",
+            "first_request": first["id"],
+            "second_request": events[0]["id"],
+            "gap_ms": 7000,
+            "reuse": "strict"
+        })
+    );
     assert!(
         text(&events[2]["description"]).ends_with("the refresh token was used again"),
         "{}",

@@ -14,6 +14,7 @@ use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
 mod documents;
 mod events;
+pub mod keys;
 mod management;
 
 pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};
@@ -847,6 +848,32 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+}
+
+impl TestApp {
+    /// The events the event log holds for `client_id`, oldest first (the events API, which
+    /// stores what was recorded before it answers).
+    pub async fn events_of(&self, client_id: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(self.url("/_tollgate/events"))
+            .query(&[("client", client_id), ("limit", "1000")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["events"].as_array().unwrap().clone()
+    }
+
+    /// The events of `client_id` of type `kind`.
+    pub async fn events_of_type(&self, client_id: &str, kind: &str) -> Vec<Value> {
+        self.events_of(client_id)
+            .await
+            .into_iter()
+            .filter(|event| event["type"] == kind)
+            .collect()
     }
 }
 

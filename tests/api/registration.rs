@@ -58,13 +58,15 @@ async fn dcr_2_confidential_client_gets_a_secret(backend: Backend) {
     assert_ne!(other.client_secret.unwrap(), secret);
 }
 
-/// DCR-3: only https or loopback http redirect URIs, never with a fragment.
+/// DCR-3: https, loopback http or a native app's scheme (tests/api/native_redirects.rs),
+/// never with a fragment.
 async fn dcr_3_bad_redirect_uris_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for uri in [
         "http://evil.example/cb",
         "https://x.example/cb#f",
-        "myapp://callback",
+        "javascript:alert(1)",
+        "myapp:callback",
         "not a uri",
     ] {
         let response = app

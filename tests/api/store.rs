@@ -13,7 +13,7 @@ use tollgate::oauth::client::{Client, ClientMetadata, ClientPolicy, ClientSource
 use tollgate::oauth::event::{Event, EventType, Outcome};
 use tollgate::store::{
     AuthorizationRequest, EventFilter, IssuedTokens, NewAccessToken, NewCode, NewGrant,
-    NewRefreshToken, ServerSetting, Spent, Store, StoreError,
+    NewRefreshToken, Rotation, ServerSetting, Spent, Store, StoreError,
 };
 
 /// The time of every test here, in seconds since the epoch: the store never reads a clock.
@@ -773,6 +773,16 @@ async fn concurrent_redemptions_of_one_code_have_one_winner(backend: Backend) {
     assert!(recorded[0].grant_revoked_at.is_some(), "and revoked");
 }
 
+/// A strict rotation by request `by` at `now` seconds.
+fn strict(by: &str, now: i64) -> Rotation<'_> {
+    Rotation {
+        now_ms: now * 1000,
+        request_id: by,
+        successor: None,
+        revoke_on_replay: true,
+    }
+}
+
 /// A refresh token rotates once: its successor is recorded with the new access token (or
 /// none, when the rotation issues no refresh token); using it again is a replay that
 /// revokes the family; an expired one is no longer valid. Of concurrent rotations one
@@ -808,14 +818,15 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
             "grant",
             NOW + 5,
             &tokens("client", "jti-1", Some("r1")),
+            &strict("request-1", NOW + 5),
         )
         .await
         .unwrap();
     assert_eq!(spent, Spent::Issued);
-    assert_eq!(
-        store.refresh_grant("r0").await.unwrap().unwrap().rotated_at,
-        Some(NOW + 5)
-    );
+    let used = store.refresh_grant("r0").await.unwrap().unwrap();
+    assert_eq!(used.rotated_at, Some(NOW + 5));
+    assert_eq!(used.rotated_at_ms, Some((NOW + 5) * 1000));
+    assert_eq!(used.rotated_by.as_deref(), Some("request-1"), "who used it");
     let r1 = store.refresh_grant("r1").await.unwrap().unwrap();
     assert_eq!((r1.issued_at, r1.rotated_at), (NOW + 5, None));
     assert_eq!(
@@ -830,7 +841,13 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
     );
     // Without a successor.
     let spent = store
-        .rotate_refresh_token("r1", "grant", NOW + 6, &tokens("client", "jti-2", None))
+        .rotate_refresh_token(
+            "r1",
+            "grant",
+            NOW + 6,
+            &tokens("client", "jti-2", None),
+            &strict("request-2", NOW + 6),
+        )
         .await
         .unwrap();
     assert_eq!(spent, Spent::Issued);
@@ -843,6 +860,7 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
             "grant",
             NOW + 7,
             &tokens("client", "jti-3", Some("r3")),
+            &strict("request-3", NOW + 7),
         )
         .await
         .unwrap();
@@ -880,6 +898,7 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
             "grant-e",
             NOW + 3600,
             &tokens("client", "jti-e2", None),
+            &strict("request-e", NOW + 3600),
         )
         .await
         .unwrap();
@@ -904,7 +923,13 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
         racers.spawn(async move {
             let issued = tokens("client", &format!("jti-c{i}"), Some(&format!("rc{i}")));
             store
-                .rotate_refresh_token("rc", "grant-c", NOW + 1, &issued)
+                .rotate_refresh_token(
+                    "rc",
+                    "grant-c",
+                    NOW + 1,
+                    &issued,
+                    &strict(&format!("racer-{i}"), NOW + 1),
+                )
                 .await
                 .unwrap()
         });
@@ -921,6 +946,120 @@ async fn refresh_tokens_rotate_once(backend: Backend) {
         }
     }
     assert_eq!(successors, 1);
+}
+
+/// In grace mode a rotation keeps the sealed answer until its grace period ends, a replay
+/// leaves the grant to the caller, and the answer is read only while kept and while the
+/// grant stands; expired answers are swept.
+async fn refresh_answers_are_kept_for_the_grace_period(backend: Backend) {
+    let db = open(backend).await;
+    let store = &db.store;
+    approved(store, "client", "grant", "code").await;
+    store
+        .redeem_code("code", "grant", NOW, &tokens("client", "jti-0", Some("r0")))
+        .await
+        .unwrap();
+    assert_eq!(store.refresh_successor("r0", NOW).await.unwrap(), None);
+    let grace = Rotation {
+        now_ms: NOW * 1000 + 250,
+        request_id: "first",
+        successor: Some(("sealed-answer", NOW + 11)),
+        revoke_on_replay: false,
+    };
+    let spent = store
+        .rotate_refresh_token(
+            "r0",
+            "grant",
+            NOW,
+            &tokens("client", "jti-1", Some("r1")),
+            &grace,
+        )
+        .await
+        .unwrap();
+    assert_eq!(spent, Spent::Issued);
+    let used = store.refresh_grant("r0").await.unwrap().unwrap();
+    assert_eq!(used.rotated_at_ms, Some(NOW * 1000 + 250));
+    assert_eq!(
+        store
+            .refresh_successor("r0", NOW + 10)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sealed-answer")
+    );
+    assert_eq!(
+        store.refresh_successor("r0", NOW + 11).await.unwrap(),
+        None,
+        "kept until"
+    );
+    // A second rotation of r0: a replay, and the grant is left standing for the caller.
+    let again = Rotation {
+        request_id: "second",
+        successor: Some(("other", NOW + 12)),
+        ..grace.clone()
+    };
+    let spent = store
+        .rotate_refresh_token(
+            "r0",
+            "grant",
+            NOW + 1,
+            &tokens("client", "jti-2", Some("r2")),
+            &again,
+        )
+        .await
+        .unwrap();
+    assert_eq!(spent, Spent::Replayed);
+    let still = store.refresh_grant("r1").await.unwrap().unwrap();
+    assert_eq!(still.revoked_at, None, "the caller decides");
+    assert!(store.refresh_grant("r2").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .refresh_successor("r0", NOW + 1)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sealed-answer"),
+        "the first answer stays"
+    );
+    // Swept once over, in batches.
+    assert_eq!(
+        store.sweep_refresh_successors(NOW + 10, 10).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.sweep_refresh_successors(NOW + 11, 10).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.sweep_refresh_successors(NOW + 11, 10).await.unwrap(),
+        0
+    );
+    // A revoked grant's answer is not read.
+    approved(store, "client", "grant-v", "code-v").await;
+    store
+        .redeem_code(
+            "code-v",
+            "grant-v",
+            NOW,
+            &tokens("client", "jti-v", Some("rv")),
+        )
+        .await
+        .unwrap();
+    store
+        .rotate_refresh_token(
+            "rv",
+            "grant-v",
+            NOW,
+            &tokens("client", "jti-v1", Some("rv1")),
+            &Rotation {
+                successor: Some(("sealed-v", NOW + 11)),
+                ..grace.clone()
+            },
+        )
+        .await
+        .unwrap();
+    store.revoke_grant("grant-v", NOW + 1).await.unwrap();
+    assert_eq!(store.refresh_successor("rv", NOW + 2).await.unwrap(), None);
 }
 
 /// Access tokens outside a grant are recorded and read back; revoking one, or a grant,
@@ -1417,6 +1556,7 @@ async fn a_jti_is_used_once_per_issuer(backend: Backend) {
 }
 
 on_both_backends!(
+    refresh_answers_are_kept_for_the_grace_period,
     a_jti_is_used_once_per_issuer,
     events_are_stored_filtered_and_swept,
     a_challenge_names_the_flow_of_its_code,

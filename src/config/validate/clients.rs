@@ -4,10 +4,11 @@ use super::PathPart::{Index, Key};
 use super::{PathPart, Problems, check_hash, check_scope_token, unknown_user};
 use crate::config::Config;
 use crate::oauth::grant_type::GrantType;
-use crate::oauth::redirect_uri;
+use crate::oauth::redirect_uri::{self, RedirectSchemes};
 
 impl Config {
     pub(super) fn check_clients(&self, problems: &mut Problems) {
+        let schemes = self.registration.redirect_schemes;
         for (i, client) in self.clients.iter().enumerate() {
             let at = |key| [Key("clients"), Index(i), Key(key)];
             // Whether the client is confidential rests on these two.
@@ -35,15 +36,54 @@ impl Config {
                 problems.add(&at("secret"), "give secret or secret_hash, not both");
             }
             check_hash(problems, &at("secret_hash"), client.secret_hash.as_deref());
+            let keys: Vec<&str> = [
+                client.jwks.as_ref().map(|_| "jwks"),
+                client.jwks_uri.as_ref().map(|_| "jwks_uri"),
+                client.public_key.as_ref().map(|_| "public_key"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if keys.len() > 1 {
+                problems.add(
+                    &at(keys[1]),
+                    format!(
+                        "give one of jwks, jwks_uri and public_key, not {}",
+                        keys.join(" and ")
+                    ),
+                );
+            }
+            if let (Some(first), true) = (keys.first(), client.has_secret()) {
+                problems.add(
+                    &at(first),
+                    "a client authenticates with a secret or with its public keys \
+                     (private_key_jwt), not both: give a secret or keys",
+                );
+            }
+            if let Err(why) = client.jwk_set() {
+                let at_keys = if client.public_key.is_some() {
+                    "public_key"
+                } else {
+                    "jwks"
+                };
+                problems.add(&at(at_keys), why);
+            }
             if let Some(method) = &client.auth_method {
-                let allowed = ["client_secret_basic", "client_secret_post"];
-                if !client.is_confidential() || !allowed.contains(&method.as_str()) {
+                let allowed: &[&str] = if client.has_secret() {
+                    &["client_secret_basic", "client_secret_post"]
+                } else if client.has_keys() {
+                    &["private_key_jwt"]
+                } else {
+                    &[]
+                };
+                if !allowed.contains(&method.as_str()) {
                     problems.add_assuming(
                         &at("auth_method"),
                         format!(
                             "'{method}' is not possible here: a client with a secret uses \
-                             client_secret_basic or client_secret_post; a client without one \
-                             is public"
+                             client_secret_basic or client_secret_post, a client with public \
+                             keys (jwks, jwks_uri or public_key) uses private_key_jwt, and a \
+                             client with neither is public"
                         ),
                         kind,
                     );
@@ -58,10 +98,20 @@ impl Config {
                 );
             }
             for (j, uri) in client.redirect_uris.iter().enumerate() {
-                if let Err(e) = redirect_uri::validate_for_registration(uri) {
-                    problems.add(
+                if let Err(e) = redirect_uri::validate_for_registration(uri, schemes) {
+                    // Refused only because of the setting: a problem of the setting's value.
+                    let setting: &[&[PathPart]] =
+                        if redirect_uri::validate_for_registration(uri, RedirectSchemes::Native)
+                            .is_ok()
+                        {
+                            &[&[Key("registration"), Key("redirect_schemes")]]
+                        } else {
+                            &[]
+                        };
+                    problems.add_assuming(
                         &[Key("clients"), Index(i), Key("redirect_uris"), Index(j)],
                         e.description,
+                        setting,
                     );
                 }
             }
@@ -79,23 +129,32 @@ impl Config {
             let parts_valid = client
                 .redirect_uris
                 .iter()
-                .all(|u| redirect_uri::validate_for_registration(u).is_ok())
+                .all(|u| redirect_uri::validate_for_registration(u, schemes).is_ok())
                 && client
                     .grant_types
                     .iter()
-                    .all(|g| GrantType::parse(g).is_some());
+                    .all(|g| GrantType::parse(g).is_some())
+                && keys.len() <= 1
+                && !(client.has_secret() && client.has_keys())
+                && client.jwk_set().is_ok();
             if !client.is_confidential() && client.redirect_uris.is_empty() {
                 problems.add_assuming(
                     &at("redirect_uris"),
-                    "a public client (no secret) can only use the code flow, which needs \
-                     redirect_uris",
+                    "a public client (no secret, no public keys) can only use the code flow, \
+                     which needs redirect_uris",
                     kind,
                 );
             } else if parts_valid {
                 // The combination (RFC 7591 consistency rules), once each part is valid; the
                 // authentication method and default grants follow from the secret.
-                if let Err(e) = client.registration_request().validate() {
-                    problems.add_assuming(&at("grant_types"), e.description, kind);
+                if let Err(e) = client.registration_request().validate_under(schemes) {
+                    // Problems with the keys are about the keys (RFC 7591 §2, CA-7).
+                    let setting = match (e.rule_id(), keys.first()) {
+                        (Some("CA-7"), Some(keys)) => keys,
+                        (Some("CA-7"), None) => "auth_method",
+                        _ => "grant_types",
+                    };
+                    problems.add_assuming(&at(setting), e.description, kind);
                 }
             }
             for (j, scope) in client.scopes.iter().enumerate() {

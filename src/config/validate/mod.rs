@@ -261,6 +261,9 @@ mod tests {
             secret: None,
             secret_hash: None,
             auth_method: None,
+            jwks: None,
+            jwks_uri: None,
+            public_key: None,
             redirect_uris: vec!["http://127.0.0.1/cb".to_owned()],
             grant_types: vec![],
             scopes: vec![],
@@ -310,6 +313,71 @@ mod tests {
                 "clients[1].client_id",
                 "clients[1].grant_types[0]",
             ]
+        );
+    }
+
+    #[test]
+    fn declared_redirect_uris_follow_registration_redirect_schemes() {
+        let mut cursor = client("cursor");
+        cursor.redirect_uris = vec!["cursor://anysphere.cursor-mcp/oauth/callback".to_owned()];
+        let mut config = Config {
+            clients: vec![cursor],
+            ..Config::default()
+        };
+        assert_eq!(config.validate(), vec![]);
+        config.registration.redirect_schemes =
+            crate::oauth::redirect_uri::RedirectSchemes::McpStrict;
+        let problems = config.validate();
+        assert_eq!(path_text(&problems[0].path), "clients[0].redirect_uris[0]");
+        assert!(
+            problems[0]
+                .message
+                .contains("registration.redirect_schemes is \"mcp-strict\""),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn declared_keys_are_checked() {
+        let ed = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
+        let good = DeclaredClient::with_keys("machine", ed.clone());
+        let mut both = DeclaredClient::with_keys("both", ed.clone());
+        both.secret = Some(crate::secret::Secret::new("s"));
+        let mut bad_pem = client("pem");
+        bad_pem.public_key = Some("-----BEGIN PUBLIC KEY-----\nnope\n".to_owned());
+        let mut no_keys = client("nokeys");
+        no_keys.auth_method = Some("private_key_jwt".to_owned());
+        let mut private = client("private");
+        private.jwks = Some(serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}));
+        let mut as_json =
+            DeclaredClient::with_keys("json", serde_json::Value::String(ed.to_string()));
+        as_json.redirect_uris = vec!["http://127.0.0.1/cb".to_owned()];
+        let config = Config {
+            clients: vec![good, both, bad_pem, no_keys, private, as_json],
+            ..Config::default()
+        };
+        let problems: Vec<(String, String)> = config
+            .validate()
+            .iter()
+            .map(|p| (path_text(&p.path), p.message.clone()))
+            .collect();
+        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "clients[1].jwks",
+                "clients[2].public_key",
+                "clients[3].auth_method",
+                "clients[4].jwks",
+            ],
+            "{problems:?}"
+        );
+        assert!(problems[0].1.contains("not both"), "{problems:?}");
+        assert!(
+            problems[3].1.contains("private key material"),
+            "{problems:?}"
         );
     }
 

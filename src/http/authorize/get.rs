@@ -82,6 +82,7 @@ async fn show_consent(
         resources: &app.config.resources,
         default_audience: &app.default_audience,
         client_scopes: &client.policy.allowed_scopes,
+        redirect_schemes: app.config.registration.redirect_schemes,
     };
     let request = match authorize::validate(params, &client.metadata, &policy) {
         Ok(request) => request,
@@ -191,6 +192,10 @@ async fn consent_page(
         event.detail("resources", pending.resources.as_slice());
     });
 
+    let app_scheme = match redirect_uri::destination(&pending.redirect_uri) {
+        Some(redirect_uri::Destination::App { scheme }) => Some(scheme),
+        _ => None,
+    };
     let page = ConsentPage {
         issuer: app.issuer.as_str(),
         action: format!("{}{}", app.issuer.path(), endpoints::AUTHORIZE),
@@ -206,8 +211,12 @@ async fn consent_page(
             .is_document_client(&client.client_id)
             .then(|| redirect_uri::display_host(&client.client_id)),
         redirect_uri: &pending.redirect_uri,
-        redirect_host: redirect_uri::display_host(&pending.redirect_uri),
+        redirect_host: match app_scheme {
+            Some(_) => "an application on this computer".to_owned(),
+            None => redirect_uri::display_host(&pending.redirect_uri),
+        },
         loopback_redirect: redirect_uri::is_loopback(&pending.redirect_uri),
+        app_scheme,
         scopes: scopes.iter().collect(),
         resources: &pending.resources,
         users: app

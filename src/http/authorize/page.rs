@@ -21,6 +21,9 @@ pub struct ConsentPage<'a> {
     pub redirect_uri: &'a str,
     pub redirect_host: String,
     pub loopback_redirect: bool,
+    /// The private-use scheme (RFC 8252 §7.1) of a redirect to an application on this
+    /// computer, such as `cursor`.
+    pub app_scheme: Option<&'a str>,
     pub scopes: Vec<&'a str>,
     pub resources: &'a [String],
     /// (subject, display name) of every user who may approve.

@@ -9,6 +9,7 @@ mod refresh_token;
 use super::client_auth;
 use super::error::ApiError;
 use super::form::OAuthForm;
+use crate::oauth::endpoints;
 use crate::oauth::error::OAuthError;
 use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::grant_type::GrantType;
@@ -27,7 +28,7 @@ pub async fn token(
     let grant_type = params.require("grant_type")?;
     events::detail("grant_type", grant_type);
     let grant_type = GrantType::requested(grant_type)?;
-    let client = client_auth::authenticate(&app, &headers, &params).await?;
+    let client = client_auth::authenticate(&app, &headers, &params, endpoints::TOKEN).await?;
     client.metadata.require_grant(grant_type)?;
     let response = match grant_type {
         GrantType::AuthorizationCode => {

@@ -17,13 +17,17 @@ pub enum AuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2, OpenID Connect Core §9);
+    /// the server holds only the public keys (`jwks` or `jwks_uri`).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 4] = [
         AuthMethod::None,
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,11 +35,24 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<AuthMethod> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
     }
 
     pub fn is_confidential(self) -> bool {
         self != AuthMethod::None
+    }
+
+    /// Whether the server issues (and checks) a shared secret for this method.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
     }
 }
 
@@ -72,6 +89,16 @@ pub struct ClientMetadata {
     pub software_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<String>,
+    /// The client's public keys, inline (RFC 7591 §2 `jwks`, a JWK Set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys (RFC 7591 §2 `jwks_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The one algorithm its client assertions use, if it registered one (OpenID Connect
+    /// Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 impl ClientMetadata {

@@ -1,6 +1,7 @@
 //! Clients: who they are (RFC 7591 metadata), who made them, and Tollgate's own rules for
 //! each (allowed scopes, consent, introspection).
 
+pub mod jwks;
 mod metadata;
 mod registration;
 pub mod update;

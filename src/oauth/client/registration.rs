@@ -1,10 +1,12 @@
 //! Registration requests (RFC 7591 §2): what a registration may ask for, the defaults the
 //! RFC prescribes, and the consistency rules (checklist DCR-1..DCR-7).
 
+use super::jwks;
 use super::metadata::{AuthMethod, CODE, ClientMetadata, NATIVE};
 use crate::oauth::error::OAuthError;
 use crate::oauth::grant_type::GrantType;
-use crate::oauth::redirect_uri;
+use crate::oauth::issuer::is_loopback;
+use crate::oauth::redirect_uri::{self, RedirectSchemes};
 use crate::oauth::rules;
 use crate::oauth::scope::Scope;
 use serde::Deserialize;
@@ -42,6 +44,14 @@ pub struct RegistrationRequest {
     /// OpenID Connect Registration §2; MCP 2026-07-28 clients must send it (SEP-837).
     #[serde(default)]
     pub application_type: Option<String>,
+    /// The client's public keys, for `private_key_jwt` (RFC 7591 §2).
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// OpenID Connect Registration §2.
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 /// Client names are shown on the consent page; keep them to a readable length.
@@ -58,28 +68,38 @@ impl RegistrationRequest {
         })
     }
 
-    /// Applies the RFC 7591 defaults and rules and returns the metadata to register.
+    /// Applies the RFC 7591 defaults and rules and returns the metadata to register, with
+    /// the default redirect URI rule (native apps' schemes accepted).
     pub fn validate(self) -> Result<ClientMetadata, OAuthError> {
-        self.check().map_err(|error| match error.rule_id() {
+        self.validate_under(RedirectSchemes::default())
+    }
+
+    /// Applies the RFC 7591 defaults and rules under this server's
+    /// `registration.redirect_schemes`, and returns the metadata to register.
+    pub fn validate_under(self, schemes: RedirectSchemes) -> Result<ClientMetadata, OAuthError> {
+        self.check(schemes).map_err(|error| match error.rule_id() {
             Some(_) => error,
             None => error.rule(&rules::DCR_4),
         })
     }
 
-    fn check(self) -> Result<ClientMetadata, OAuthError> {
+    fn check(self, schemes: RedirectSchemes) -> Result<ClientMetadata, OAuthError> {
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
             // RFC 7591 §2: the default is client_secret_basic.
             None => AuthMethod::ClientSecretBasic,
-            Some(value) => AuthMethod::ALL
-                .into_iter()
-                .find(|m| m.as_str() == value)
-                .ok_or_else(|| {
-                    OAuthError::invalid_client_metadata(format!(
-                        "token_endpoint_auth_method '{value}' is not supported; use one of \
-                         none, client_secret_basic, client_secret_post"
-                    ))
-                })?,
+            Some(value) => AuthMethod::parse(value).ok_or_else(|| {
+                OAuthError::invalid_client_metadata(format!(
+                    "token_endpoint_auth_method '{value}' is not supported; use one of {}",
+                    AuthMethod::ALL.map(AuthMethod::as_str).join(", ")
+                ))
+            })?,
         };
+        check_keys(
+            token_endpoint_auth_method,
+            self.jwks.as_ref(),
+            self.jwks_uri.as_deref(),
+            self.token_endpoint_auth_signing_alg.as_deref(),
+        )?;
         let grant_types = self
             .grant_types
             .unwrap_or_else(|| vec![GrantType::AuthorizationCode.as_str().to_owned()]);
@@ -135,8 +155,8 @@ impl RegistrationRequest {
             if !token_endpoint_auth_method.is_confidential() {
                 return Err(OAuthError::invalid_client_metadata(
                     "the client_credentials grant needs a confidential client: register \
-                     token_endpoint_auth_method client_secret_basic or client_secret_post \
-                     (OAuth 2.1 §4.2)",
+                     token_endpoint_auth_method client_secret_basic, client_secret_post or \
+                     private_key_jwt (OAuth 2.1 §4.2)",
                 ));
             }
             if self.application_type.as_deref() == Some(NATIVE) {
@@ -155,7 +175,7 @@ impl RegistrationRequest {
             ));
         }
         for uri in &redirect_uris {
-            redirect_uri::validate_for_registration(uri)?;
+            redirect_uri::validate_for_registration(uri, schemes)?;
         }
         if let Some(name) = &self.client_name {
             if name.trim().is_empty()
@@ -207,8 +227,62 @@ impl RegistrationRequest {
             software_id: self.software_id,
             software_version: self.software_version,
             application_type: self.application_type,
+            jwks: self.jwks,
+            jwks_uri: self.jwks_uri,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
         })
     }
+}
+
+/// RFC 7591 §2: a `private_key_jwt` client registers its public keys, inline (`jwks`) or
+/// by reference (`jwks_uri`), never both; and whatever keys a client registers must be
+/// keys this server can verify with.
+fn check_keys(
+    method: AuthMethod,
+    jwks: Option<&serde_json::Value>,
+    jwks_uri: Option<&str>,
+    alg: Option<&str>,
+) -> Result<(), OAuthError> {
+    let refuse = |why: String| OAuthError::invalid_client_metadata(why).rule(&rules::CA_7);
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(refuse(
+            "jwks and jwks_uri are both present; register one of them (RFC 7591 §2)".to_owned(),
+        ));
+    }
+    if let Some(jwks) = jwks {
+        jwks::check_jwks(jwks).map_err(refuse)?;
+    }
+    if let Some(uri) = jwks_uri {
+        let secure = match url::Url::parse(uri) {
+            Ok(url) if url.fragment().is_none() => {
+                url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url))
+            }
+            _ => false,
+        };
+        if !secure {
+            return Err(refuse(format!(
+                "jwks_uri '{uri}' must be an https URL without a fragment (http only on a \
+                 loopback host, for local development)"
+            )));
+        }
+    }
+    if method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+        return Err(refuse(
+            "a private_key_jwt client must register its public keys: jwks (the JWK Set) or \
+             jwks_uri (where it publishes it) (RFC 7591 §2)"
+                .to_owned(),
+        ));
+    }
+    if let Some(alg) = alg {
+        if !jwks::ALGORITHMS.contains(&alg) {
+            return Err(refuse(format!(
+                "token_endpoint_auth_signing_alg '{alg}' is not one of {} (OpenID Connect \
+                 Registration §2)",
+                jwks::ALGORITHMS.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_web_url(member: &str, value: &str) -> Result<(), OAuthError> {
@@ -266,7 +340,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::InvalidClientMetadata);
         for bad in [
             r#"{"redirect_uris":["https://c.example/cb"],"grant_types":["implicit"]}"#,
-            r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#,
+            r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"client_secret_jwt"}"#,
             r#"{"redirect_uris":["https://c.example/cb"],"application_type":"desktop"}"#,
             r#"{"redirect_uris":["https://c.example/cb"],"logo_uri":"javascript:alert(1)"}"#,
             r#"{"grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"none"}"#,
@@ -276,6 +350,64 @@ mod tests {
                 ErrorCode::InvalidClientMetadata,
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn ca_7_private_key_jwt_clients_register_their_keys() {
+        let key =
+            r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let metadata = request(&format!(
+            r#"{{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt",
+            "jwks":{{"keys":[{key}]}},"token_endpoint_auth_signing_alg":"EdDSA"}}"#
+        ))
+        .validate()
+        .unwrap();
+        assert_eq!(
+            metadata.token_endpoint_auth_method,
+            AuthMethod::PrivateKeyJwt
+        );
+        assert!(metadata.is_confidential() && !metadata.token_endpoint_auth_method.uses_secret());
+        request(
+            r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt",
+            "jwks_uri":"https://c.example/jwks.json"}"#,
+        )
+        .validate()
+        .unwrap();
+        for (bad, why) in [
+            (
+                r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#.to_owned(),
+                "must register its public keys",
+            ),
+            (
+                format!(
+                    r#"{{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt",
+                    "jwks":{{"keys":[{key}]}},"jwks_uri":"https://c.example/jwks.json"}}"#
+                ),
+                "both present",
+            ),
+            (
+                r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt",
+                "jwks_uri":"http://c.example/jwks.json"}"#.to_owned(),
+                "https URL",
+            ),
+            (
+                r#"{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt",
+                "jwks":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}}"#.to_owned(),
+                "jwks key 0",
+            ),
+            (
+                format!(
+                    r#"{{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"private_key_jwt",
+                    "jwks":{{"keys":[{key}]}},"token_endpoint_auth_signing_alg":"HS256"}}"#
+                ),
+                "HS256",
+            ),
+        ] {
+            let error = request(&bad).validate().unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidClientMetadata, "{bad}");
+            assert_eq!(error.rule_id(), Some("CA-7"), "{bad}");
+            assert!(error.description.contains(why), "{why}: {error}");
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::{Client, ClientMetadata, RegistrationRequest};
 use crate::oauth::error::OAuthError;
+use crate::oauth::redirect_uri::RedirectSchemes;
 use serde_json::Value;
 
 /// Members a client must not send in an update (RFC 7592 §2.2): the server owns them.
@@ -46,9 +47,13 @@ impl ClientUpdate {
     /// The new metadata of `current`, by the rules of registration (RFC 7591 §2), except
     /// that the authentication method stays: a public client cannot become confidential or
     /// the other way round without a new registration.
-    pub fn apply(self, current: &Client) -> Result<ClientMetadata, OAuthError> {
-        let metadata =
-            RegistrationRequest::from_json(serde_json::from_value(self.document))?.validate()?;
+    pub fn apply(
+        self,
+        current: &Client,
+        schemes: RedirectSchemes,
+    ) -> Result<ClientMetadata, OAuthError> {
+        let metadata = RegistrationRequest::from_json(serde_json::from_value(self.document))?
+            .validate_under(schemes)?;
         let (was, now) = (
             current.metadata.token_endpoint_auth_method,
             metadata.token_endpoint_auth_method,
@@ -114,7 +119,8 @@ mod tests {
     }
 
     fn update(body: serde_json::Value) -> Result<ClientMetadata, OAuthError> {
-        ClientUpdate::parse(body.to_string().as_bytes(), &client())?.apply(&client())
+        ClientUpdate::parse(body.to_string().as_bytes(), &client())?
+            .apply(&client(), RedirectSchemes::Native)
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use crate::oauth::client::{AuthMethod, ClientMetadata, RegistrationRequest};
 use crate::oauth::error::OAuthError;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::issuer::is_loopback;
+use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::rules;
 use url::Url;
 
@@ -84,12 +86,32 @@ fn is_dot_segment(segment: &str) -> bool {
     )
 }
 
-/// Validates a fetched document for `client_id` and returns the client's metadata.
-pub fn parse_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
-    check_document(client_id, body).map_err(|error| error.rule(&rules::CIMD_4))
+/// A valid document: the client's metadata, and what in the document was ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub metadata: ClientMetadata,
+    /// Members or values the document declares that this server does not support and left
+    /// out, in words: a client is not made unusable by them.
+    pub ignored: Vec<String>,
 }
 
-fn check_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+/// Validates a fetched document for `client_id` and returns the client's metadata.
+pub fn parse_document(
+    client_id: &str,
+    body: &[u8],
+    schemes: RedirectSchemes,
+) -> Result<Document, OAuthError> {
+    check_document(client_id, body, schemes).map_err(|error| match error.rule_id() {
+        Some(_) => error,
+        None => error.rule(&rules::CIMD_4),
+    })
+}
+
+fn check_document(
+    client_id: &str,
+    body: &[u8],
+    schemes: RedirectSchemes,
+) -> Result<Document, OAuthError> {
     let invalid = |why: String| {
         OAuthError::invalid_client(format!(
             "the client metadata document at {client_id} is not valid: {why}"
@@ -139,23 +161,55 @@ fn check_document(client_id: &str, body: &[u8]) -> Result<ClientMetadata, OAuthE
     }
     let mut request: RegistrationRequest =
         serde_json::from_value(document.clone()).map_err(|e| invalid(e.to_string()))?;
-    // The document's default is `none`, not RFC 7591's client_secret_basic; and `none` is
-    // the only method Tollgate takes from a document (it has no private_key_jwt yet), so
-    // the generic "use client_secret_basic" advice of registration would mislead here.
+    // The document's default is `none`, not RFC 7591's client_secret_basic. A document
+    // client is public, or authenticates with private_key_jwt and the keys its document
+    // names (CIMD §6.2, checklist CIMD-12): never with a shared secret, since anyone can
+    // read the document (CIMD §4.1).
     let method = request
         .token_endpoint_auth_method
         .get_or_insert_with(|| AuthMethod::None.as_str().to_owned());
-    if method != AuthMethod::None.as_str() {
+    if AuthMethod::parse(method).is_some_and(AuthMethod::uses_secret) {
         return Err(invalid(format!(
-            "token_endpoint_auth_method '{method}' is not supported for a metadata document \
-             client: Tollgate accepts only 'none' (a public client with PKCE); shared secrets \
-             are forbidden (CIMD §4.1) and private_key_jwt is not implemented"
+            "token_endpoint_auth_method '{method}' is not possible for a metadata document \
+             client: shared secrets are forbidden (CIMD §4.1); use 'none' (a public client \
+             with PKCE) or 'private_key_jwt' with jwks or jwks_uri"
         )));
     }
-    let metadata = request
-        .validate()
-        .map_err(|e| invalid(e.description.into_owned()))?;
-    Ok(metadata)
+    let private_key_jwt = method == AuthMethod::PrivateKeyJwt.as_str();
+    // Documents are published once for every authorization server a client talks to, so
+    // they declare grant types some servers have and others do not (claude.ai's declares
+    // the JWT bearer grant, VS Code's the device grant). Those are left out rather than
+    // refused: the client can still do everything this server offers.
+    let mut ignored = Vec::new();
+    if let Some(grants) = request.grant_types.as_mut() {
+        grants.retain(|grant| {
+            let supported = GrantType::parse(grant).is_some();
+            if !supported {
+                ignored.push(format!(
+                    "grant type '{grant}' (this server supports {})",
+                    GrantType::supported_names().join(", ")
+                ));
+            }
+            supported
+        });
+        if grants.is_empty() {
+            return Err(invalid(format!(
+                "none of its grant types is one this server supports ({}); it declares {}",
+                GrantType::supported_names().join(", "),
+                ignored.join(", ")
+            )));
+        }
+    }
+    let metadata = request.validate_under(schemes).map_err(|e| {
+        let keys = e.rule_id() == Some(rules::CA_7.id);
+        let error = invalid(e.description.into_owned());
+        if private_key_jwt && keys {
+            error.rule(&rules::CIMD_12)
+        } else {
+            error
+        }
+    })?;
+    Ok(Document { metadata, ignored })
 }
 
 #[cfg(test)]
@@ -234,9 +288,74 @@ mod tests {
 
     #[test]
     fn the_mcp_example_document_is_valid() {
-        let metadata = parse_document(URL, &doc("")).unwrap();
+        let metadata = parse_document(URL, &doc(""), RedirectSchemes::Native)
+            .unwrap()
+            .metadata;
         assert_eq!(metadata.token_endpoint_auth_method, AuthMethod::None);
         assert_eq!(metadata.client_name.as_deref(), Some("Example MCP Client"));
+    }
+
+    /// ChatGPT's document authenticates with private_key_jwt and the keys at its jwks_uri
+    /// (CIMD-12); it also lists the methods it supports, which is not registration metadata.
+    #[test]
+    fn cimd_12_a_document_may_use_private_key_jwt() {
+        let document = parse_document(
+            URL,
+            &doc(r#","token_endpoint_auth_method":"private_key_jwt",
+                "token_endpoint_auth_methods_supported":["none","private_key_jwt"],
+                "jwks_uri":"https://app.example.com/oauth/jwks.json""#),
+            RedirectSchemes::Native,
+        )
+        .unwrap();
+        assert_eq!(
+            document.metadata.token_endpoint_auth_method,
+            AuthMethod::PrivateKeyJwt
+        );
+        assert_eq!(
+            document.metadata.jwks_uri.as_deref(),
+            Some("https://app.example.com/oauth/jwks.json")
+        );
+        let error = parse_document(
+            URL,
+            &doc(r#","token_endpoint_auth_method":"private_key_jwt""#),
+            RedirectSchemes::Native,
+        )
+        .unwrap_err();
+        assert_eq!(error.rule_id(), Some("CIMD-12"));
+    }
+
+    /// claude.ai's document declares the JWT bearer grant, VS Code's the device grant:
+    /// both are left out, and what was left out is said.
+    #[test]
+    fn unsupported_grant_types_are_ignored_not_refused() {
+        let document = parse_document(
+            URL,
+            &doc(r#","grant_types":["authorization_code","refresh_token",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:device_code"]"#),
+            RedirectSchemes::Native,
+        )
+        .unwrap();
+        assert_eq!(
+            document.metadata.grant_types,
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(document.ignored.len(), 2);
+        assert!(
+            document.ignored[0].contains("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            "{:?}",
+            document.ignored
+        );
+        let error = parse_document(
+            URL,
+            &doc(r#","grant_types":["urn:ietf:params:oauth:grant-type:device_code"]"#),
+            RedirectSchemes::Native,
+        )
+        .unwrap_err();
+        assert!(
+            error.description.contains("none of its grant types"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -254,11 +373,12 @@ mod tests {
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":"https://a/cb"}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (format!(r#"{{"client_id":"{URL}","client_name":"x","redirect_uris":[null]}}"#).into_bytes(), "redirect_uris must be a non-empty array"),
             (doc(r#","token_endpoint_auth_method":"client_secret_basic""#), "shared secrets"),
-            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "private_key_jwt is not implemented"),
+            (doc(r#","token_endpoint_auth_method":"client_secret_post""#), "shared secrets"),
+            (doc(r#","token_endpoint_auth_method":"private_key_jwt""#), "must register its public keys"),
             (doc(r#","client_secret":"s""#), "client secret"),
             (doc(r#","redirect_uris":["http://evil.example/cb"]"#), "non-loopback"),
         ] {
-            let err = parse_document(URL, &body).unwrap_err();
+            let err = parse_document(URL, &body, RedirectSchemes::Native).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidClient);
             assert!(err.description.contains(why), "{why}: {}", err.description);
         }

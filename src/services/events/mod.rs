@@ -5,7 +5,9 @@
 
 pub mod scope;
 
-pub use scope::{detail, flow, hint, reject, set_client, set_flow, set_type, set_user, step};
+pub use scope::{
+    detail, flow, hint, reject, request_id, set_client, set_flow, set_type, set_user, step,
+};
 
 use crate::clock::Clock;
 use crate::oauth::event::Event;

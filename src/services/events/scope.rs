@@ -147,6 +147,11 @@ pub fn hint(text: String) {
     current(|scope| scope.with(|state| state.request.hint = Some(text)));
 }
 
+/// The id of the current request's event, which names the request in the log.
+pub fn request_id() -> Option<String> {
+    current(|scope| scope.with(|state| state.request.id.clone()))
+}
+
 /// The flow of the current request, if it has one.
 pub fn flow() -> Option<String> {
     current(|scope| scope.with(|state| state.request.flow.clone())).flatten()

@@ -232,7 +232,7 @@ async fn maintain_keys(app: AppState) {
 
 /// Deletes what has expired, a minute apart, in bounded batches so that a sweep never holds
 /// SQLite's write lock for long: events older than `events.retention`, and used one-time
-/// JWT ids once their JWTs expired.
+/// JWT ids once their JWTs expired, device authorizations once expired.
 async fn sweep(app: AppState) {
     let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
@@ -242,7 +242,14 @@ async fn sweep(app: AppState) {
         let before = app.events.now_ms().saturating_sub(retention);
         sweep_in_batches("events", || app.store.sweep_events(before, SWEEP_BATCH)).await;
         let now = app.now();
-        sweep_in_batches("used JWT ids", || app.store.sweep_used_jtis(now, SWEEP_BATCH)).await;
+        sweep_in_batches("used JWT ids", || {
+            app.store.sweep_used_jtis(now, SWEEP_BATCH)
+        })
+        .await;
+        sweep_in_batches("device authorizations", || {
+            app.store.sweep_device_authorizations(now, SWEEP_BATCH)
+        })
+        .await;
     }
 }
 

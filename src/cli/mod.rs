@@ -3,6 +3,7 @@
 
 mod clients;
 mod config_cmds;
+mod device;
 mod events;
 mod keys;
 mod serve;
@@ -52,6 +53,9 @@ enum Command {
     /// Manage pre-registered clients.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// Approve or deny a device authorization (RFC 8628) by its user code.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Manage the signing keys in the database.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -149,6 +153,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(&args).await,
         Command::Clients(command) => clients::run(command).await,
         Command::Keys(command) => keys::run(command).await,
+        Command::Device(command) => device::run(command).await,
         Command::HashSecret => config_cmds::hash_secret(),
         Command::Healthcheck { url, config } => serve::healthcheck(url, &config).await,
     };

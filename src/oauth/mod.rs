@@ -6,12 +6,15 @@ pub mod authorize;
 
 pub mod client;
 pub mod consent;
+pub mod device;
 pub mod endpoints;
 pub mod error;
 pub mod event;
+pub mod exchange;
 pub mod grant;
 pub mod grant_type;
 pub mod hints;
+pub mod id_jag;
 pub mod id_token;
 pub mod issuer;
 pub mod metadata;

@@ -21,8 +21,12 @@ pub(super) const INSERT_GRANT_SQL: &str = "INSERT INTO grants (id, client_id, su
                                            resources, created_at, flow_id) \
                                            VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
+pub(super) const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
                                        issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+
+pub(super) const INSERT_REFRESH_TOKEN_SQL: &str = "INSERT INTO refresh_tokens (token_digest, \
+                                                 grant_id, issued_at, expires_at) \
+                                                 VALUES ($1, $2, $3, $4)";
 
 #[derive(sqlx::FromRow)]
 struct CodeGrantRow {
@@ -204,8 +208,6 @@ impl Store {
         now: i64,
         tokens: &IssuedTokens,
     ) -> Result<Spent, StoreError> {
-        const REFRESH_SQL: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, \
-                                   issued_at, expires_at) VALUES ($1, $2, $3, $4)";
         let spent = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(spend_sql)
@@ -224,7 +226,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 if let Some(refresh) = &tokens.refresh {
-                    sqlx::query(REFRESH_SQL)
+                    sqlx::query(INSERT_REFRESH_TOKEN_SQL)
                         .bind(&refresh.token_digest)
                         .bind(grant_id)
                         .bind(now)

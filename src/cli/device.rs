@@ -1,0 +1,81 @@
+//! `device approve|deny CODE`: decide a device authorization (RFC 8628) from a terminal or a
+//! CI job, as the verification page would, without a browser.
+
+use super::{ConfigArgs, Failure, fail, open_store};
+use crate::clock::{Clock, SystemClock};
+use crate::config::DEFAULT_USER;
+use crate::oauth::device::{self, DeviceStatus};
+use crate::store::DeviceDecision;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum DeviceCommand {
+    /// Approve the device authorization with this user code (such as WDJB-MJHT).
+    Approve {
+        user_code: String,
+        /// Who approves: `dev` or a configured user.
+        #[arg(long, default_value = DEFAULT_USER)]
+        user: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Deny the device authorization with this user code.
+    Deny {
+        user_code: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+pub(super) async fn run(command: DeviceCommand) -> Result<(), Failure> {
+    let (typed, user, args) = match &command {
+        DeviceCommand::Approve {
+            user_code,
+            user,
+            config,
+        } => (user_code, Some(user.as_str()), config),
+        DeviceCommand::Deny { user_code, config } => (user_code, None, config),
+    };
+    let config = args.load()?;
+    let code = device::normalize_user_code(typed).ok_or_else(|| {
+        fail(format!(
+            "'{typed}' is not a user code: eight letters such as WDJB-MJHT"
+        ))
+    })?;
+    if let Some(user) = user {
+        if !config.all_users().iter().any(|u| u.subject == user) {
+            return Err(fail(format!(
+                "'{user}' is not a user of this server (dev, or one declared with --user or in \
+                 the configuration file)"
+            )));
+        }
+    }
+    let store = open_store(&config).await?;
+    let now = SystemClock.now();
+    let decision = match user {
+        Some(subject) => DeviceDecision::Approve { subject },
+        None => DeviceDecision::Deny,
+    };
+    let decided = store
+        .decide_device(&code, None, decision, now)
+        .await
+        .map_err(fail)?;
+    let shown = device::display_user_code(&code);
+    let Some(grant) = decided else {
+        let why = match store.device_grant_by_user_code(&code).await.map_err(fail)? {
+            None => "no device authorization has this code",
+            Some(grant) if grant.expires_at <= now => "it has expired",
+            Some(grant) if grant.status != DeviceStatus::Pending => "it was already decided",
+            Some(_) => "it changed while this command ran",
+        };
+        return Err(fail(format!("cannot decide {shown}: {why}")));
+    };
+    match user {
+        Some(user) => println!(
+            "approved {shown} for client {} as {user}; the device gets its tokens on its next poll",
+            grant.client_id
+        ),
+        None => println!("denied {shown} for client {}", grant.client_id),
+    }
+    Ok(())
+}

@@ -10,12 +10,11 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum DeviceCommand {
-    /// Approve the device authorization with this user code (such as WDJB-MJHT).
+    /// Approve the device authorization with this user code (such as WDJB-MJHT), as the
+    /// user named by --user (dev without one; the last one given when several are), who
+    /// must be declared in the configuration (file or TOLLGATE_USERS).
     Approve {
         user_code: String,
-        /// Who approves: `dev` or a configured user.
-        #[arg(long, default_value = DEFAULT_USER)]
-        user: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -29,11 +28,11 @@ pub(super) enum DeviceCommand {
 
 pub(super) async fn run(command: DeviceCommand) -> Result<(), Failure> {
     let (typed, user, args) = match &command {
-        DeviceCommand::Approve {
+        DeviceCommand::Approve { user_code, config } => (
             user_code,
-            user,
+            Some(config.users.last().map_or(DEFAULT_USER, String::as_str)),
             config,
-        } => (user_code, Some(user.as_str()), config),
+        ),
         DeviceCommand::Deny { user_code, config } => (user_code, None, config),
     };
     let config = args.load()?;
@@ -43,10 +42,15 @@ pub(super) async fn run(command: DeviceCommand) -> Result<(), Failure> {
         ))
     })?;
     if let Some(user) = user {
-        if !config.all_users().iter().any(|u| u.subject == user) {
+        // `--user` names the approver here; it must be a user of the server, which reads
+        // the file and the environment, not this command's flags.
+        let declared = crate::config::Config::load(args.config.as_deref(), &serde_json::Map::new())
+            .map(|server| server.all_users())
+            .unwrap_or_else(|_| config.all_users());
+        if !declared.iter().any(|u| u.subject == user) {
             return Err(fail(format!(
-                "'{user}' is not a user of this server (dev, or one declared with --user or in \
-                 the configuration file)"
+                "'{user}' is not a user of this server: declare it in the configuration file \
+                 ([[users]]) or TOLLGATE_USERS, as the server that issues the tokens must"
             )));
         }
     }

@@ -13,9 +13,11 @@ use tollgate::clock::{Clock, ManualClock};
 use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
 mod documents;
+mod grants;
 mod management;
 
 pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};
+pub use grants::*;
 pub use management::client_information;
 
 /// RFC 7636 Appendix B.

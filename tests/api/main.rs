@@ -13,6 +13,7 @@ mod client_credentials;
 mod client_management;
 mod concurrency;
 mod declarations;
+mod device;
 mod discovery;
 mod instances;
 mod keys;

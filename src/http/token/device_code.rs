@@ -57,6 +57,14 @@ pub async fn exchange(
         return Err(no_longer_valid());
     };
     events::set_user(subject);
+    if app.user(subject).is_none() {
+        return Err(OAuthError::invalid_grant(format!(
+            "user '{subject}' approved this device but is not a user of this server (declare \
+             them in its configuration)"
+        ))
+        .rule(&rules::DEV_3)
+        .into());
+    }
     let scope = Scope::from_stored(&device.scope);
     let mut issued = app.tokens.issue(
         TokenGrant {

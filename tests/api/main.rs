@@ -25,4 +25,5 @@ mod revocation;
 mod robustness;
 mod scripts;
 mod store;
+mod store_devices;
 mod token;

@@ -267,7 +267,8 @@ async fn jag_1_jag_2_the_idp_exchanges_only_its_id_tokens_under_its_rules(backen
     let (id_token, access_token) = sign_in(&e.idp, IDP_CLIENT).await;
     let (foreign, _) = sign_in(&e.idp, "other-idp-client").await;
     let ras = e.ras.issuer.as_str();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             foreign.as_str(),
             vec![("audience", ras)],

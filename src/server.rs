@@ -93,14 +93,17 @@ impl Server {
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        // For `tollgate token` and `tollgate keys`, which may run with nothing but the
-        // database URL.
+        // For `tollgate token`, `tollgate keys` and `tollgate device`, which may run with
+        // nothing but the database URL.
         let grace = config.key_grace_period().as_secs().to_string();
         let reload = config.keys.reload_interval.as_millis().to_string();
+        let subjects: Vec<String> = config.all_users().into_iter().map(|u| u.subject).collect();
+        let users = serde_json::to_string(&subjects).unwrap_or_default();
         for (setting, value) in [
             (ServerSetting::Issuer, issuer.as_str()),
             (ServerSetting::KeyGracePeriod, &grace),
             (ServerSetting::KeyReloadInterval, &reload),
+            (ServerSetting::Users, &users),
         ] {
             store
                 .record_server_setting(setting, value, clock.now())

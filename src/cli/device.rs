@@ -3,9 +3,10 @@
 
 use super::{ConfigArgs, Failure, fail, open_store};
 use crate::clock::{Clock, SystemClock};
-use crate::config::DEFAULT_USER;
+use crate::config::{Config, DEFAULT_USER};
 use crate::oauth::device::{self, DeviceStatus};
 use crate::store::DeviceDecision;
+use crate::store::ServerSetting;
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -41,20 +42,32 @@ pub(super) async fn run(command: DeviceCommand) -> Result<(), Failure> {
             "'{typed}' is not a user code: eight letters such as WDJB-MJHT"
         ))
     })?;
+    let store = open_store(&config).await?;
     if let Some(user) = user {
-        // `--user` names the approver here; it must be a user of the server, which reads
-        // the file and the environment, not this command's flags.
-        let declared = crate::config::Config::load(args.config.as_deref(), &serde_json::Map::new())
-            .map(|server| server.all_users())
-            .unwrap_or_else(|_| config.all_users());
-        if !declared.iter().any(|u| u.subject == user) {
+        // `--user` names the approver; it must be a user of the server that issues the
+        // tokens, which recorded its users when it started (else: this configuration's
+        // file and environment, not this command's flags).
+        let recorded = store
+            .server_setting(ServerSetting::Users)
+            .await
+            .map_err(fail)?;
+        let known: Vec<String> = match recorded.and_then(|text| serde_json::from_str(&text).ok()) {
+            Some(subjects) => subjects,
+            None => Config::load(args.config.as_deref(), &serde_json::Map::new())
+                .unwrap_or_else(|_| config.clone())
+                .all_users()
+                .into_iter()
+                .map(|u| u.subject)
+                .collect(),
+        };
+        if !known.iter().any(|subject| subject == user) {
             return Err(fail(format!(
-                "'{user}' is not a user of this server: declare it in the configuration file \
-                 ([[users]]) or TOLLGATE_USERS, as the server that issues the tokens must"
+                "'{user}' is not a user of this server (its users: {}); declare it where the \
+                 server is configured",
+                known.join(", ")
             )));
         }
     }
-    let store = open_store(&config).await?;
     let now = SystemClock.now();
     let decision = match user {
         Some(subject) => DeviceDecision::Approve { subject },

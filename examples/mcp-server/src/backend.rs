@@ -52,7 +52,7 @@ async fn hello(State(api): State<Arc<BackendApi>>, headers: HeaderMap) -> Respon
         Ok(token) => Json(json!({
             "message": format!("hello {}, via {}", token.sub, api.actor),
             "sub": token.sub,
-            "act": token.act,
+            "actor": api.actor,
         }))
         .into_response(),
         Err((status, why)) => (status, [(header::WWW_AUTHENTICATE, "Bearer")], why).into_response(),

@@ -3,6 +3,8 @@
 //! one for the other when a `[[token_exchange]]` rule lets this server (a confidential
 //! client) do so, and the new token says that this server acts for the user (`act`).
 
+use rmcp::schemars;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The backend API, and this server's credentials at Tollgate.
@@ -17,16 +19,24 @@ pub struct BackendSettings {
     pub client_secret: String,
 }
 
+/// What the backend answers: whom it served, and through whom (the token's `act`).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BackendAnswer {
+    pub message: String,
+    pub sub: String,
+    pub actor: String,
+}
+
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// Exchanges `user_token` for a token for the backend and calls the backend with it; the
-/// backend's JSON answer, or why not.
+/// backend's answer, or why not.
 pub async fn call_backend(
     http: &reqwest::Client,
     backend: &BackendSettings,
     user_token: &str,
-) -> Result<Value, String> {
+) -> Result<BackendAnswer, String> {
     let exchanged: Value = http
         .post(&backend.token_url)
         .basic_auth(&backend.client_id, Some(&backend.client_secret))

@@ -3,12 +3,11 @@
 
 use crate::SCOPE_ADMIN;
 use crate::auth::{CallerToken, Claims};
-use crate::exchange::{self, BackendSettings};
+use crate::exchange::{self, BackendAnswer, BackendSettings};
 use axum::http::request::Parts;
 use rmcp::handler::server::{tool::Extension, wrapper::Parameters};
 use rmcp::{ErrorData, Json, schemars, tool, tool_router};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -85,7 +84,7 @@ impl Tools {
     async fn call_backend(
         &self,
         Extension(parts): Extension<Parts>,
-    ) -> Result<Json<Value>, ErrorData> {
+    ) -> Result<Json<BackendAnswer>, ErrorData> {
         let Some(backend) = &self.backend else {
             return Err(ErrorData::internal_error(
                 "no backend API is set up (BACKEND_URL)",

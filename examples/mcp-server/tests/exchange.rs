@@ -161,7 +161,7 @@ async fn opt_5_call_backend_exchanges_the_callers_token_for_the_backends() {
         serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(answer["message"], "hello dev, via mcp-server");
     assert_eq!(answer["sub"], "dev");
-    assert_eq!(answer["act"], json!({"sub": "mcp-server"}));
+    assert_eq!(answer["actor"], "mcp-server");
 }
 
 /// The backend checks what it receives: the user's own token (for the MCP server, without

@@ -5,6 +5,7 @@ use super::{ConfigArgs, Failure, fail, open_store};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DEFAULT_USER};
 use crate::oauth::device::{self, DeviceStatus};
+use crate::oauth::event::{Event, EventType, Outcome};
 use crate::store::DeviceDecision;
 use crate::store::ServerSetting;
 use clap::Subcommand;
@@ -87,6 +88,21 @@ pub(super) async fn run(command: DeviceCommand) -> Result<(), Failure> {
         };
         return Err(fail(format!("cannot decide {shown}: {why}")));
     };
+    // The event log sees this decision as it would one made on the page.
+    let kind = match user {
+        Some(_) => EventType::ConsentApproved,
+        None => EventType::ConsentDenied,
+    };
+    let mut event = Event::new(kind, SystemClock.now_millis());
+    event.flow.clone_from(&grant.flow_id);
+    event.endpoint = Some("device".to_owned());
+    event.client_id = Some(grant.client_id.clone());
+    event.user = user.map(str::to_owned);
+    event.description = Some("decided from the command line (tollgate device)".to_owned());
+    if user.is_none() {
+        event.outcome = Outcome::Rejected;
+    }
+    store.insert_events(&[event]).await.map_err(fail)?;
     match user {
         Some(user) => println!(
             "approved {shown} for client {} as {user}; the device gets its tokens on its next poll",

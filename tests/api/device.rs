@@ -323,6 +323,14 @@ async fn opt_4_tollgate_device_approve_decides_from_the_command_line(backend: Ba
         printed.contains(&format!("approved {user_code}")) && printed.contains("as alice"),
         "{printed}"
     );
+    let events = run_tollgate(&["events", "--database-url", &db], &[]);
+    let events = String::from_utf8(events.stdout).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|line| line.contains("consent.approved") && line.contains("user=alice")),
+        "the command line's decision is in the event log: {events}"
+    );
     let again = run_tollgate(&["device", "deny", user_code, "--database-url", &db], &[]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already decided"));
     let tokens = app

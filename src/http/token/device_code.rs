@@ -4,7 +4,6 @@
 //! once for a grant, with a refresh token as in the code flow. The headless consent modes
 //! decide on the first poll: `auto` approves as the configured user, `deny` denies.
 
-use super::revoked_family;
 use crate::http::error::ApiError;
 use crate::oauth::authorize;
 use crate::oauth::client::Client;
@@ -103,14 +102,12 @@ pub async fn exchange(
             issued.record();
             Ok(issued.response)
         }
-        Spent::Replayed => {
-            revoked_family(&grant.id, "the device code was redeemed twice at once");
-            Err(
-                OAuthError::invalid_grant("the device code was already exchanged for tokens")
-                    .rule(&rules::DEV_3)
-                    .into(),
-            )
-        }
+        // Another poll redeemed it first: its tokens stand (RFC 8628 asks for no revocation).
+        Spent::Replayed => Err(OAuthError::invalid_grant(
+            "the device code was already exchanged for tokens (RFC 8628 §3.5)",
+        )
+        .rule(&rules::DEV_3)
+        .into()),
         Spent::NoLongerValid => Err(no_longer_valid()),
     }
 }

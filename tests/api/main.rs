@@ -15,6 +15,7 @@ mod concurrency;
 mod declarations;
 mod device;
 mod discovery;
+mod grants_robustness;
 mod id_jag;
 mod instances;
 mod keys;

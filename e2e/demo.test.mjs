@@ -118,11 +118,11 @@ describe('the MCP TypeScript SDK client against the demo stack (Rust example MCP
     assert.ok(provider.tokens().refresh_token, 'a refresh token too');
   });
 
-  it('a new connection lists whoami, add and admin_stats; whoami says dev, add adds', async () => {
+  it('a new connection lists whoami, add, admin_stats and call_backend; whoami says dev, add adds', async () => {
     const { client } = await connect(provider, fetchFn);
     try {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['add', 'admin_stats', 'whoami']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['add', 'admin_stats', 'call_backend', 'whoami']);
       const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
       assert.deepEqual(me, { sub: 'dev', client_id: provider.clientInformation().client_id, scope: TOOLS_SCOPE });
       const sum = await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } });

@@ -12,6 +12,9 @@
 #   python      the MCP Python SDK: e2e/python (a venv in target/e2e-python)
 #   rust        rmcp with its auth feature: e2e/rmcp-client (built into target/e2e-rmcp-client)
 #   inspector   the MCP Inspector 2.x CLI on Node 22 from npm: e2e/inspector (npm ci there)
+#   enterprise  the MCP Python SDK's IdentityAssertionOAuthProvider (Enterprise-Managed
+#               Authorization, ID-JAG): e2e/python/enterprise.sh starts a second Tollgate
+#               as the IdP (DEMO_IDP_PORT, 9001 unless set); the stack's Tollgate trusts it
 #
 # Each client prints its own result and timing; the summary at the end lists them all, and
 # the script exits non-zero when any failed. The stacks use DEMO_TOLLGATE_PORT and
@@ -20,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_clients=(typescript python rust inspector)
+all_clients=(typescript python rust inspector enterprise)
 say() { printf 'client-matrix: %s\n' "$*"; }
 
 # ---------------------------------------------------------------------------- the clients
@@ -59,6 +62,18 @@ setup_inspector() {
 }
 test_inspector=(npm --prefix e2e/inspector test)
 env_inspector=()
+
+setup_enterprise() {
+  e2e/python/run.sh --install
+}
+test_enterprise=(e2e/python/enterprise.sh -v)
+# The stack's Tollgate is the MCP server's authorization server: the client the SDK
+# authenticates as, and the IdP whose ID-JAGs it accepts.
+idp_issuer="http://${DEMO_HOST:-localhost}:${DEMO_IDP_PORT:-9001}"
+env_enterprise=(
+  'TOLLGATE_CLIENTS=[{client_id = "ras-client", secret = "ras-secret", grant_types = ["urn:ietf:params:oauth:grant-type:jwt-bearer"]}]'
+  "TOLLGATE_ID_JAG__TRUST=[{issuer = \"${idp_issuer}\"}]"
+)
 
 # ---------------------------------------------------------------------------- run
 clients=("$@")

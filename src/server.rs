@@ -93,14 +93,17 @@ impl Server {
         let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        // For `tollgate token` and `tollgate keys`, which may run with nothing but the
-        // database URL.
+        // For `tollgate token`, `tollgate keys` and `tollgate device`, which may run with
+        // nothing but the database URL.
         let grace = config.key_grace_period().as_secs().to_string();
         let reload = config.keys.reload_interval.as_millis().to_string();
+        let subjects: Vec<String> = config.all_users().into_iter().map(|u| u.subject).collect();
+        let users = serde_json::to_string(&subjects).unwrap_or_default();
         for (setting, value) in [
             (ServerSetting::Issuer, issuer.as_str()),
             (ServerSetting::KeyGracePeriod, &grace),
             (ServerSetting::KeyReloadInterval, &reload),
+            (ServerSetting::Users, &users),
         ] {
             store
                 .record_server_setting(setting, value, clock.now())
@@ -238,8 +241,8 @@ async fn maintain_keys(app: AppState) {
 
 /// Deletes what has expired, a minute apart, in bounded batches so that a sweep never holds
 /// SQLite's write lock for long: events older than `events.retention`, used one-time JWT
-/// ids once their JWTs expired, and the sealed answers to refreshes once their grace period
-/// (`refresh.grace_period`) is over.
+/// ids once their JWTs expired, the sealed answers to refreshes once their grace period
+/// (`refresh.grace_period`) is over, and device authorizations once expired.
 async fn sweep(app: AppState) {
     let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
@@ -255,6 +258,10 @@ async fn sweep(app: AppState) {
         .await;
         sweep_in_batches("refresh answers kept for a grace period", || {
             app.store.sweep_refresh_successors(now, SWEEP_BATCH)
+        })
+        .await;
+        sweep_in_batches("device authorizations", || {
+            app.store.sweep_device_authorizations(now, SWEEP_BATCH)
         })
         .await;
     }

@@ -16,6 +16,7 @@ use crate::services::declarations::SecretsChecked;
 use crate::services::events::EventLog;
 use crate::services::throttle::{FailureThrottle, RateLimiter};
 use crate::services::tokens::TokenIssuer;
+use crate::services::trusted_issuers::TrustedIssuers;
 use crate::services::users::Users;
 use crate::store::Store;
 use bytes::Bytes;
@@ -42,6 +43,10 @@ pub struct App {
     pub openid_metadata: Bytes,
     pub registration_limiter: RateLimiter,
     pub client_auth_throttle: FailureThrottle,
+    /// Wrong user codes on the device verification page (RFC 8628 §5.1).
+    pub user_code_throttle: FailureThrottle,
+    /// The keys of the identity providers whose ID-JAGs are accepted.
+    pub trusted_issuers: TrustedIssuers,
     /// Finds clients, registered or described by a metadata document.
     pub clients: Clients,
     /// The public keys of `private_key_jwt` clients, inline or from their `jwks_uri`.
@@ -137,6 +142,9 @@ impl App {
             registration_open: config.registration.open,
             client_id_metadata_documents: cimd.is_some(),
             scopes: configured_scopes(&config),
+            token_exchange: !config.token_exchange.is_empty() || !config.id_jag.issue.is_empty(),
+            issues_id_jags: !config.id_jag.issue.is_empty(),
+            accepts_id_jags: !config.id_jag.trust.is_empty(),
         };
         let oauth_metadata = serialise(&Metadata::oauth(&issuer, &features));
         let openid_metadata = serialise(&Metadata::openid(&issuer, &features));
@@ -158,6 +166,9 @@ impl App {
         let client_auth_throttle =
             FailureThrottle::per_minute(config.client_auth_failures_per_minute);
         let client_keys = ClientKeys::new(&config.cimd);
+        let user_code_throttle =
+            FailureThrottle::per_minute(config.device.user_code_failures_per_minute);
+        let trusted_issuers = TrustedIssuers::new(&config.id_jag.trust);
         App {
             users,
             config,
@@ -171,6 +182,8 @@ impl App {
             openid_metadata,
             registration_limiter,
             client_auth_throttle,
+            user_code_throttle,
+            trusted_issuers,
             clients,
             client_keys,
             declared_secrets,

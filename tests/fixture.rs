@@ -283,3 +283,122 @@ async fn a_fixture_on_a_database_a_clock_an_issuer_path_and_a_listener() {
         .unwrap();
     assert_eq!(again.jwks(), jwks);
 }
+
+/// Approves a device authorization on the verification page, as its user would in a browser:
+/// open `verification_uri_complete`, check the code shown, approve as `user`.
+async fn approve_on_the_page(verification_uri_complete: &str, user_code: &str, user: &str) {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = browser.get(verification_uri_complete).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(user_code),
+        "the page shows the code to compare"
+    );
+    let hidden = |name: &str| {
+        let marker = format!(r#"name="{name}" value=""#);
+        let start = html.find(&marker).unwrap() + marker.len();
+        html[start..start + html[start..].find('"').unwrap()].to_owned()
+    };
+    let action = verification_uri_complete.split('?').next().unwrap();
+    let decided = browser
+        .post(action)
+        .form(&[
+            ("user_code", hidden("user_code")),
+            ("csrf_token", hidden("csrf_token")),
+            ("decision", "approve".to_owned()),
+            ("user", user.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), reqwest::StatusCode::OK);
+}
+
+/// OPT-4: the `oauth2` crate's device flow client (RFC 8628) against the fixture: it asks for
+/// codes with a resource indicator, polls (pending while nobody has approved), and gets
+/// tokens once the user approves on the verification page; then it refreshes.
+#[tokio::test]
+async fn opt_4_the_oauth2_crate_completes_a_device_flow() {
+    use oauth2::{DeviceAuthorizationUrl, StandardDeviceAuthorizationResponse};
+    let mut cli = DeclaredClient::public("cli", &[]);
+    cli.grant_types = vec![
+        "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
+        "refresh_token".to_owned(),
+    ];
+    let server = TestServer::builder()
+        .user("alice")
+        .client(cli)
+        .resource(MCP, &["mcp:tools"])
+        // One second between polls, so that the test does not wait the default five.
+        .config(|c| c.device.interval = std::time::Duration::from_secs(1))
+        .spawn()
+        .await
+        .unwrap();
+    let metadata: Value = reqwest::get(server.metadata_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = BasicClient::new(ClientId::new("cli".to_owned()))
+        .set_token_uri(TokenUrl::new(server.token_url()).unwrap())
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(
+                metadata["device_authorization_endpoint"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+            .unwrap(),
+        );
+    let details: StandardDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new("mcp:tools".to_owned()))
+        .add_extra_param("resource", MCP)
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(details.interval(), std::time::Duration::from_secs(1));
+    let user_code = details.user_code().secret().clone();
+    let complete = details
+        .verification_uri_complete()
+        .unwrap()
+        .secret()
+        .clone();
+    // The user approves a little later, while the device polls.
+    let approval = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        approve_on_the_page(&complete, &user_code, "alice").await;
+    });
+    let tokens = client
+        .exchange_device_access_token(&details)
+        .request_async(
+            &http,
+            tokio::time::sleep,
+            Some(std::time::Duration::from_secs(30)),
+        )
+        .await
+        .unwrap();
+    approval.await.unwrap();
+    let claims = server
+        .verify_access_token(tokens.access_token().secret(), MCP)
+        .unwrap();
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["scope"], "mcp:tools");
+    let refresh = tokens.refresh_token().expect("a refresh token");
+    let refreshed = client
+        .exchange_refresh_token(&RefreshToken::new(refresh.secret().clone()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert!(
+        server
+            .verify_access_token(refreshed.access_token().secret(), MCP)
+            .is_ok()
+    );
+}

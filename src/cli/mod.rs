@@ -4,6 +4,7 @@
 mod check;
 mod clients;
 mod config_cmds;
+mod device;
 mod events;
 mod keys;
 mod serve;
@@ -57,6 +58,9 @@ enum Command {
     /// Manage pre-registered clients.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
+    /// Approve or deny a device authorization (RFC 8628) by its user code.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Manage the signing keys in the database.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -155,6 +159,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args).await,
         Command::Clients(command) => clients::run(command).await,
         Command::Keys(command) => keys::run(command).await,
+        Command::Device(command) => device::run(command).await,
         Command::HashSecret => config_cmds::hash_secret(),
         Command::Healthcheck { url, config } => serve::healthcheck(url, &config).await,
     };

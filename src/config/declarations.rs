@@ -12,7 +12,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// Claims Tollgate sets itself; a user's extra claims may not replace them.
-pub const RESERVED_CLAIMS: [&str; 9] = [
+pub const RESERVED_CLAIMS: [&str; 10] = [
     "iss",
     "sub",
     "aud",
@@ -22,6 +22,7 @@ pub const RESERVED_CLAIMS: [&str; 9] = [
     "jti",
     "client_id",
     "scope",
+    "act",
 ];
 
 /// A user who can approve requests on the consent page.

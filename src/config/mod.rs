@@ -4,11 +4,14 @@
 pub mod check;
 pub mod declarations;
 pub mod duration;
+pub mod grants;
 pub mod validate;
 
 pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
+pub use grants::{DeviceConfig, IdJagConfig};
 
+use crate::oauth::exchange::ExchangeRule;
 pub use crate::oauth::grant::RefreshReuse;
 use crate::oauth::redirect_uri::RedirectSchemes;
 use crate::oauth::resource::Resource;
@@ -57,6 +60,13 @@ pub struct Config {
     pub events: EventsConfig,
     /// The developer console at `/_tollgate/`.
     pub console: ConsoleConfig,
+    /// The device authorization grant (RFC 8628).
+    pub device: DeviceConfig,
+    /// Who may exchange which tokens for which (RFC 8693).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange: Vec<ExchangeRule>,
+    /// Identity assertions (ID-JAG): issued as an IdP, accepted from trusted IdPs.
+    pub id_jag: IdJagConfig,
 }
 
 impl Default for Config {
@@ -79,6 +89,9 @@ impl Default for Config {
             cimd: CimdConfig::default(),
             events: EventsConfig::default(),
             console: ConsoleConfig::default(),
+            device: DeviceConfig::default(),
+            token_exchange: Vec::new(),
+            id_jag: IdJagConfig::default(),
         }
     }
 }
@@ -137,7 +150,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 17] = [
+    pub const KEYS: [&'static str; 20] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -155,6 +168,9 @@ impl Config {
         "cimd",
         "events",
         "console",
+        "device",
+        "token_exchange",
+        "id_jag",
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod client_config;
 mod console;
+mod device;
 pub mod discovery;
 pub mod error;
 pub mod form;
@@ -61,6 +62,10 @@ pub fn router(app: AppState) -> Router {
         .route(endpoints::REVOKE, post(revoke::revoke))
         .route(endpoints::INTROSPECT, post(introspect::introspect))
         .route(
+            endpoints::DEVICE_AUTHORIZATION,
+            post(device::device_authorization),
+        )
+        .route(
             endpoints::CLIENT_CONFIGURATION,
             get(client_config::read)
                 .put(client_config::update)
@@ -80,6 +85,8 @@ pub fn router(app: AppState) -> Router {
             endpoints::AUTHORIZE,
             get(authorize::authorize).post(authorize::decide),
         )
+        // The device verification page: the same rules as the consent page.
+        .route(endpoints::DEVICE, get(device::verify).post(device::decide))
         .layer(no_store)
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,

@@ -144,6 +144,11 @@ fn recorded_as(
         (endpoints::TOKEN, _) => (EventType::TokenRequest, Some("token")),
         (endpoints::REVOKE, _) => (EventType::Revocation, Some("revocation")),
         (endpoints::INTROSPECT, _) => (EventType::Introspection, Some("introspection")),
+        (endpoints::DEVICE_AUTHORIZATION, _) => {
+            (EventType::DeviceAuthorization, Some("device_authorization"))
+        }
+        (endpoints::DEVICE, &Method::POST) => (EventType::DeviceDecision, Some("device")),
+        (endpoints::DEVICE, _) => (EventType::DeviceVerification, Some("device")),
         _ => return None,
     })
 }

@@ -243,6 +243,27 @@ impl KeyRing {
     }
 }
 
+impl KeyRing {
+    /// Like [`KeyRing::verify`], for a JWT whose JOSE `typ` must be `typ` (RFC 8725 §3.11:
+    /// explicit typing keeps one kind of token from passing for another).
+    pub fn verify_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        typ: &str,
+    ) -> Result<T, JwtError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| JwtError::Malformed(e.to_string()))?;
+        if header.typ.as_deref() != Some(typ) {
+            return Err(JwtError::Invalid(format!(
+                "its typ is {:?}, not '{typ}'",
+                header.typ.unwrap_or_default()
+            )));
+        }
+        self.verify(token, issuer)
+    }
+}
+
 /// RSA key generation takes tens to hundreds of milliseconds: never on an async worker.
 pub async fn generate_off_thread() -> Result<(SigningKey, String), KeyError> {
     tokio::task::spawn_blocking(SigningKey::generate)

@@ -47,6 +47,9 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The current actor of a delegated token, prior actors nested (RFC 8693 §4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
     /// A configured user's extra claims (never one of the above: the configuration is
     /// checked for that).
     #[serde(flatten)]
@@ -73,6 +76,7 @@ impl AccessTokenClaims {
             jti: uuid::Uuid::new_v4().to_string(),
             client_id: client_id.to_owned(),
             scope,
+            act: None,
             extra: serde_json::Map::new(),
         }
     }

@@ -9,6 +9,10 @@ pub const CLIENT_CONFIGURATION: &str = "/register/{client_id}";
 pub const JWKS: &str = "/jwks.json";
 pub const REVOKE: &str = "/revoke";
 pub const INTROSPECT: &str = "/introspect";
+/// RFC 8628 §3.1 device authorization endpoint.
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// RFC 8628 §3.3 verification page (`verification_uri`): short, for typing.
+pub const DEVICE: &str = "/device";
 
 /// The developer console and the events API (Tollgate's own, not OAuth).
 pub const CONSOLE: &str = "/_tollgate";

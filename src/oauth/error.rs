@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 7591 §3.2.2, RFC 7009 §2.2.1,
-/// RFC 8707 §2 and OpenID Connect Core §3.1.2.6. `Display` is the exact wire string.
+/// RFC 8707 §2, RFC 8628 §3.5 and OpenID Connect Core §3.1.2.6. `Display` is the exact wire string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -26,6 +26,12 @@ pub enum ErrorCode {
     InvalidToken,
     UnsupportedTokenType,
     InteractionRequired,
+    /// RFC 8628 §3.5: the user has not decided yet; poll again after the interval.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; the interval grows by 5 seconds.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -47,6 +53,9 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }

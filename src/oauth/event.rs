@@ -47,10 +47,21 @@ pub enum EventType {
     KeyRotation,
     /// A request to a path that is no endpoint of this server.
     UnknownPath,
+    /// RFC 8628 §3.1: a device asked for a device code and a user code.
+    DeviceAuthorization,
+    /// The device verification page (RFC 8628 §3.3): a user code typed in or followed from
+    /// `verification_uri_complete`.
+    DeviceVerification,
+    /// The user's decision on the device verification page.
+    DeviceDecision,
+    /// An identity assertion (ID-JAG) issued by token exchange, in the IdP role.
+    AssertionIssued,
+    /// An identity assertion (ID-JAG) accepted by the JWT bearer grant.
+    AssertionAccepted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 21] = [
+    pub const ALL: [EventType; 26] = [
         EventType::MetadataFetch,
         EventType::JwksFetch,
         EventType::Registration,
@@ -72,6 +83,11 @@ impl EventType {
         EventType::Introspection,
         EventType::KeyRotation,
         EventType::UnknownPath,
+        EventType::DeviceAuthorization,
+        EventType::DeviceVerification,
+        EventType::DeviceDecision,
+        EventType::AssertionIssued,
+        EventType::AssertionAccepted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +113,11 @@ impl EventType {
             EventType::Introspection => "token.introspect",
             EventType::KeyRotation => "keys.rotate",
             EventType::UnknownPath => "request.unknown_path",
+            EventType::DeviceAuthorization => "device.authorization",
+            EventType::DeviceVerification => "device.verification",
+            EventType::DeviceDecision => "device.decision",
+            EventType::AssertionIssued => "id_jag.issued",
+            EventType::AssertionAccepted => "id_jag.accepted",
         }
     }
 

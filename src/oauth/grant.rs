@@ -231,6 +231,7 @@ impl Successor {
             scope: self.scope,
             refresh_token: self.refresh_token,
             id_token: None,
+            issued_token_type: None,
         }
     }
 }
@@ -514,6 +515,7 @@ mod tests {
             scope: Some("mcp:tools".into()),
             refresh_token: Some("rt2".into()),
             id_token: None,
+            issued_token_type: None,
         };
         let again = Successor::of(&response, 1_300).response(1_004);
         assert_eq!(again.access_token, "at");

@@ -11,14 +11,27 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 8628 §3.4.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
+    /// RFC 8693 §2.1.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+    /// RFC 7523 §2.1, here for identity assertions (ID-JAG, draft-ietf-oauth-identity-
+    /// assertion-authz-grant §4.4).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
 }
 
 impl GrantType {
     /// Every grant type Tollgate supports, in the order the metadata advertises them.
-    pub const SUPPORTED: [GrantType; 3] = [
+    pub const SUPPORTED: [GrantType; 6] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::DeviceCode,
+        GrantType::TokenExchange,
+        GrantType::JwtBearer,
     ];
 
     /// The registered name (RFC 6749 §4, RFC 7591 §2).
@@ -27,6 +40,9 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            GrantType::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
         }
     }
 
@@ -48,6 +64,17 @@ impl GrantType {
             )
             .rule(&super::rules::TK_11)
         })
+    }
+
+    /// Whether only a client that can keep a secret may use it: client credentials (OAuth
+    /// 2.1 §4.2), token exchange (the exchanging party acts on its own authority) and the
+    /// identity assertion grant (draft-ietf-oauth-identity-assertion-authz-grant §8.1, MCP
+    /// Enterprise-Managed Authorization §7.7: "client authentication MUST be enforced").
+    pub fn needs_confidential_client(self) -> bool {
+        matches!(
+            self,
+            GrantType::ClientCredentials | GrantType::TokenExchange | GrantType::JwtBearer
+        )
     }
 
     /// The names of every supported grant type, for error messages and the metadata.

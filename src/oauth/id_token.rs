@@ -2,7 +2,8 @@
 //! granted scope includes `openid`, so the OpenID discovery document advertises only what
 //! works. The audience is the client, not an MCP server; MCP servers get access tokens.
 
-use serde::Serialize;
+use super::access_token::Audience;
+use serde::{Deserialize, Serialize};
 
 /// The JOSE `typ` of an ID token (OIDC Core does not register one; `JWT` is customary).
 pub const TYP: &str = "JWT";
@@ -23,4 +24,15 @@ pub struct IdTokenClaims {
     /// A configured user's extra claims (`email`, `name`, ...).
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An ID token presented back to this server, as a token exchange's subject token (draft-
+/// ietf-oauth-identity-assertion-authz-grant §4.3.3): what the exchange needs of it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PresentedIdToken {
+    pub sub: String,
+    pub aud: Audience,
+    pub exp: i64,
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }

@@ -123,6 +123,39 @@ rules! {
         "https://www.rfc-editor.org/rfc/rfc7009#section-2.1";
     OPT_3 = "OPT-3", "client management needs the registration access token", "RFC 7592 §2",
         "https://www.rfc-editor.org/rfc/rfc7592#section-2";
+    OPT_4 = "OPT-4", "the device authorization grant", "RFC 8628",
+        "https://www.rfc-editor.org/rfc/rfc8628";
+    OPT_5 = "OPT-5", "token exchange, and JWT bearer identity assertions (ID-JAG)", "RFC 8693; RFC 7523",
+        "https://www.rfc-editor.org/rfc/rfc8693";
+    // Checks of the grants beyond the browser (issue 16), numbered within their grant.
+    DEV_1 = "DEV-1", "user codes are short, unambiguous and rate-limited against guessing", "RFC 8628 §6.1, §5.1",
+        "https://www.rfc-editor.org/rfc/rfc8628#section-6.1";
+    DEV_2 = "DEV-2", "a device polls no faster than the interval; slow_down adds 5 seconds", "RFC 8628 §3.5",
+        "https://www.rfc-editor.org/rfc/rfc8628#section-3.5";
+    DEV_3 = "DEV-3", "a device code is redeemed once, by its client, before it expires", "RFC 8628 §3.4, §3.5",
+        "https://www.rfc-editor.org/rfc/rfc8628#section-3.4";
+    DEV_4 = "DEV-4", "the verification page shows the user code and protects its form like the consent page", "RFC 8628 §3.3, §5.4",
+        "https://www.rfc-editor.org/rfc/rfc8628#section-5.4";
+    TX_1 = "TX-1", "only a confidential client a token_exchange rule names may exchange tokens", "RFC 8693 §2.1, §5",
+        "https://www.rfc-editor.org/rfc/rfc8693#section-2.1";
+    TX_2 = "TX-2", "the subject token is an active access token of this server, for an audience the rule names", "RFC 8693 §2.2.2",
+        "https://www.rfc-editor.org/rfc/rfc8693#section-2.2.2";
+    TX_3 = "TX-3", "the target and scope of an exchanged token are ones the rule allows", "RFC 8693 §2.2.2",
+        "https://www.rfc-editor.org/rfc/rfc8693#section-2.2.2";
+    TX_4 = "TX-4", "an actor token comes with its type and is an active token of this server", "RFC 8693 §2.1, §4.1",
+        "https://www.rfc-editor.org/rfc/rfc8693#section-4.1";
+    JAG_1 = "JAG-1", "the IdP exchanges only its own unexpired ID token issued to the authenticated client", "draft-ietf-oauth-identity-assertion-authz-grant §4.3.3",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-identity-assertion-authz-grant#section-4.3.3";
+    JAG_2 = "JAG-2", "the IdP issues ID-JAGs only for the (audience, resource) pairs its policy maps", "MCP Enterprise-Managed Authorization §7.6.1",
+        "https://github.com/modelcontextprotocol/ext-auth/blob/main/specification/stable/enterprise-managed-authorization.mdx";
+    JAG_3 = "JAG-3", "an ID-JAG is typed oauth-id-jag+jwt and signed by a trusted issuer other than this server", "draft-ietf-oauth-identity-assertion-authz-grant §3.1, §4.4.1, §8.3",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-identity-assertion-authz-grant#section-4.4.1";
+    JAG_4 = "JAG-4", "an ID-JAG's aud is this server and its client_id the authenticated client", "draft-ietf-oauth-identity-assertion-authz-grant §4.4.1",
+        "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-identity-assertion-authz-grant#section-4.4.1";
+    JAG_5 = "JAG-5", "an ID-JAG is unexpired and used once (jti)", "MCP Enterprise-Managed Authorization §7.4.2",
+        "https://github.com/modelcontextprotocol/ext-auth/blob/main/specification/stable/enterprise-managed-authorization.mdx";
+    JAG_6 = "JAG-6", "an ID-JAG's resource is served here and its scope only narrows", "MCP Enterprise-Managed Authorization §7.6.2, §7.2.1",
+        "https://github.com/modelcontextprotocol/ext-auth/blob/main/specification/stable/enterprise-managed-authorization.mdx";
 }
 
 /// The rule with this id.

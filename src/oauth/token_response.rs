@@ -5,6 +5,9 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// RFC 8693 §2.2.1: what a token exchange issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
     pub token_type: &'static str,
     pub expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,4 +14,5 @@ pub mod presented_token;
 pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
+pub mod trusted_issuers;
 pub mod users;

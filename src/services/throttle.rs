@@ -75,6 +75,8 @@ const WINDOW: Duration = Duration::from_secs(60);
 pub enum Attempted<'a> {
     ClientSecret(&'a str),
     UserPassword(&'a str),
+    /// User codes typed on the device verification page, per source address (RFC 8628 §5.1).
+    UserCode(&'a str),
 }
 
 impl Attempted<'_> {
@@ -82,6 +84,7 @@ impl Attempted<'_> {
         match self {
             Attempted::ClientSecret(client_id) => format!("client:{client_id}"),
             Attempted::UserPassword(subject) => format!("user:{subject}"),
+            Attempted::UserCode(source) => format!("user_code:{source}"),
         }
     }
 }

@@ -9,9 +9,10 @@ use super::events;
 use super::users::Users;
 use crate::keys::forge::{self, PublicKeyForm};
 use crate::keys::{KeyError, KeyRing, SigningKey, generate_off_thread};
-use crate::oauth::access_token::{self, AccessTokenClaims};
+use crate::oauth::access_token::{self, AccessTokenClaims, Audience};
 use crate::oauth::event::EventType;
 use crate::oauth::grant::CodeGrant;
+use crate::oauth::id_jag::{self, IdJagClaims, IssueDecision, Resources};
 use crate::oauth::id_token::{self, IdTokenClaims};
 use crate::oauth::scope::{OFFLINE_ACCESS, Scope};
 use crate::oauth::token_response::TokenResponse;
@@ -47,6 +48,17 @@ pub struct TokenGrant<'a> {
     pub scope: &'a Scope,
     pub audience: Vec<String>,
     pub with_refresh_token: bool,
+    /// The `act` claim of a delegated token (RFC 8693 §4.1), made by token exchange.
+    pub act: Option<serde_json::Value>,
+}
+
+/// Who an ID-JAG is about and what the IdP's policy decided.
+#[derive(Debug)]
+pub struct IdJagFor<'a> {
+    pub subject: &'a str,
+    /// When the user signed in (the subject ID token's `auth_time`).
+    pub auth_time: Option<i64>,
+    pub decision: &'a IssueDecision,
 }
 
 /// The response for the client and what the store must record.
@@ -201,6 +213,7 @@ impl TokenIssuer {
         if let Subject::User(user) = grant.subject {
             claims.extra = self.user_claims(user);
         }
+        claims.act = grant.act;
         let access_token = self.keys.sign(access_token::TYP, &claims)?;
         let refresh = grant.with_refresh_token.then(Secret::generate);
         let records = IssuedTokens {
@@ -212,6 +225,7 @@ impl TokenIssuer {
         };
         let response = TokenResponse {
             access_token,
+            issued_token_type: None,
             token_type: "Bearer",
             expires_in: self.access_ttl.as_secs(),
             // offline_access is granted only where a refresh token comes with it (RFC 6749
@@ -235,17 +249,68 @@ impl TokenIssuer {
     /// The OpenID Connect ID token for a redeemed code (OIDC Core §3.1.3.3, §3.1.3.6). It
     /// lives as long as an access token.
     pub fn id_token(&self, grant: &CodeGrant, now: i64) -> Result<String, KeyError> {
+        self.id_token_for(
+            &grant.client_id,
+            &grant.subject,
+            grant.approved_at,
+            grant.nonce.clone(),
+            now,
+        )
+    }
+
+    /// An ID token for `subject`, who approved `client_id` at `auth_time` (the code flow, the
+    /// device flow).
+    pub fn id_token_for(
+        &self,
+        client_id: &str,
+        subject: &str,
+        auth_time: i64,
+        nonce: Option<String>,
+        now: i64,
+    ) -> Result<String, KeyError> {
         let claims = IdTokenClaims {
             iss: self.issuer.clone(),
-            sub: grant.subject.clone(),
-            aud: grant.client_id.clone(),
+            sub: subject.to_owned(),
+            aud: client_id.to_owned(),
             exp: now.saturating_add(seconds(self.access_ttl)),
             iat: now,
-            auth_time: grant.approved_at,
-            nonce: grant.nonce.clone(),
-            extra: self.user_claims(&grant.subject),
+            auth_time,
+            nonce,
+            extra: self.user_claims(subject),
         };
         self.keys.sign(id_token::TYP, &claims)
+    }
+
+    /// An Identity Assertion JWT Authorization Grant (draft-ietf-oauth-identity-assertion-
+    /// authz-grant §3.1; MCP Enterprise-Managed Authorization §4.3), signed with this server's
+    /// key and typed `oauth-id-jag+jwt`: `iss` is this server, `jti` fresh, five minutes of
+    /// life, and the user's configured `email`, which the draft recommends.
+    pub fn id_jag(
+        &self,
+        assertion: IdJagFor<'_>,
+        now: i64,
+    ) -> Result<(String, IdJagClaims), KeyError> {
+        let email = self
+            .user_claims(assertion.subject)
+            .get("email")
+            .and_then(|email| email.as_str())
+            .map(str::to_owned);
+        let scope = assertion.decision.scope.to_string();
+        let claims = IdJagClaims {
+            iss: self.issuer.clone(),
+            sub: assertion.subject.to_owned(),
+            aud: Audience::One(assertion.decision.audience.clone()),
+            client_id: assertion.decision.client_id.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            exp: now.saturating_add(id_jag::LIFETIME_SECS),
+            iat: now,
+            resource: Some(Resources::One(assertion.decision.resource.clone())),
+            scope: (!scope.is_empty()).then_some(scope),
+            auth_time: assertion.auth_time,
+            email,
+        };
+        let signed = self.keys.sign(id_jag::TYP, &claims)?;
+        Ok((signed, claims))
     }
 
     /// An access token made without a flow, signed and recorded, so that the JWKS verifies

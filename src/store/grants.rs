@@ -21,8 +21,12 @@ pub(super) const INSERT_GRANT_SQL: &str = "INSERT INTO grants (id, client_id, su
                                            resources, created_at, flow_id) \
                                            VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
+pub(super) const INSERT_ACCESS_TOKEN_SQL: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, \
                                        issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+
+pub(super) const INSERT_REFRESH_TOKEN_SQL: &str = "INSERT INTO refresh_tokens (token_digest, \
+                                                 grant_id, issued_at, expires_at) \
+                                                 VALUES ($1, $2, $3, $4)";
 
 #[derive(sqlx::FromRow)]
 struct CodeGrantRow {
@@ -282,8 +286,6 @@ impl Store {
                                   AND EXISTS (SELECT 1 FROM grants g \
                                   WHERE g.id = refresh_tokens.grant_id \
                                   AND g.revoked_at IS NULL)";
-        const REFRESH_SQL: &str = "INSERT INTO refresh_tokens (token_digest, grant_id, \
-                                   issued_at, expires_at) VALUES ($1, $2, $3, $4)";
         const SUCCESSOR_SQL: &str = "INSERT INTO refresh_successors (token_digest, sealed, \
                                      expires_at) VALUES ($1, $2, $3)";
         let spent = on_pool!(self, pool => {
@@ -307,7 +309,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 if let Some(refresh) = &tokens.refresh {
-                    sqlx::query(REFRESH_SQL)
+                    sqlx::query(INSERT_REFRESH_TOKEN_SQL)
                         .bind(&refresh.token_digest)
                         .bind(grant_id)
                         .bind(now)

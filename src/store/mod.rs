@@ -10,6 +10,7 @@
 
 mod authorizations;
 mod clients;
+mod devices;
 mod events;
 mod grants;
 mod jtis;
@@ -17,6 +18,7 @@ mod keys;
 mod settings;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
+pub use devices::{DeviceDecision, PageBinding};
 pub use events::{EventFilter, FlowSummary};
 pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Rotation, Spent};
 pub use keys::StoredKey;

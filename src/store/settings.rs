@@ -12,6 +12,9 @@ pub enum ServerSetting {
     /// How often it re-reads the signing keys, in milliseconds: how soon it follows a
     /// rotation made elsewhere.
     KeyReloadInterval,
+    /// The users who can approve, as a JSON array of subjects: `tollgate device approve`
+    /// approves only as one of them.
+    Users,
 }
 
 impl ServerSetting {
@@ -20,6 +23,7 @@ impl ServerSetting {
             ServerSetting::Issuer => "issuer",
             ServerSetting::KeyGracePeriod => "key_grace_period",
             ServerSetting::KeyReloadInterval => "key_reload_interval_ms",
+            ServerSetting::Users => "users",
         }
     }
 }

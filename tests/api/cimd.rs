@@ -154,9 +154,10 @@ async fn cimd_2_4_5_invalid_documents_are_refused(backend: Backend) {
     assert_oauth_error(response, Status::UNAUTHORIZED, "invalid_client").await;
 }
 
-/// Grant types a document declares and this server does not support (claude.ai's JWT bearer
-/// grant, VS Code's device grant) are ignored, not refused: the client completes the flow,
-/// and the document fetch's event says what was ignored.
+/// Grant types a document declares that this server does not support, or that its client
+/// cannot use here (claude.ai's public client declares the JWT bearer grant, which needs a
+/// confidential client), are ignored, not refused: the client completes the flow, and the
+/// document fetch's event says what was ignored. VS Code's device grant is kept.
 async fn cimd_4_unsupported_grant_types_in_a_document_are_ignored(backend: Backend) {
     let app = spawn(backend).await;
     let docs = DocumentServer::start().await;
@@ -180,13 +181,18 @@ async fn cimd_4_unsupported_grant_types_in_a_document_are_ignored(backend: Backe
     let description = fetch["description"].as_str().unwrap();
     assert!(
         description.contains("urn:ietf:params:oauth:grant-type:jwt-bearer")
-            && description.contains("urn:ietf:params:oauth:grant-type:device_code"),
+            && description.contains("needs a confidential client")
+            && !description.contains("device_code"),
         "{description}"
     );
-    assert_eq!(fetch["details"]["ignored"].as_array().unwrap().len(), 2);
+    assert_eq!(fetch["details"]["ignored"].as_array().unwrap().len(), 1);
     assert_eq!(
         fetch["details"]["metadata"]["grant_types"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
     );
 }
 

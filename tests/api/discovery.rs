@@ -53,8 +53,19 @@ async fn md_1_oauth_metadata_is_complete_and_exact(backend: Backend) {
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ]),
+        "token exchange and the JWT bearer grant only once configured"
     );
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        app.url("/device_authorization")
+    );
+    assert!(doc.get("authorization_grant_profiles_supported").is_none());
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
         serde_json::json!([
@@ -158,6 +169,7 @@ async fn md_17_every_advertised_endpoint_is_served(backend: Backend) {
         ("registration_endpoint", "invalid_client_metadata"),
         ("revocation_endpoint", "invalid_request"),
         ("introspection_endpoint", "invalid_request"),
+        ("device_authorization_endpoint", "invalid_request"),
     ] {
         let response = app
             .http

@@ -14,11 +14,13 @@ use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
 mod documents;
 mod events;
+mod grants;
 pub mod keys;
 mod management;
 
 pub use documents::{Answer, ChunkedServer, DocumentServer, example_document};
 pub use events::{stable, time_ms, types};
+pub use grants::*;
 pub use management::client_information;
 
 /// RFC 7636 Appendix B.
@@ -162,6 +164,7 @@ pub struct TestAppBuilder {
     backend: Backend,
     server: TestServerBuilder,
     db: Option<Arc<TestDb>>,
+    listener: Option<TcpListener>,
 }
 
 impl TestAppBuilder {
@@ -201,6 +204,13 @@ impl TestAppBuilder {
         })
     }
 
+    /// Serves on a listener bound before, so that another server's configuration can name
+    /// this one's issuer (`http://` + its address) before it starts.
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
     /// Gives the issuer a path, such as "/t1".
     pub fn issuer_path(mut self, path: &str) -> Self {
         self.server = self.server.issuer_path(path);
@@ -213,7 +223,10 @@ impl TestAppBuilder {
             None => TestDb::new(self.backend).await,
         };
         // Bound here, not from the configuration, whose `bind` a configuration file sets.
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
         let clock = ManualClock::new();
         let server = self
             .server
@@ -352,6 +365,7 @@ impl TestApp {
             backend,
             server: TestServer::builder(),
             db: None,
+            listener: None,
         }
     }
 

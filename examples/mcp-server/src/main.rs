@@ -9,9 +9,14 @@
 //! - `TOLLGATE_JWKS_URL`: where to fetch Tollgate's keys; `{TOLLGATE_ISSUER}/jwks.json`. Set
 //!   it when this server reaches Tollgate by another name than browsers do (in
 //!   docker-compose, `http://tollgate:9000/jwks.json`).
+//! - `BACKEND_URL`: the backend API `call_backend` calls (see the `tollgate-example-backend`
+//!   binary); unset: the tool is not set up. With it, `MCP_CLIENT_ID` and
+//!   `MCP_CLIENT_SECRET` (this server's client at Tollgate, which a `[[token_exchange]]` rule
+//!   must name; `mcp-server` and no default secret) and `TOLLGATE_TOKEN_URL`
+//!   (`{TOLLGATE_ISSUER}/token`).
 
 use std::net::SocketAddr;
-use tollgate_example_mcp_server::{Settings, run_until};
+use tollgate_example_mcp_server::{BackendSettings, Settings, run_until};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,10 +25,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()
         .map_err(|e| format!("MCP_BIND: {e}"))?;
     let issuer = var("TOLLGATE_ISSUER", "http://127.0.0.1:9000");
+    let backend = std::env::var("BACKEND_URL")
+        .ok()
+        .map(|url| BackendSettings {
+            url,
+            token_url: var("TOLLGATE_TOKEN_URL", &format!("{issuer}/token")),
+            client_id: var("MCP_CLIENT_ID", "mcp-server"),
+            client_secret: var("MCP_CLIENT_SECRET", ""),
+        });
     let settings = Settings {
         public_url: var("MCP_PUBLIC_URL", "http://127.0.0.1:8000/mcp"),
         jwks_url: var("TOLLGATE_JWKS_URL", &format!("{issuer}/jwks.json")),
         issuer,
+        backend,
     };
     let listener = tokio::net::TcpListener::bind(bind).await?;
     println!(

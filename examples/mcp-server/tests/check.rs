@@ -17,6 +17,7 @@ async fn the_example_passes_every_check_in_every_profile() {
             public_url: url.clone(),
             issuer: tollgate.issuer().to_owned(),
             jwks_url: tollgate.jwks_url(),
+            backend: None,
         },
     ));
     for profile in Profile::ALL {

@@ -9,11 +9,13 @@ use tollgate::keys::SigningKey;
 use tollgate::oauth::access_token::{AccessTokenClaims, TYP};
 use tollgate_example_mcp_server::{Settings, run};
 
+mod common;
+use common::{Mcp, PROTOCOL_VERSION};
+
 /// RFC 7636 Appendix B.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const CALLBACK: &str = "http://127.0.0.1:53682/callback";
-const PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// Tollgate and the example server, each on its own port.
 struct Stack {
@@ -54,6 +56,7 @@ impl Stack {
             public_url: resource.clone(),
             issuer: issuer.clone(),
             jwks_url: format!("{issuer}/jwks.json"),
+            backend: None,
         };
         change(&mut settings);
         tokio::spawn(run(listener, settings));
@@ -221,106 +224,6 @@ fn hidden_field(html: &str, name: &str) -> String {
     html[start..end].to_owned()
 }
 
-/// A JSON-RPC client over Streamable HTTP.
-struct Mcp {
-    http: reqwest::Client,
-    url: String,
-    token: String,
-    session: Option<String>,
-    next_id: u64,
-}
-
-impl Mcp {
-    async fn post(&self, message: &Value) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .header("accept", "application/json, text/event-stream")
-            .json(message);
-        if let Some(session) = &self.session {
-            request = request
-                .header("mcp-session-id", session)
-                .header("mcp-protocol-version", PROTOCOL_VERSION);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// Sends a request and returns the HTTP response, which the caller checks.
-    async fn send(&mut self, method: &str, params: Value) -> (u64, reqwest::Response) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        (id, self.post(&message).await)
-    }
-
-    /// Sends a request that must succeed and returns its JSON-RPC `result`.
-    async fn request(&mut self, method: &str, params: Value) -> Value {
-        let (id, response) = self.send(method, params).await;
-        assert_eq!(response.status(), StatusCode::OK, "{method}");
-        if let Some(session) = response.headers().get("mcp-session-id") {
-            self.session = Some(session.to_str().unwrap().to_owned());
-        }
-        let reply = reply(response, id).await;
-        assert!(reply["error"].is_null(), "{method} failed: {reply}");
-        reply["result"].clone()
-    }
-
-    /// The initialization handshake; returns the `initialize` result.
-    async fn initialize(&mut self) -> Value {
-        let params = json!({
-            "protocolVersion": PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "example-test", "version": "1.0"}
-        });
-        let result = self.request("initialize", params).await;
-        assert!(self.session.is_some(), "no Mcp-Session-Id");
-        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        assert_eq!(self.post(&initialized).await.status(), StatusCode::ACCEPTED);
-        result
-    }
-
-    async fn call(&mut self, tool: &str, arguments: Value) -> Value {
-        let result =
-            (self.request("tools/call", json!({"name": tool, "arguments": arguments}))).await;
-        assert_ne!(result["isError"], true, "{tool}: {result}");
-        result
-    }
-}
-
-/// The JSON-RPC response with `id`, from a JSON body or from an SSE stream (read only until
-/// the response arrives: a stream may stay open).
-async fn reply(mut response: reqwest::Response, id: u64) -> Value {
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    if content_type.starts_with("application/json") {
-        return response.json().await.unwrap();
-    }
-    assert!(
-        content_type.starts_with("text/event-stream"),
-        "{content_type}"
-    );
-    let mut text = String::new();
-    while let Some(chunk) = response.chunk().await.unwrap() {
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-        // Events end with a blank line; their `data:` lines hold the message.
-        for event in text.replace("\r\n", "\n").split("\n\n") {
-            let data: Vec<&str> = (event.lines())
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(str::trim_start)
-                .collect();
-            if let Ok(message) = serde_json::from_str::<Value>(&data.join("\n"))
-                && message["id"] == id
-            {
-                return message;
-            }
-        }
-    }
-    panic!("the stream ended without a response to {id}: {text}");
-}
-
 fn www_authenticate(response: &reqwest::Response) -> String {
     let challenge = response.headers().get("www-authenticate");
     challenge
@@ -459,7 +362,7 @@ async fn a_token_for_this_server_can_use_the_tools() {
         .map(|tool| tool["name"].as_str().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["add", "admin_stats", "whoami"]);
+    assert_eq!(names, ["add", "admin_stats", "call_backend", "whoami"]);
 
     let whoami = mcp.call("whoami", json!({})).await;
     assert_eq!(

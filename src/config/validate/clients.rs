@@ -137,11 +137,17 @@ impl Config {
                 && keys.len() <= 1
                 && !(client.has_secret() && client.has_keys())
                 && client.jwk_set().is_ok();
-            if !client.is_confidential() && client.redirect_uris.is_empty() {
+            // A public client without redirect URIs is useful only for the device flow.
+            let device_only = client
+                .grant_types
+                .iter()
+                .any(|g| GrantType::parse(g) == Some(GrantType::DeviceCode));
+            if !client.is_confidential() && client.redirect_uris.is_empty() && !device_only {
                 problems.add_assuming(
                     &at("redirect_uris"),
                     "a public client (no secret, no public keys) can only use the code flow, \
-                     which needs redirect_uris",
+                     which needs redirect_uris, or the device flow (grant_types \
+                     [\"urn:ietf:params:oauth:grant-type:device_code\"])",
                     kind,
                 );
             } else if parts_valid {

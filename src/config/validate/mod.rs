@@ -3,6 +3,7 @@
 //! `tollgate check-config` can point at its line.
 
 mod clients;
+mod grants;
 
 use super::declarations::RESERVED_CLAIMS;
 use super::{Config, DEFAULT_USER};
@@ -112,6 +113,7 @@ impl Config {
         self.check_resources(&mut problems);
         self.check_users(&mut problems);
         self.check_clients(&mut problems);
+        self.check_grants(&mut problems, issuer.as_ref().map(Issuer::as_str));
         if let Some(why) = console_problem(self, self.bind) {
             problems.add(&[Key("console"), Key("password")], why);
         }

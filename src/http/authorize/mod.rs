@@ -1,12 +1,13 @@
 //! The authorization endpoint: `GET` validates the request and shows the consent page,
 //! `POST` records the user's decision and sends the browser back to the client.
 
-mod browser;
+pub(crate) mod browser;
 mod get;
 mod page;
 mod post;
 
 pub use get::authorize;
+pub(crate) use post::check_password;
 pub use post::decide;
 
 use crate::http::error::log_internal;

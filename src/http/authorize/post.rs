@@ -151,7 +151,11 @@ async fn record_decision(
 
 /// A user with a password must give it; wrong guesses are throttled like client secrets.
 /// Checked before the form is used up, so the user can go back and try again.
-async fn check_password(app: &App, subject: &str, form: &Params) -> Result<(), PageError> {
+pub(crate) async fn check_password(
+    app: &App,
+    subject: &str,
+    form: &Params,
+) -> Result<(), PageError> {
     if !app.users.needs_password(subject) {
         return Ok(());
     }

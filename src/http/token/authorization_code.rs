@@ -82,6 +82,7 @@ pub async fn exchange(
             scope: &scope,
             audience,
             with_refresh_token: client.metadata.allows_grant(GrantType::RefreshToken),
+            act: None,
         },
         now,
     )?;

@@ -63,6 +63,7 @@ pub async fn exchange(
             scope: &scope,
             audience: resources,
             with_refresh_token: false,
+            act: None,
         },
         now,
     )?;

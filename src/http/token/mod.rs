@@ -4,7 +4,11 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
+mod identity_assertion;
+mod jwt_bearer;
 mod refresh_token;
+mod token_exchange;
 
 use super::client_auth;
 use super::error::ApiError;
@@ -38,6 +42,9 @@ pub async fn token(
         GrantType::ClientCredentials => {
             client_credentials::exchange(&app, &client, &params).await?
         }
+        GrantType::DeviceCode => device_code::exchange(&app, &client, &params).await?,
+        GrantType::TokenExchange => token_exchange::exchange(&app, &client, &params).await?,
+        GrantType::JwtBearer => jwt_bearer::exchange(&app, &client, &params).await?,
     };
     Ok(Json(response))
 }

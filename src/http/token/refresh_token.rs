@@ -91,6 +91,7 @@ pub async fn exchange(
             scope: &scope,
             audience,
             with_refresh_token: true,
+            act: None,
         },
         now,
     )?;

@@ -147,25 +147,27 @@ impl RegistrationRequest {
                  way round (RFC 7591 §2.1)"
             )));
         }
-        // OAuth 2.1 §4.2: only a client that can authenticate may use client_credentials.
-        if grant_types
+        // OAuth 2.1 §4.2: only a client that can authenticate may use client_credentials;
+        // the same holds for token exchange and the identity assertion grant.
+        if let Some(grant) = grant_types
             .iter()
-            .any(|g| g == GrantType::ClientCredentials.as_str())
+            .filter_map(|g| GrantType::parse(g))
+            .find(|g| g.needs_confidential_client())
         {
             if !token_endpoint_auth_method.is_confidential() {
-                return Err(OAuthError::invalid_client_metadata(
-                    "the client_credentials grant needs a confidential client: register \
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "the {grant} grant needs a confidential client: register \
                      token_endpoint_auth_method client_secret_basic, client_secret_post or \
-                     private_key_jwt (OAuth 2.1 §4.2)",
-                ));
+                     private_key_jwt (OAuth 2.1 §4.2)"
+                )));
             }
             if self.application_type.as_deref() == Some(NATIVE) {
-                return Err(OAuthError::invalid_client_metadata(
-                    "the client_credentials grant needs a confidential client, and a native \
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "the {grant} grant needs a confidential client, and a native \
                      app is a public client whatever secret it holds (OAuth 2.1 §2.1, §8.1; \
                      RFC 8252 §8.5): register it as application_type 'web' or drop \
-                     client_credentials",
-                ));
+                     {grant}"
+                )));
             }
         }
         let redirect_uris = self.redirect_uris.unwrap_or_default();

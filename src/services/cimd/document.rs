@@ -177,20 +177,29 @@ fn check_document(
     }
     let private_key_jwt = method == AuthMethod::PrivateKeyJwt.as_str();
     // Documents are published once for every authorization server a client talks to, so
-    // they declare grant types some servers have and others do not (claude.ai's declares
-    // the JWT bearer grant, VS Code's the device grant). Those are left out rather than
-    // refused: the client can still do everything this server offers.
+    // they declare grant types some servers have and others do not, or that this client
+    // cannot use here (claude.ai's public client declares the JWT bearer grant, which needs
+    // a confidential client). Those are left out rather than refused: the client can still
+    // do everything this server offers it.
+    let public = method == AuthMethod::None.as_str();
     let mut ignored = Vec::new();
     if let Some(grants) = request.grant_types.as_mut() {
-        grants.retain(|grant| {
-            let supported = GrantType::parse(grant).is_some();
-            if !supported {
+        grants.retain(|grant| match GrantType::parse(grant) {
+            None => {
                 ignored.push(format!(
                     "grant type '{grant}' (this server supports {})",
                     GrantType::supported_names().join(", ")
                 ));
+                false
             }
-            supported
+            Some(known) if public && known.needs_confidential_client() => {
+                ignored.push(format!(
+                    "grant type '{grant}' (it needs a confidential client, and this document \
+                     declares token_endpoint_auth_method 'none')"
+                ));
+                false
+            }
+            Some(_) => true,
         });
         if grants.is_empty() {
             return Err(invalid(format!(
@@ -336,11 +345,17 @@ mod tests {
             RedirectSchemes::Native,
         )
         .unwrap();
+        // The device grant is one this server has; the JWT bearer grant needs a
+        // confidential client, and this document's is public.
         assert_eq!(
             document.metadata.grant_types,
-            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+            [
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode
+            ]
         );
-        assert_eq!(document.ignored.len(), 2);
+        assert_eq!(document.ignored.len(), 1, "{:?}", document.ignored);
         assert!(
             document.ignored[0].contains("urn:ietf:params:oauth:grant-type:jwt-bearer"),
             "{:?}",
@@ -348,7 +363,7 @@ mod tests {
         );
         let error = parse_document(
             URL,
-            &doc(r#","grant_types":["urn:ietf:params:oauth:grant-type:device_code"]"#),
+            &doc(r#","grant_types":["urn:ietf:params:oauth:grant-type:jwt-bearer","implicit"]"#),
             RedirectSchemes::Native,
         )
         .unwrap_err();

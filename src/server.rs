@@ -1,7 +1,7 @@
 //! Starting and stopping a server. The listener is bound first, so port 0 works and the
 //! issuer can be derived from the real address before anything else is built.
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ServerClock, SystemClock};
 use crate::config::{Config, ConsentMode};
 use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
@@ -90,7 +90,10 @@ impl Server {
             problems.dedup();
             return Err(StartError::Config(problems.join("; ")));
         }
-        let clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        // The control API moves this clock forward; everything reads it.
+        let clock = Arc::new(ServerClock::new(
+            launch.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        ));
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         // For `tollgate token`, `tollgate keys` and `tollgate device`, which may run with

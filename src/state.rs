@@ -1,7 +1,7 @@
 //! Everything a request handler needs, in one value passed through axum's `State`. Nothing
 //! is global, so several servers can run in one process (the test fixture relies on it).
 
-use crate::clock::Clock;
+use crate::clock::{Clock, ServerClock};
 use crate::config::{Config, User};
 use crate::keys::KeyRing;
 use crate::oauth::endpoints;
@@ -12,8 +12,10 @@ use crate::secret::{Secret, digest_matches};
 use crate::services::cimd::DocumentFetcher;
 use crate::services::client_keys::ClientKeys;
 use crate::services::clients::Clients;
+use crate::services::control::Control;
 use crate::services::declarations::SecretsChecked;
 use crate::services::events::EventLog;
+use crate::services::faults::FaultTable;
 use crate::services::throttle::{FailureThrottle, RateLimiter};
 use crate::services::tokens::TokenIssuer;
 use crate::services::trusted_issuers::TrustedIssuers;
@@ -31,7 +33,8 @@ pub struct App {
     pub issuer: Issuer,
     pub store: Store,
     pub keys: Arc<KeyRing>,
-    pub clock: Arc<dyn Clock>,
+    /// The server's clock: the system's (or a test's) plus what the control API moved it.
+    pub clock: Arc<ServerClock>,
     /// `dev` plus the configured users.
     pub users: Arc<Users>,
     /// Makes every token the server issues.
@@ -56,8 +59,12 @@ pub struct App {
     pub declared_secrets: SecretsChecked,
     /// The event log.
     pub events: Arc<EventLog>,
+    /// The faults in force (issue 14): declared, and added through the control API.
+    pub faults: Arc<FaultTable>,
     /// The developer console, when it is on.
     pub console: Option<Console>,
+    /// The digest of `control.token`, which lets peers beyond loopback use the control API.
+    pub control_token: Option<String>,
     /// Set once the server is shutting down: long-lived responses (event streams) end, so
     /// that an open console does not keep the server from stopping.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -110,18 +117,27 @@ impl App {
         issuer: Issuer,
         store: Store,
         keys: KeyRing,
-        clock: Arc<dyn Clock>,
+        clock: Arc<ServerClock>,
         declared_secrets: SecretsChecked,
         listening_on: SocketAddr,
     ) -> Self {
-        let cimd = config
-            .cimd
-            .enabled
-            .then(|| DocumentFetcher::new(&config.cimd, config.registration.redirect_schemes));
+        let faults = Arc::new(FaultTable::new(config.declared_faults()));
+        let cimd = config.cimd.enabled.then(|| {
+            DocumentFetcher::new(
+                &config.cimd,
+                config.registration.redirect_schemes,
+                Arc::clone(&faults),
+            )
+        });
+        let shared_clock: Arc<dyn Clock> = clock.clone();
         let events = Arc::new(if config.events.enabled {
-            EventLog::start(store.clone(), Arc::clone(&clock), config.events.buffer)
+            EventLog::start(
+                store.clone(),
+                Arc::clone(&shared_clock),
+                config.events.buffer,
+            )
         } else {
-            EventLog::off(Arc::clone(&clock))
+            EventLog::off(Arc::clone(&shared_clock))
         });
         let console = config
             .console
@@ -138,6 +154,7 @@ impl App {
         for client in &mut config.clients {
             client.secret = None;
         }
+        let control_token = config.control.token.take().map(|token| token.digest());
         let features = Features {
             registration_open: config.registration.open,
             client_id_metadata_documents: cimd.is_some(),
@@ -151,7 +168,7 @@ impl App {
         let default_audience = resource::default_audience(&config.resources, issuer.as_str());
         let clients = Clients::new(
             store.clone(),
-            Arc::clone(&clock),
+            shared_clock,
             cimd,
             config.cimd.allow_http_loopback,
         );
@@ -161,6 +178,7 @@ impl App {
             Arc::clone(&users),
             config.access_token_ttl,
             config.refresh_token_ttl,
+            Arc::clone(&faults),
         );
         let registration_limiter = RateLimiter::per_minute(config.registration.per_minute);
         let client_auth_throttle =
@@ -188,7 +206,9 @@ impl App {
             client_keys,
             declared_secrets,
             events,
+            faults,
             console,
+            control_token,
             closing: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -200,6 +220,19 @@ impl App {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The control operations on this server (issue 14).
+    pub fn control(&self) -> Control<'_> {
+        Control {
+            store: &self.store,
+            keys: &self.keys,
+            clock: &self.clock,
+            faults: &self.faults,
+            events: &self.events,
+            clients: &self.clients,
+            key_grace: self.config.key_grace_period(),
+        }
     }
 
     pub fn user(&self, subject: &str) -> Option<&User> {

@@ -20,14 +20,21 @@
 //! server's tests check tokens with [`TestServer::verify_access_token`] (or
 //! [`verify_access_token`], given the JWKS it fetched).
 //!
+//! The control operations of the control API (move the clock, revoke or expire tokens,
+//! rotate the key, reset, faults) are methods of [`TestServer`] too (`testing/control.rs`).
+//!
 //! Tollgate's own black-box tests (`tests/api`) run on this fixture too, with the options
 //! they need: a database of their own ([`TestServerBuilder::database_url`]), a
 //! [`ManualClock`](crate::clock::ManualClock) ([`TestServerBuilder::clock`]), an issuer
 //! with a path and a listener they bound.
 
+mod control;
 mod verify;
 
+pub use crate::config::FaultSpec;
 pub use crate::services::check::{CheckError, CheckOptions, CheckResult, Profile, Report, Status};
+pub use crate::services::faults::{FaultStatus, Refused};
+pub use crate::store::{TokenOwner, TokensChanged};
 pub use verify::{
     VerifyError, verify_access_token, verify_access_token_at, verify_id_token, verify_id_token_at,
 };
@@ -281,6 +288,12 @@ impl TestServerBuilder {
 
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
         self.config.access_token_ttl = ttl;
+        self
+    }
+
+    /// Declares a fault (`[[faults]]`), in force from the start and after every reset.
+    pub fn fault(mut self, fault: FaultSpec) -> Self {
+        self.config.faults.push(fault);
         self
     }
 

@@ -402,3 +402,109 @@ async fn opt_4_the_oauth2_crate_completes_a_device_flow() {
             .is_ok()
     );
 }
+
+/// The control operations on the fixture (issue 14), the same as the control API: faults
+/// declared on the builder and added at run time, the clock moved, tokens revoked and
+/// expired, the key rotated, a reset.
+#[tokio::test]
+async fn the_fixture_controls_the_server_and_injects_faults() {
+    use std::time::Duration;
+    use tollgate::testing::{FaultSpec, TokenOwner};
+    let server = TestServer::builder()
+        .client(DeclaredClient::confidential("robot", "robot-secret"))
+        .fault(FaultSpec {
+            name: Some("down once".to_owned()),
+            endpoint: "token".to_owned(),
+            status: Some(503),
+            times: Some(1),
+            ..FaultSpec::default()
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let client = BasicClient::new(ClientId::new("robot".to_owned()))
+        .set_client_secret(ClientSecret::new("robot-secret".to_owned()))
+        .set_token_uri(TokenUrl::new(server.token_url()).unwrap());
+    let machine_token = || async {
+        client
+            .exchange_client_credentials()
+            .add_extra_param("resource", MCP)
+            .request_async(&http)
+            .await
+    };
+    let refused = machine_token().await.unwrap_err();
+    assert!(
+        refused.to_string().contains("temporarily_unavailable")
+            || matches!(
+                refused,
+                oauth2::RequestTokenError::ServerResponse(ref r)
+                    if r.error().as_ref() == "temporarily_unavailable"
+            ),
+        "{refused:?}"
+    );
+    let token = machine_token().await.unwrap();
+    let faults = server.faults();
+    assert_eq!((faults[0].seen, faults[0].fired), (2, 1));
+
+    let wrong_aud = server
+        .add_fault(&FaultSpec {
+            endpoint: "token".to_owned(),
+            lie: Some("wrong_audience".to_owned()),
+            ..FaultSpec::default()
+        })
+        .unwrap();
+    assert_eq!(wrong_aud.fault.name, "token-1");
+    let lied = machine_token().await.unwrap();
+    assert!(matches!(
+        server.verify_access_token(lied.access_token().secret(), MCP),
+        Err(VerifyError::WrongAudience)
+    ));
+    assert!(server.remove_fault("token-1"));
+    assert_eq!(server.clear_faults(), 1);
+    let refused = server.add_fault(&FaultSpec {
+        endpoint: "nowhere".to_owned(),
+        drop: true,
+        ..FaultSpec::default()
+    });
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .starts_with("endpoint: 'nowhere' is not an endpoint")
+    );
+
+    let before = server.now();
+    assert_eq!(
+        server.advance_clock(Duration::from_secs(3600)),
+        before + 3600
+    );
+    assert!(matches!(
+        server.verify_access_token(token.access_token().secret(), MCP),
+        Err(VerifyError::Expired)
+    ));
+    let fresh = machine_token().await.unwrap();
+    let claims = server
+        .verify_access_token(fresh.access_token().secret(), MCP)
+        .unwrap();
+    assert_eq!(claims["iat"].as_i64().unwrap() / 10, server.now() / 10);
+    let revoked = server
+        .revoke_tokens(&TokenOwner::Client("robot".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(revoked.access_tokens, 3, "every one not revoked yet");
+    let expired = server
+        .expire_tokens(&TokenOwner::Client("robot".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(
+        expired.access_tokens, 1,
+        "the fresh one; the others had expired"
+    );
+    let rotated = server.rotate_signing_key().await.unwrap();
+    assert_ne!(rotated.kid, rotated.previous_kid);
+    assert_eq!(server.jwks()["keys"].as_array().unwrap().len(), 2);
+    let removed = server.reset().await.unwrap();
+    assert_eq!(removed.access_tokens, 3);
+    assert_eq!(server.now() / 10, before / 10, "the clock is back");
+    assert_eq!(server.faults()[0].fault.name, "down once");
+}

@@ -5,6 +5,9 @@
 #                                 (again only when requirements.txt changed)
 #   e2e/python/run.sh [ARGS...]   install if needed, then pytest test_flow.py [ARGS...] with
 #                                 DEMO_MCP_URL and DEMO_ISSUER from the environment
+#   e2e/python/run.sh test_faults.py [ARGS...]
+#                                 the fault suite instead (it starts its own Tollgate and MCP
+#                                 server: target/debug/tollgate, node and e2e/node_modules)
 #
 # scripts/client-matrix.sh python runs it inside scripts/demo.sh, with Tollgate issuing access
 # tokens for 3 s so that the SDK's own refresh is exercised.
@@ -37,4 +40,9 @@ install
 if [[ ${1:-} == --install ]]; then
   exit 0
 fi
-exec "$venv/bin/python" -m pytest -p no:cacheprovider e2e/python/test_flow.py "$@"
+test=test_flow.py
+if [[ ${1:-} == test_*.py ]]; then
+  test=$1
+  shift
+fi
+exec "$venv/bin/python" -m pytest -p no:cacheprovider "e2e/python/$test" "$@"

@@ -4,6 +4,7 @@
 mod check;
 mod clients;
 mod config_cmds;
+mod ctl;
 mod device;
 mod events;
 mod keys;
@@ -55,6 +56,9 @@ enum Command {
     /// challenge, metadata, and a refusal of every wrong token Tollgate can mint. Exits 0
     /// only if every required check passes.
     Check(check::CheckArgs),
+    /// Drive a running server through its control API: move its clock, revoke or expire
+    /// tokens, rotate its key, reset it, inject faults.
+    Ctl(ctl::CtlArgs),
     /// Manage pre-registered clients.
     #[command(subcommand)]
     Clients(clients::ClientsCommand),
@@ -157,6 +161,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Token(args) => token::mint(&args).await,
         Command::Events(args) => events::run(&args).await,
         Command::Check(args) => check::run(&args).await,
+        Command::Ctl(args) => ctl::run(&args).await,
         Command::Clients(command) => clients::run(command).await,
         Command::Keys(command) => keys::run(command).await,
         Command::Device(command) => device::run(command).await,

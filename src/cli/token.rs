@@ -10,6 +10,7 @@ use crate::config::{Config, DEFAULT_USER, duration};
 use crate::keys::forge::PublicKeyForm;
 use crate::oauth::resource;
 use crate::server::default_issuer;
+use crate::services::faults::FaultTable;
 use crate::services::signing_keys;
 use crate::services::tokens::{Defect, StandaloneToken, TokenIssuer};
 use crate::services::users::Users;
@@ -124,6 +125,8 @@ async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<S
         Arc::new(Users::new(config.all_users())),
         config.access_token_ttl,
         config.refresh_token_ttl,
+        // Faults act on a server's responses, not on tokens minted here.
+        Arc::new(FaultTable::new(Vec::new())),
     );
     let token = StandaloneToken {
         subject: args.sub.clone(),

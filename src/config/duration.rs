@@ -1,4 +1,5 @@
-//! Durations as integer seconds or as a number with a unit: `90`, `90s`, `5m`, `12h`, `30d`.
+//! Durations as integer seconds or as a number with a unit: `90`, `90s`, `5m`, `12h`, `30d`,
+//! and milliseconds for the short ones (`500ms`, a fault's delay).
 
 use serde::{Deserialize, Deserializer, Serializer, de};
 use std::time::Duration;
@@ -13,16 +14,24 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a duration such as 90s, 5m, 12h or 30d"))?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("'{text}' has an unknown unit; use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit; use ms, s, m, h or d"
+            ));
+        }
     };
     Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }
 
 pub fn format(duration: &Duration) -> String {
+    if duration.subsec_millis() > 0 {
+        return format!("{}ms", duration.as_millis());
+    }
     let secs = duration.as_secs();
     match secs {
         s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),

@@ -4,11 +4,13 @@
 pub mod check;
 pub mod declarations;
 pub mod duration;
+pub mod faults;
 pub mod grants;
 pub mod validate;
 
 pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
+pub use faults::FaultSpec;
 pub use grants::{DeviceConfig, IdJagConfig};
 
 use crate::oauth::exchange::ExchangeRule;
@@ -67,6 +69,11 @@ pub struct Config {
     pub token_exchange: Vec<ExchangeRule>,
     /// Identity assertions (ID-JAG): issued as an IdP, accepted from trusted IdPs.
     pub id_jag: IdJagConfig,
+    /// The control API at `/_tollgate/api/`: move the clock, revoke, rotate, reset, faults.
+    pub control: ControlConfig,
+    /// Failures to inject (`[[faults]]`), for testing clients.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
 }
 
 impl Default for Config {
@@ -92,6 +99,8 @@ impl Default for Config {
             device: DeviceConfig::default(),
             token_exchange: Vec::new(),
             id_jag: IdJagConfig::default(),
+            control: ControlConfig::default(),
+            faults: Vec::new(),
         }
     }
 }
@@ -150,7 +159,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 20] = [
+    pub const KEYS: [&'static str; 22] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -171,6 +180,8 @@ impl Config {
         "device",
         "token_exchange",
         "id_jag",
+        "control",
+        "faults",
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but
@@ -312,6 +323,26 @@ impl ConsoleConfig {
     }
 }
 
+/// The control API (`{issuer}/_tollgate/api/`), for tests driving a running server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlConfig {
+    /// On by default: it answers loopback peers, and others only with `token`.
+    pub enabled: bool,
+    /// A Bearer token that lets peers beyond loopback use the control API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
 /// Signing keys: rotation and how quickly running servers notice a new key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -353,6 +384,12 @@ mod tests {
         );
         assert!(duration::parse("5 minutes").is_err());
         assert_eq!(duration::format(&Duration::from_secs(300)), "5m");
+        assert_eq!(
+            duration::parse("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(duration::format(&Duration::from_millis(1500)), "1500ms");
+        assert!(duration::parse("5 ms").is_err());
     }
 
     #[test]

@@ -55,13 +55,8 @@ impl From<KeyError> for ApiError {
 
 /// The HTTP status for an error code on a JSON endpoint.
 pub fn status_for(code: ErrorCode) -> StatusCode {
-    match code {
-        // RFC 6749 §5.2; a 401 must carry WWW-Authenticate (RFC 9110 §15.5.2).
-        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    }
+    // A 401 must carry WWW-Authenticate (RFC 9110 §15.5.2): `json_error` adds it.
+    StatusCode::from_u16(code.json_status()).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
 /// Logs an internal error with its cause chain. Clients see only `server_error`.
@@ -74,6 +69,11 @@ pub fn log_internal(error: &(dyn std::error::Error + 'static)) {
         source = cause.source();
     }
     tracing::error!(error = %chain, "request failed on the server side");
+}
+
+/// The error JSON of an injected fault (issue 14), with the status the fault declared.
+pub fn injected(status: StatusCode, error: &OAuthError) -> Response {
+    refusal(status, error)
 }
 
 /// The error JSON of a refusal, recorded as the refusal of the request's event.

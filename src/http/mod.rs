@@ -6,9 +6,11 @@ pub mod authorize;
 pub mod client_auth;
 pub mod client_config;
 mod console;
+mod control;
 mod device;
 pub mod discovery;
 pub mod error;
+mod faults;
 pub mod form;
 mod html;
 pub mod introspect;
@@ -74,9 +76,14 @@ pub fn router(app: AppState) -> Router {
     if app.config.registration.open {
         credentials = credentials.route(endpoints::REGISTER, post(register::register));
     }
-    let credentials = credentials.layer(no_store.clone());
+    // Injected faults (issue 14) act inside each endpoint's own layers, so that an injected
+    // error carries the endpoint's CORS and cache headers.
+    let faults = axum::middleware::from_fn_with_state(app.clone(), faults::deliver);
+    let credentials = credentials.layer(faults.clone()).layer(no_store.clone());
 
-    let public = Router::new().route(endpoints::JWKS, get(jwks::jwks));
+    let public = Router::new()
+        .route(endpoints::JWKS, get(jwks::jwks))
+        .layer(faults.clone());
 
     // The authorization endpoint: no CORS (OAuth 2.1 §3.1), never framed (RFC 6749 §10.13,
     // checklist AZ-22), never cached, and no Referer leaking the request to other sites.
@@ -85,6 +92,7 @@ pub fn router(app: AppState) -> Router {
             endpoints::AUTHORIZE,
             get(authorize::authorize).post(authorize::decide),
         )
+        .layer(faults.clone())
         // The device verification page: the same rules as the consent page.
         .route(endpoints::DEVICE, get(device::verify).post(device::decide))
         .layer(no_store)
@@ -111,10 +119,13 @@ pub fn router(app: AppState) -> Router {
     if app.console.is_some() {
         issuer_routes = issuer_routes.merge(console::router(&app));
     }
+    if app.config.control.enabled {
+        issuer_routes = issuer_routes.merge(control::router(&app));
+    }
     // The metadata documents sit at the host root (RFC 8414 §3.1 inserts the well-known
     // string before the issuer's path); the endpoints sit under the issuer's path.
     let issuer_path = app.issuer.path().to_owned();
-    let discovery = discovery::router(&issuer_path).layer(cors);
+    let discovery = discovery::router(&issuer_path).layer(faults).layer(cors);
     let routes = if issuer_path.is_empty() {
         issuer_routes.merge(discovery)
     } else {

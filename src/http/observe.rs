@@ -4,6 +4,8 @@
 //! challenges, bodies carry secrets and tokens. Everything logged while handling a request
 //! sits in its span.
 
+use super::faults;
+use crate::config::faults::FaultEndpoint;
 use crate::oauth::endpoints;
 use crate::oauth::event::EventType;
 use crate::oauth::hints;
@@ -35,8 +37,14 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             request.uri().path(),
         ),
     };
+    // Faults act inside the request's span and event scope (issue 14).
+    let faulted = recorded.and_then(|(kind, _)| faults::endpoint_of(kind));
     let response = match recorded.filter(|_| app.events.is_on()) {
-        None => next.run(request).instrument(span.clone()).await,
+        None => {
+            arrive_then_run(&app, faulted, request, next)
+                .instrument(span.clone())
+                .await
+        }
         Some((kind, endpoint)) => {
             let mut details = request_details(&request, &method);
             let mut misdirected = None;
@@ -52,7 +60,7 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
             }
             let response = scope
                 .clone()
-                .run(next.run(request).instrument(span.clone()))
+                .run(arrive_then_run(&app, faulted, request, next).instrument(span.clone()))
                 .await;
             details.push(("status", Value::from(response.status().as_u16())));
             scope.finish(response.status().as_u16(), details);
@@ -68,6 +76,19 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
         )
     });
     response
+}
+
+/// Tries the faults on arrival (issue 14), then handles the request.
+async fn arrive_then_run(
+    app: &AppState,
+    endpoint: Option<FaultEndpoint>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match faults::arrive(app, endpoint, request).await {
+        Ok(request) => next.run(request).await,
+        Err(response) => response,
+    }
 }
 
 /// What every recorded request says about its caller.

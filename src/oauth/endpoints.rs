@@ -16,6 +16,8 @@ pub const DEVICE: &str = "/device";
 
 /// The developer console and the events API (Tollgate's own, not OAuth).
 pub const CONSOLE: &str = "/_tollgate";
+/// The control API (issue 14): the clock, tokens, keys, reset and faults.
+pub const CONTROL: &str = "/_tollgate/api";
 
 /// RFC 8414 §3 well-known suffix.
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";

@@ -35,6 +35,42 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidClient,
+        ErrorCode::InvalidGrant,
+        ErrorCode::UnauthorizedClient,
+        ErrorCode::UnsupportedGrantType,
+        ErrorCode::InvalidScope,
+        ErrorCode::InvalidTarget,
+        ErrorCode::AccessDenied,
+        ErrorCode::UnsupportedResponseType,
+        ErrorCode::ServerError,
+        ErrorCode::TemporarilyUnavailable,
+        ErrorCode::InvalidRedirectUri,
+        ErrorCode::InvalidClientMetadata,
+        ErrorCode::InvalidToken,
+        ErrorCode::UnsupportedTokenType,
+        ErrorCode::InteractionRequired,
+    ];
+
+    /// The code with this wire name.
+    pub fn parse(name: &str) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
+    /// The HTTP status of this error on a JSON endpoint: 401 where a client failed to
+    /// authenticate (RFC 6749 §5.2) or a token is refused (RFC 6750 §3.1), 500 and 503 for
+    /// the server's own trouble, 400 otherwise.
+    pub fn json_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => 401,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
@@ -223,6 +259,14 @@ mod tests {
             OAuthError::invalid_client(short.clone()).wire_description(),
             short
         );
+    }
+
+    #[test]
+    fn codes_parse_from_their_wire_names() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::parse("Invalid_Grant"), None);
     }
 
     #[test]

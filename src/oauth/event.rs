@@ -58,10 +58,16 @@ pub enum EventType {
     AssertionIssued,
     /// An identity assertion (ID-JAG) accepted by the JWT bearer grant.
     AssertionAccepted,
+    /// A fault was injected (issue 14): the response was not what the server would have
+    /// answered. Its details name the fault and what it did.
+    FaultInjected,
+    /// An operation of the control API or the test fixture: the clock moved, tokens
+    /// revoked or expired, a reset, faults added or removed.
+    Control,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 28] = [
         EventType::MetadataFetch,
         EventType::JwksFetch,
         EventType::Registration,
@@ -88,6 +94,8 @@ impl EventType {
         EventType::DeviceDecision,
         EventType::AssertionIssued,
         EventType::AssertionAccepted,
+        EventType::FaultInjected,
+        EventType::Control,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +126,8 @@ impl EventType {
             EventType::DeviceDecision => "device.decision",
             EventType::AssertionIssued => "id_jag.issued",
             EventType::AssertionAccepted => "id_jag.accepted",
+            EventType::FaultInjected => "fault.injected",
+            EventType::Control => "control",
         }
     }
 

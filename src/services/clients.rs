@@ -55,6 +55,13 @@ impl Clients {
         }
     }
 
+    /// Forgets every cached metadata document (a reset of the control API).
+    pub fn forget_documents(&self) {
+        if let Some(documents) = &self.documents {
+            documents.forget_all();
+        }
+    }
+
     /// Whether metadata document clients are accepted at all (`cimd.enabled`).
     pub fn accepts_documents(&self) -> bool {
         self.documents.is_some()

@@ -6,12 +6,15 @@
 //! a flow.
 
 use super::events;
+use super::faults::{Facts, FaultTable};
 use super::users::Users;
+use crate::config::faults::{Effect, FaultEndpoint, Lie};
 use crate::keys::forge::{self, PublicKeyForm};
 use crate::keys::{KeyError, KeyRing, SigningKey, generate_off_thread};
 use crate::oauth::access_token::{self, AccessTokenClaims, Audience};
 use crate::oauth::event::EventType;
 use crate::oauth::grant::CodeGrant;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::id_jag::{self, IdJagClaims, IssueDecision, Resources};
 use crate::oauth::id_token::{self, IdTokenClaims};
 use crate::oauth::scope::{OFFLINE_ACCESS, Scope};
@@ -29,6 +32,8 @@ pub struct TokenIssuer {
     users: Arc<Users>,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    /// The token endpoint's lies (issue 14) are told here, where tokens are made.
+    faults: Arc<FaultTable>,
 }
 
 /// Who a token is about.
@@ -43,6 +48,8 @@ pub enum Subject<'a> {
 /// What a grant decided to issue.
 #[derive(Debug)]
 pub struct TokenGrant<'a> {
+    /// The grant type of the token request.
+    pub grant_type: GrantType,
     pub client_id: &'a str,
     pub subject: Subject<'a>,
     pub scope: &'a Scope,
@@ -178,6 +185,7 @@ impl TokenIssuer {
         users: Arc<Users>,
         access_ttl: Duration,
         refresh_ttl: Duration,
+        faults: Arc<FaultTable>,
     ) -> Self {
         TokenIssuer {
             issuer: issuer.to_owned(),
@@ -185,7 +193,19 @@ impl TokenIssuer {
             users,
             access_ttl,
             refresh_ttl,
+            faults,
         }
+    }
+
+    /// Whether the fault `lie` fires on this grant's token response.
+    fn lies(&self, grant: &TokenGrant<'_>, lie: Lie) -> Option<super::faults::Firing> {
+        let facts = Facts {
+            grant_type: Some(grant.grant_type.as_str()),
+            client_id: Some(grant.client_id),
+        };
+        self.faults.fire(FaultEndpoint::Token, facts, |effect| {
+            *effect == Effect::Lie(lie)
+        })
     }
 
     /// How long access tokens live.
@@ -200,12 +220,23 @@ impl TokenIssuer {
             Subject::User(user) => user,
             Subject::Client => grant.client_id,
         };
-        let audience = grant.audience.clone();
+        let audience = match self.lies(&grant, Lie::WrongAudience) {
+            Some(_) => vec![WRONG_AUDIENCE.to_owned()],
+            None => grant.audience.clone(),
+        };
+        // The lie is told in `expires_in` only: the token's `exp` stays true.
+        let expires_in = match self.lies(&grant, Lie::ExpiresInMismatch) {
+            Some(firing) => firing
+                .fault
+                .expires_in
+                .unwrap_or(self.access_ttl.as_secs().saturating_add(3600)),
+            None => self.access_ttl.as_secs(),
+        };
         let mut claims = AccessTokenClaims::issue(
             &self.issuer,
             subject,
             grant.client_id,
-            grant.audience,
+            audience.clone(),
             (!access_scope.is_empty()).then(|| access_scope.to_string()),
             now,
             seconds(self.access_ttl),
@@ -227,7 +258,7 @@ impl TokenIssuer {
             access_token,
             issued_token_type: None,
             token_type: "Bearer",
-            expires_in: self.access_ttl.as_secs(),
+            expires_in,
             // offline_access is granted only where a refresh token comes with it (RFC 6749
             // §5.1: `scope` is what was granted).
             scope: match &refresh {

@@ -10,6 +10,7 @@
 
 mod authorizations;
 mod clients;
+mod control;
 mod devices;
 mod events;
 mod grants;
@@ -18,6 +19,7 @@ mod keys;
 mod settings;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
+pub use control::{Removed, TokenOwner, TokensChanged};
 pub use devices::{DeviceDecision, PageBinding};
 pub use events::{EventFilter, FlowSummary};
 pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Rotation, Spent};

@@ -1175,6 +1175,9 @@ async fn every_event_type_is_recorded(backend: Backend) {
         .spawn()
         .await;
     app.metadata().await;
+    // A control operation, and a fault it adds (issue 14).
+    app.add_fault(json!({"endpoint": "jwks", "delay": "1ms", "times": 1}))
+        .await;
     app.jwks().await;
     let client = app.public_client().await;
     let id = client.client_id.as_str();

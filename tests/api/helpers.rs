@@ -12,6 +12,7 @@ use tollgate::Config;
 use tollgate::clock::{Clock, ManualClock};
 use tollgate::testing::{TestServer, TestServerBuilder, VerifyError};
 
+mod control;
 mod documents;
 mod events;
 mod grants;

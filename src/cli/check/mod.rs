@@ -115,6 +115,8 @@ async fn check_with(args: &CheckArgs, config: &Config, store: &Store) -> Result<
         Arc::new(Users::new(config.all_users())),
         config.access_token_ttl,
         config.refresh_token_ttl,
+        // Faults act on a server's responses, not on the tokens the checker mints.
+        Arc::new(crate::services::faults::FaultTable::new(Vec::new())),
     );
     let authority = Authority {
         issuer: &issuer,

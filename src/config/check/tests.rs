@@ -80,7 +80,7 @@ introspection = true
             at(2, QUOTED),
             at(
                 3,
-                "access_token_ttl: '5 minutes' has an unknown unit; use s, m, h or d"
+                "access_token_ttl: '5 minutes' has an unknown unit; use ms, s, m, h or d"
             ),
             at(7, "syntax error: invalid basic string, expected `\"`"),
             at(
@@ -337,4 +337,63 @@ user = "nobody"
     assert_eq!(problems[0].0, Some(7));
     assert!(problems[0].1.starts_with("clients[0].redirect_uris[1]"));
     assert_eq!(problems[1].0, Some(9));
+}
+
+/// A fault that could never fire is reported at the key to fix (issue 14); a type error in
+/// one fault hides nothing of the others.
+#[test]
+fn faults_that_cannot_fire_are_reported_with_their_lines() {
+    let text = r#"[[faults]]
+name = "token down"
+endpoint = "token"
+status = 503
+times = 1
+
+[[faults]]
+endpoint = "jwks"
+lie = "iss_missing"
+
+[[faults]]
+endpoint = "tokne"
+drop = true
+
+[[faults]]
+endpoint = "token"
+nth = "third"
+drop = true
+
+[[faults]]
+name = "token down"
+endpoint = "metadata"
+grant_type = "refresh_token"
+delay = "2s"
+"#;
+    assert_eq!(
+        lines(text),
+        [
+            at(
+                9,
+                "faults[1].lie: 'iss_missing' is told by the authorize endpoint, not by jwks, \
+                 so this fault would never fire"
+            ),
+            at(
+                12,
+                "faults[2].endpoint: 'tokne' is not an endpoint faults apply to; the endpoints \
+                 are: metadata, jwks, register, authorize, token, revoke, introspect, cimd-fetch"
+            ),
+            at(
+                17,
+                "faults[3].nth: invalid type: string \"third\", expected u64"
+            ),
+            at(
+                21,
+                "faults[4].name: 'token down' names another fault already"
+            ),
+            at(
+                23,
+                "faults[4].grant_type: only token requests have a grant_type; this fault is \
+                 for the metadata endpoint, so it would never fire"
+            ),
+        ]
+    );
 }

@@ -3,6 +3,7 @@
 //! `tollgate check-config` can point at its line.
 
 mod clients;
+mod faults;
 mod grants;
 
 use super::declarations::RESERVED_CLAIMS;
@@ -116,6 +117,19 @@ impl Config {
         self.check_grants(&mut problems, issuer.as_ref().map(Issuer::as_str));
         if let Some(why) = console_problem(self, self.bind) {
             problems.add(&[Key("console"), Key("password")], why);
+        }
+        self.check_faults(&mut problems);
+        if self
+            .control
+            .token
+            .as_ref()
+            .is_some_and(|token| token.expose().len() < 16)
+        {
+            problems.add(
+                &[Key("control"), Key("token")],
+                "must be at least 16 characters: whoever guesses it controls the server's \
+                 clock, tokens and faults",
+            );
         }
         if self.events.buffer == 0 {
             problems.add(

@@ -77,6 +77,7 @@ pub async fn exchange(
     let scope = Scope::from_stored(&grant.scope);
     let mut issued = app.tokens.issue(
         TokenGrant {
+            grant_type: GrantType::AuthorizationCode,
             client_id: &client.client_id,
             subject: Subject::User(&grant.subject),
             scope: &scope,

@@ -5,6 +5,7 @@
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
 use crate::oauth::scope::{self, Scope};
@@ -58,6 +59,7 @@ pub async fn exchange(
     let now = app.now();
     let issued = app.tokens.issue(
         TokenGrant {
+            grant_type: GrantType::ClientCredentials,
             client_id: &client.client_id,
             subject: Subject::Client,
             scope: &scope,

@@ -67,6 +67,7 @@ pub async fn exchange(
     let scope = Scope::from_stored(&device.scope);
     let mut issued = app.tokens.issue(
         TokenGrant {
+            grant_type: GrantType::DeviceCode,
             client_id: &client.client_id,
             subject: Subject::User(subject),
             scope: &scope,

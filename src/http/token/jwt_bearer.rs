@@ -10,6 +10,7 @@ use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::EventType;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::id_jag;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
@@ -84,6 +85,7 @@ pub async fn exchange(
     }
     let mut issued = app.tokens.issue(
         TokenGrant {
+            grant_type: GrantType::JwtBearer,
             client_id: &client.client_id,
             subject: Subject::User(&claims.sub),
             scope: &scope,

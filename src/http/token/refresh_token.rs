@@ -5,6 +5,8 @@
 //! between them, in the log and the event log.
 
 use super::revoked_family;
+use crate::clock::Clock;
+use crate::config::faults::{Effect, FaultEndpoint, Lie};
 use crate::http::error::ApiError;
 use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
@@ -12,6 +14,7 @@ use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::grant::{
     RefreshGrant, Refusal, Reuse, Successor, reused_refresh_token, still_allowed,
 };
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::hints;
 use crate::oauth::params::Params;
 use crate::oauth::resource;
@@ -19,6 +22,7 @@ use crate::oauth::scope::Scope;
 use crate::oauth::token_response::TokenResponse;
 use crate::secret::{open_with, seal_for, token_digest};
 use crate::services::events;
+use crate::services::faults::Facts;
 use crate::services::tokens::{Subject, TokenGrant};
 use crate::state::App;
 use crate::store::{Rotation, Spent};
@@ -84,8 +88,19 @@ pub async fn exchange(
         &app.config.resources,
         &client.policy.allowed_scopes,
     )?;
-    let issued = app.tokens.issue(
+    // A server that does not rotate (issue 14): the token presented stays valid and comes
+    // back; only the new access token is recorded.
+    let not_rotated = app.faults.fire(
+        FaultEndpoint::Token,
+        Facts {
+            grant_type: Some(GrantType::RefreshToken.as_str()),
+            client_id: Some(&client.client_id),
+        },
+        |effect| *effect == Effect::Lie(Lie::RefreshNotRotated),
+    );
+    let mut issued = app.tokens.issue(
         TokenGrant {
+            grant_type: GrantType::RefreshToken,
             client_id: &client.client_id,
             subject: Subject::User(&grant.subject),
             scope: &scope,
@@ -95,6 +110,15 @@ pub async fn exchange(
         },
         now,
     )?;
+    if not_rotated.is_some() {
+        app.store
+            .insert_access_token(&issued.records.access, Some(&grant.grant_id), now)
+            .await?;
+        issued.records.refresh = None;
+        issued.response.refresh_token = Some(params.require("refresh_token")?.to_owned());
+        issued.record();
+        return Ok(issued.response);
+    }
     let grace = app.config.refresh.grace();
     // Grace mode: the answer is kept, sealed with the spent token, for a second use.
     let sealed = match grace {

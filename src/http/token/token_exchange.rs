@@ -16,6 +16,7 @@ use crate::oauth::client::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::exchange::{self, ACCESS_TOKEN_TYPE, ExchangeRequest};
 use crate::oauth::grant::AccessTokenRecord;
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::id_jag;
 use crate::oauth::params::Params;
 use crate::oauth::rules::{self, Rule};
@@ -128,6 +129,7 @@ async fn delegate(app: &App, client: &Client, params: &Params) -> Result<TokenRe
     events::detail("act", act.clone());
     let mut issued = app.tokens.issue(
         TokenGrant {
+            grant_type: GrantType::TokenExchange,
             client_id: &client.client_id,
             subject: Subject::User(&subject.sub),
             scope: &decision.scope,

@@ -135,6 +135,10 @@ impl<V: Clone> DocumentCache<V> {
     pub fn remove(&mut self, url: &str) {
         self.entries.remove(url);
     }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
 }
 
 #[cfg(test)]

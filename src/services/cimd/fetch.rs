@@ -74,6 +74,11 @@ impl SafeFetcher {
     }
 
     /// Whether fetches may go to loopback addresses (`cimd.allow_http_loopback`).
+    /// How long a whole fetch may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn allows_loopback(&self) -> bool {
         self.allow_loopback
     }

@@ -16,15 +16,17 @@ pub mod cache;
 pub mod document;
 pub mod fetch;
 
+use super::faults::{Facts, FaultTable, Firing, proxy_error_page};
 use crate::clock::Clock;
 use crate::config::CimdConfig;
+use crate::config::faults::{Effect, FaultEndpoint};
 use crate::oauth::client::ClientMetadata;
 use crate::oauth::error::OAuthError;
 use crate::oauth::redirect_uri::RedirectSchemes;
 use cache::DocumentCache;
 use document::{Document, MAX_DOCUMENT_BYTES, parse_document};
 pub use fetch::SafeFetcher;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Reuse a document without cache headers for this long.
@@ -41,6 +43,8 @@ pub struct DocumentFetcher {
     http: SafeFetcher,
     max_cache: Duration,
     cache: Mutex<DocumentCache<ClientMetadata>>,
+    /// Faults at `cimd-fetch`: the document server failing, as the client would see it.
+    faults: Arc<FaultTable>,
 }
 
 impl std::fmt::Debug for DocumentFetcher {
@@ -52,8 +56,13 @@ impl std::fmt::Debug for DocumentFetcher {
 }
 
 impl DocumentFetcher {
-    pub fn new(config: &CimdConfig, redirect_schemes: RedirectSchemes) -> Self {
+    pub fn new(
+        config: &CimdConfig,
+        redirect_schemes: RedirectSchemes,
+        faults: Arc<FaultTable>,
+    ) -> Self {
         DocumentFetcher {
+            faults,
             redirect_schemes,
             http: SafeFetcher::new(config),
             max_cache: config.max_cache,
@@ -73,22 +82,20 @@ impl DocumentFetcher {
         if let Some(metadata) = lock(&self.cache).get(url, now) {
             return Ok((metadata, None));
         }
-        let fetched = self
-            .http
-            .get(url, MAX_DOCUMENT_BYTES, now, DEFAULT_CACHE, self.max_cache)
-            .await
-            .map_err(|why| {
-                OAuthError::invalid_client(format!(
-                    "the client metadata document at {url} could not be used: {why}"
-                ))
-            })?;
-        let Document { metadata, ignored } =
-            parse_document(url, &fetched.body, self.redirect_schemes)?;
+        let facts = Facts {
+            grant_type: None,
+            client_id: Some(url),
+        };
+        let fault = self.faults.fire(FaultEndpoint::CimdFetch, facts, |_| true);
+        let (Document { metadata, ignored }, lifetime) = match &fault {
+            None => self.fetch(url, now, false).await?,
+            Some(firing) => self.fetch_with(firing, url, now).await?,
+        };
         let mut cache = lock(&self.cache);
-        if fetched.lifetime.is_zero() {
+        if lifetime.is_zero() {
             cache.remove(url);
         } else {
-            let seconds = i64::try_from(fetched.lifetime.as_secs()).unwrap_or(i64::MAX);
+            let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
             cache.insert(url, metadata.clone(), now.saturating_add(seconds), now);
         }
         Ok((metadata, Some(ignored)))
@@ -97,6 +104,99 @@ impl DocumentFetcher {
     /// Drops the cached document of `url`, so that the next use fetches it again.
     pub fn forget(&self, url: &str) {
         lock(&self.cache).remove(url);
+    }
+
+    /// Drops every cached document.
+    pub fn forget_all(&self) {
+        lock(&self.cache).clear();
+    }
+
+    /// A fetch that an injected fault fails, delays or truncates (issue 14). The failures
+    /// read like the real ones, plus the fault's name.
+    async fn fetch_with(
+        &self,
+        firing: &Firing,
+        url: &str,
+        now: i64,
+    ) -> Result<(Document, Duration), OAuthError> {
+        let fault = &firing.fault;
+        let timeout = self.http.timeout();
+        let injected = |why: String| {
+            OAuthError::invalid_client(format!(
+                "the client metadata document at {url} could not be used: {why} (injected by \
+                 fault '{}')",
+                fault.name
+            ))
+        };
+        if let Some(delay) = fault.delay {
+            tokio::time::sleep(delay.min(timeout)).await;
+            if delay >= timeout {
+                return Err(injected(format!(
+                    "it did not answer within {}",
+                    crate::config::duration::format(&timeout)
+                )));
+            }
+        }
+        let status = |status: u16| {
+            injected(format!(
+                "it answered {status}; only 200 counts and redirects are not followed (CIMD §4)"
+            ))
+        };
+        match &fault.effect {
+            Effect::Respond { status: code, .. } => Err(status(*code)),
+            Effect::Html { status: code, .. } if *code != 200 => Err(status(*code)),
+            Effect::Html { .. } => {
+                let page = proxy_error_page(200, &fault.name);
+                let error = parse_document(url, page.as_bytes(), self.redirect_schemes)
+                    .err()
+                    .unwrap_or_else(|| OAuthError::invalid_client("not a document"));
+                Err(noted(error, "it is an HTML page", &fault.name))
+            }
+            Effect::Drop => Err(injected(
+                "the connection was closed before a response".to_owned(),
+            )),
+            Effect::Truncate => self
+                .fetch(url, now, true)
+                .await
+                .map_err(|error| noted(error, "the body was cut in half", &fault.name)),
+            _ => self.fetch(url, now, false).await,
+        }
+    }
+
+    /// The document at `url` and how long it may be reused; `truncate` cuts the body in
+    /// half first (an injected fault).
+    async fn fetch(
+        &self,
+        url: &str,
+        now: i64,
+        truncate: bool,
+    ) -> Result<(Document, Duration), OAuthError> {
+        let mut fetched = self
+            .http
+            .get(url, MAX_DOCUMENT_BYTES, now, DEFAULT_CACHE, self.max_cache)
+            .await
+            .map_err(|why| {
+                OAuthError::invalid_client(format!(
+                    "the client metadata document at {url} could not be used: {why}"
+                ))
+            })?;
+        if truncate {
+            fetched.body.truncate(fetched.body.len() / 2);
+        }
+        let document = parse_document(url, &fetched.body, self.redirect_schemes)?;
+        Ok((document, fetched.lifetime))
+    }
+}
+
+/// `error`, saying which fault made it so.
+fn noted(error: OAuthError, what: &str, fault: &str) -> OAuthError {
+    OAuthError {
+        description: format!(
+            "{} ({what}: injected by fault '{fault}')",
+            error.description
+        )
+        .into(),
+        ..error
     }
 }
 

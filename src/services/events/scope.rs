@@ -81,6 +81,7 @@ impl RequestScope {
     /// Records the request event and its steps: rejected if a refusal was marked, or if
     /// the response is an error nobody explained.
     pub fn finish(&self, status: u16, details: impl IntoIterator<Item = (&'static str, Value)>) {
+        let mut ordered = Vec::new();
         let (request, steps) = {
             let mut state = lock(&self.inner.state);
             let mut request = state.request.clone();
@@ -92,14 +93,30 @@ impl RequestScope {
             }
             (request, std::mem::take(&mut state.steps))
         };
+        for mut step in steps {
+            // A fault injected on arrival is recorded before the handler learns the flow,
+            // client and user of the request (issue 14).
+            if step.kind == EventType::FaultInjected {
+                fill(&mut step.flow, &request.flow);
+                fill(&mut step.client_id, &request.client_id);
+                fill(&mut step.user, &request.user);
+            }
+            ordered.push(step);
+        }
         self.inner.log.record(request);
-        for step in steps {
+        for step in ordered {
             self.inner.log.record(step);
         }
     }
 
     fn with<T>(&self, change: impl FnOnce(&mut State) -> T) -> T {
         change(&mut lock(&self.inner.state))
+    }
+}
+
+fn fill(field: &mut Option<String>, from: &Option<String>) {
+    if field.is_none() {
+        field.clone_from(from);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Rebuilds when a migration is added, and compiles the PostgreSQL half of the integration
 //! tests in when a test database is named. Without `TOLLGATE_TEST_POSTGRES_URL`, those tests
-//! are built as ignored, with a reason that `cargo test` prints, so a run on SQLite alone says plainly what it did not cover.
+//! are built as ignored, with a reason that `cargo test` prints, so a run on SQLite alone says
+//! plainly what it did not cover.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(tollgate_postgres_tests)");

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod argon2_bounds;
 mod at_rest;
 mod authorize;
 mod check;

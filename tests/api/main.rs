@@ -35,6 +35,7 @@ mod logs;
 mod native_redirects;
 mod openid;
 mod private_key_jwt;
+mod redirect_destinations;
 mod refresh_races;
 mod registration;
 mod restart;

@@ -402,6 +402,49 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     .await;
 }
 
+/// CIMD-9, issue 20 item 4: an IPv6 address is judged by the IPv4 address it carries.
+/// `[::ffff:0:a9fe:a9fe]` (IPv4-translated 169.254.169.254) led to a connection attempt;
+/// `[::ffff:0:7f00:1]` carries loopback but is no loopback address, so even the local
+/// development setting does not connect to it.
+async fn cimd_9_embedded_ipv4_addresses_are_unwrapped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dev = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "no-store");
+    let port = docs.port().to_owned();
+    for (url, says) in [
+        (
+            "https://[::ffff:0:a9fe:a9fe]/c.json".to_owned(),
+            "carries the IPv4 address 169.254.169.254",
+        ),
+        (
+            "https://[64:ff9b::a9fe:a9fe]/c.json".to_owned(),
+            "is in 169.254.0.0/16",
+        ),
+        (
+            "https://[2002:a9fe:a9fe::1]/c.json".to_owned(),
+            "carries the IPv4 address 169.254.169.254",
+        ),
+        (
+            format!("https://[::ffff:0:7f00:1]:{port}/doc.json"),
+            "carries the IPv4 address 127.0.0.1",
+        ),
+        (
+            format!("https://[::7f00:1]:{port}/doc.json"),
+            "carries the IPv4 address 127.0.0.1",
+        ),
+    ] {
+        for server in [&app, &dev] {
+            let page = assert_error_page(authorize(server, &url).await, Status::BAD_REQUEST).await;
+            assert!(
+                page.contains("does not fetch from") && page.contains(says),
+                "{url}: {page}"
+            );
+        }
+    }
+    assert_eq!(docs.connections(), 0, "no connection was made");
+}
+
 /// CIMD-6: `cimd.max_cache` bounds what a document's cache headers ask for.
 async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -660,6 +703,7 @@ on_both_backends!(
     cimd_10_big_or_slow_documents_are_refused,
     cimd_6_caching,
     cimd_9_no_fetches_to_special_use_addresses,
+    cimd_9_embedded_ipv4_addresses_are_unwrapped,
     http_loopback_documents_need_a_loopback_issuer,
     http_loopback_documents_need_a_loopback_bind,
     cimd_can_be_switched_off,

@@ -5,7 +5,7 @@
 //! redirects are followed; only `200` counts; the body is cut off at a size; the whole
 //! fetch has a short timeout. How long the result may be reused follows its cache headers.
 
-use super::address::may_connect;
+use super::address::{may_connect, refusal, special_use};
 use super::cache::{CacheHeaders, cache_lifetime};
 use crate::config::CimdConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -51,13 +51,13 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if let Some(bad) = addrs.iter().find(|a| !may_connect(a.ip(), allow_loopback)) {
-                return Err(format!(
-                    "{host} resolves to {}, a private, loopback or otherwise special-use \
-                     address that Tollgate does not fetch from (SSRF protection, CIMD §6.5)",
-                    bad.ip()
-                )
-                .into());
+            for addr in &addrs {
+                if let Some(special) = special_use(addr.ip()) {
+                    if !(special.loopback && allow_loopback) {
+                        let why = refusal(addr.ip(), special);
+                        return Err(format!("{host} resolves to {why}").into());
+                    }
+                }
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -120,10 +120,9 @@ impl SafeFetcher {
             _ => None,
         };
         if let Some(ip) = literal.filter(|ip| !may_connect(*ip, self.allow_loopback)) {
-            return Err(format!(
-                "{ip} is a private, loopback or otherwise special-use address that Tollgate \
-                 does not fetch from (SSRF protection, CIMD §6.5)"
-            ));
+            if let Some(special) = special_use(ip) {
+                return Err(refusal(ip, special));
+            }
         }
         let http = self
             .http()

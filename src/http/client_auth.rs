@@ -319,7 +319,7 @@ fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a
 }
 
 /// The client id of an `Authorization: Basic` header, if it has a well-formed one.
-pub(crate) fn basic_client_id(headers: &HeaderMap) -> Option<String> {
+pub fn basic_client_id(headers: &HeaderMap) -> Option<String> {
     basic_credentials(headers)
         .ok()
         .flatten()

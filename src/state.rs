@@ -9,7 +9,7 @@ use crate::oauth::issuer::Issuer;
 use crate::oauth::metadata::{Features, Metadata};
 use crate::oauth::resource;
 use crate::secret::{Secret, digest_matches};
-use crate::services::cimd::DocumentFetcher;
+use crate::services::cimd::{DocumentFetcher, Limit};
 use crate::services::client_keys::ClientKeys;
 use crate::services::clients::Clients;
 use crate::services::control::Control;
@@ -44,7 +44,8 @@ pub struct App {
     /// The metadata documents, serialised once (they never change while running).
     pub oauth_metadata: Bytes,
     pub openid_metadata: Bytes,
-    pub registration_limiter: RateLimiter,
+    /// Open registration per address (DCR-9), shared with metadata-document fetches.
+    pub registration_limiter: Arc<RateLimiter>,
     pub client_auth_throttle: FailureThrottle,
     /// Wrong user codes on the device verification page (RFC 8628 §5.1).
     pub user_code_throttle: FailureThrottle,
@@ -122,11 +123,17 @@ impl App {
         listening_on: SocketAddr,
     ) -> Self {
         let faults = Arc::new(FaultTable::new(config.declared_faults()));
+        let registration_limiter =
+            Arc::new(RateLimiter::per_minute(config.registration.per_minute));
         let cimd = config.cimd.enabled.then(|| {
             DocumentFetcher::new(
                 &config.cimd,
                 config.registration.redirect_schemes,
                 Arc::clone(&faults),
+                Limit {
+                    limiter: Arc::clone(&registration_limiter),
+                    per_minute: config.registration.per_minute,
+                },
             )
         });
         let shared_clock: Arc<dyn Clock> = clock.clone();
@@ -180,7 +187,6 @@ impl App {
             config.refresh_token_ttl,
             Arc::clone(&faults),
         );
-        let registration_limiter = RateLimiter::per_minute(config.registration.per_minute);
         let client_auth_throttle =
             FailureThrottle::per_minute(config.client_auth_failures_per_minute);
         let client_keys = ClientKeys::new(&config.cimd);

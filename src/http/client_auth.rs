@@ -12,7 +12,7 @@ use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::Params;
 use crate::oauth::rules;
-use crate::secret::verify_stored_secret;
+use crate::secret::{is_argon2_hash, verify_stored_secret};
 use crate::services::client_assertion::{self, AssertionError};
 use crate::services::clients::ClientError;
 use crate::services::events;
@@ -32,8 +32,8 @@ struct Presented<'a> {
     method: AuthMethod,
     /// Kept to compare with a `client_id` in the body.
     body_client_id: Option<&'a str>,
-    /// The Basic secret as sent, when form-decoding changed it: kept to tell a client that
-    /// did not encode its credentials why its secret was wrong.
+    /// The Basic secret as sent, when form-decoding changed it: a wrong one then gets the
+    /// hint that the client may not have encoded its credentials.
     undecoded_secret: Option<String>,
 }
 
@@ -113,25 +113,14 @@ pub async fn authenticate(
     let Some(stored) = client.secret_digest.as_deref() else {
         return Err(wrong_secret());
     };
+    if is_argon2_hash(stored) {
+        // Observable in the event log: one verification per attempt, never two (issue 20).
+        events::detail("argon2_verifications", 1);
+    }
     if !verify_stored_secret(&secret, stored).await {
-        // Dropping the attempt leaves it counted as a failure, whatever the hint below finds.
-        if let Some(undecoded) = presented.undecoded_secret {
-            if verify_stored_secret(&undecoded, stored).await {
-                return Err(OAuthError::invalid_client(
-                    "client authentication failed: the secret in the Authorization header is \
-                     right only if it is read without form-decoding. Credentials in HTTP Basic \
-                     are application/x-www-form-urlencoded before base64 (RFC 6749 \
-                     §2.3.1), so a '+' in the secret must be sent as %2B and a '%' as %25",
-                )
-                .rule(&rules::TK_10)
-                .hint(Some(
-                    "the Basic credentials were not form-encoded before base64: encode the \
-                     client id and the secret with application/x-www-form-urlencoded first \
-                     (the MCP TypeScript SDK does not)"
-                        .to_owned(),
-                ))
-                .into());
-            }
+        // Dropping the attempt leaves it counted as a failure.
+        if presented.undecoded_secret.is_some() {
+            return Err(maybe_not_form_encoded());
         }
         return Err(wrong_secret());
     }
@@ -201,6 +190,28 @@ fn throttled<'a>(app: &'a App, client_id: &'a str) -> Result<Attempt<'a>, ApiErr
             )
             .rule(&rules::SEC_2),
         })
+}
+
+/// A wrong secret that form-decoding changed ('+', '%'): the client may have sent its
+/// right secret without form-encoding it, which the MCP TypeScript SDK does. Whether the
+/// secret as sent is right could only be known by a second argon2 verification, which
+/// would double the cost of every such wrong guess (issue 20, item 9), so the answer says
+/// what to check instead of checking it.
+fn maybe_not_form_encoded() -> ApiError {
+    OAuthError::invalid_client(
+        "client authentication failed: wrong client secret, as read after form-decoding. \
+         Credentials in HTTP Basic are application/x-www-form-urlencoded before base64 (RFC \
+         6749 §2.3.1): if the secret is right as sent, send a '+' in it as %2B and a '%' as \
+         %25",
+    )
+    .rule(&rules::TK_10)
+    .hint(Some(
+        "the secret changes when form-decoded: if it is right as sent, the Basic credentials \
+         were not form-encoded before base64: encode the client id and the secret with \
+         application/x-www-form-urlencoded first (the MCP TypeScript SDK does not)"
+            .to_owned(),
+    ))
+    .into()
 }
 
 fn wrong_secret() -> ApiError {
@@ -308,7 +319,7 @@ fn presented<'a>(headers: &HeaderMap, params: &'a Params) -> Result<Presented<'a
 }
 
 /// The client id of an `Authorization: Basic` header, if it has a well-formed one.
-pub(crate) fn basic_client_id(headers: &HeaderMap) -> Option<String> {
+pub fn basic_client_id(headers: &HeaderMap) -> Option<String> {
     basic_credentials(headers)
         .ok()
         .flatten()

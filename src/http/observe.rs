@@ -10,6 +10,7 @@ use crate::oauth::endpoints;
 use crate::oauth::event::EventType;
 use crate::oauth::hints;
 use crate::services::events::scope::RequestScope;
+use crate::services::throttle;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
@@ -20,6 +21,12 @@ use std::time::Instant;
 use tracing::Instrument;
 
 pub async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    // The services that limit by address (metadata-document fetches) read it from here.
+    let requester = super::client_ip(&request);
+    throttle::as_requested_by(requester, observed(app, request, next)).await
+}
+
+async fn observed(app: AppState, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let matched = request
         .extensions()

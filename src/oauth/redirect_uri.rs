@@ -118,6 +118,43 @@ fn check_for_registration(uri: &str, schemes: RedirectSchemes) -> Result<(), OAu
             "redirect URI '{uri}' contains a fragment, which is not allowed (OAuth 2.1 §2.3.1)"
         )));
     }
+    check_scheme(uri, &parsed, schemes)?;
+    check_destination(uri, &parsed)
+}
+
+/// Issue 20, item 8: a redirect URI must lead exactly where it reads. Browsers follow the
+/// WHATWG URL parser, which the `url` crate implements: `https:///cb` goes to `https://cb/`,
+/// `https://evil.example\@good.example/cb` to `evil.example`, `https://%65vil.example/` to
+/// `evil.example`. A URI is accepted only if parsing gives it back unchanged (its normalised
+/// form), so the string that is stored and compared exactly (OAuth 2.1 §4.1.1, RFC 9700
+/// §2.1) is also where the browser goes, and the consent page's host is the real one. User
+/// information is refused too: no redirect URI needs it, and it puts a second host name in
+/// front of the real one.
+fn check_destination(uri: &str, parsed: &Url) -> Result<(), OAuthError> {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' contains user information (before '@'); a redirect URI \
+             never needs it, and it hides which host the browser goes to (RFC 3986 §3.2.1)"
+        )));
+    }
+    if parsed.as_str() != uri {
+        let host = parsed.host_str().unwrap_or("no host");
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI '{uri}' does not lead where it reads: a browser parses it as \
+             '{parsed}' (host: {host}). Redirect URIs are compared as strings, so register \
+             the URI in that form and send it that way (OAuth 2.1 §4.1.1; RFC 3986 §6.2.1)"
+        ))
+        .compared(parsed.as_str(), uri));
+    }
+    Ok(())
+}
+
+/// Whether `uri` is its own normalised form (see [`check_destination`]).
+pub fn round_trips(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|parsed| check_destination(uri, &parsed).is_ok())
+}
+
+fn check_scheme(uri: &str, parsed: &Url, schemes: RedirectSchemes) -> Result<(), OAuthError> {
     let scheme = parsed.scheme();
     // The parser lower-cases the scheme; the URI is compared as written, so a client that
     // registers `Cursor://` must send `Cursor://`. Classify by what was written.
@@ -169,11 +206,17 @@ fn check_for_registration(uri: &str, schemes: RedirectSchemes) -> Result<(), OAu
 /// Whether this server still accepts `uri` as a redirect URI under `schemes`: a client
 /// registered while native schemes were accepted keeps its URIs, but they are not used
 /// once the setting says "mcp-strict".
+///
+/// A URI registered before redirect URIs had to round-trip (issue 20, item 8) is not used
+/// either. A loopback URI is exempt: it matched a registered one with only its port
+/// changed, and that port is a valid one (AZ-4), so it leads where it reads.
 pub fn check_allowed(uri: &str, schemes: RedirectSchemes) -> Result<(), OAuthError> {
     match (destination(uri), schemes) {
         (Some(Destination::App { .. }), RedirectSchemes::McpStrict) | (None, _) => {
             validate_for_registration(uri, schemes)
         }
+        (Some(Destination::Loopback), _) => Ok(()),
+        _ if !round_trips(uri) => validate_for_registration(uri, schemes),
         _ => Ok(()),
     }
 }
@@ -209,6 +252,15 @@ pub fn resolve(registered: &[String], requested: Option<&str>) -> Result<String,
         Some(requested) => find_match(registered, requested)
             .map(|_| requested.to_owned())
             .ok_or_else(|| {
+                if let Some(port) = invalid_loopback_port(requested) {
+                    return OAuthError::invalid_request(format!(
+                        "redirect_uri '{requested}' names port {port}, which is not a TCP \
+                         port (1 to 65535). A loopback redirect URI may use any port (RFC \
+                         8252 §7.3), but a real one: use the port your client listens on"
+                    ))
+                    .rule(&rules::AZ_4)
+                    .compared("a port from 1 to 65535", port);
+                }
                 OAuthError::invalid_request(format!(
                     "redirect_uri '{requested}' is not registered for this client; registered: \
                      {}. Matching is exact (OAuth 2.1 §4.1.1); only the port of an http \
@@ -291,10 +343,33 @@ fn split_http_authority(uri: &str) -> Option<HttpParts<'_>> {
     Some(HttpParts { host, rest })
 }
 
+/// `:PORT` with a TCP port, 1 to 65535 (issue 20, item 7: `:99999` was accepted).
 fn is_port(colon_port: &str) -> bool {
-    colon_port
-        .strip_prefix(':')
-        .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+    colon_port.strip_prefix(':').is_some_and(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|port| port > 0)
+    })
+}
+
+/// The port of an `http` URI on a loopback host when it is digits but no TCP port
+/// (`http://127.0.0.1:99999/cb`).
+fn invalid_loopback_port(uri: &str) -> Option<&str> {
+    let after_scheme = uri.strip_prefix("http://")?;
+    let authority_end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    let authority = &after_scheme[..authority_end];
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if host.starts_with('[') == host.ends_with(']') => (host, port),
+        _ => return None,
+    };
+    (is_loopback_host(host)
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !is_port(&format!(":{port}")))
+    .then_some(port)
 }
 
 /// Whether a redirect URI points at the user's own machine (http on a loopback host).
@@ -424,6 +499,71 @@ mod tests {
             assert_eq!(err.code, ErrorCode::InvalidRedirectUri, "{bad}");
             assert_eq!(err.rule_id(), Some("DCR-3"), "{bad}");
         }
+    }
+
+    #[test]
+    fn az_4_loopback_ports_are_tcp_ports() {
+        let registered = vec![CB.to_owned()];
+        for bad in [
+            "http://127.0.0.1:99999/callback",
+            "http://127.0.0.1:65536/callback",
+            "http://127.0.0.1:0/callback",
+            "http://[::1]:70000/callback",
+            "http://localhost:99999/callback",
+        ] {
+            assert!(find_match(&registered, bad).is_none(), "{bad}");
+            assert!(!is_loopback(bad), "{bad}");
+        }
+        assert!(find_match(&registered, "http://127.0.0.1:65535/callback").is_some());
+        let error = resolve(&registered, Some("http://127.0.0.1:99999/callback")).unwrap_err();
+        assert_eq!(error.rule_id(), Some("AZ-4"));
+        assert!(error.description.contains("port 99999"), "{error}");
+        assert_eq!(
+            invalid_loopback_port("http://[::1]:70000/callback"),
+            Some("70000")
+        );
+        assert_eq!(invalid_loopback_port("http://evil.example:99999/cb"), None);
+        assert_eq!(invalid_loopback_port(CB), None);
+    }
+
+    #[test]
+    fn dcr_3_redirect_uris_lead_where_they_read() {
+        for bad in [
+            "https:///cb",
+            "https://evil.example\\@good.example/cb",
+            "https://good.example\\evil.example/cb",
+            "https://%65vil.example/cb",
+            "https://user@good.example/cb",
+            "https://good.example:pw@evil.example/cb",
+            "https://Good.example/cb",
+            "https://good.example",
+            "https://good.example:443/cb",
+            "https://good.example/a/../cb",
+            "https://good.example/c b",
+            "https://good.example/cb\tx",
+            "http://127.0.0.1:80/cb",
+            "http://127.1/cb",
+            "cursor://user@anysphere.cursor-mcp/oauth/callback",
+        ] {
+            let error = validate_for_registration(bad, RedirectSchemes::Native).unwrap_err();
+            assert_eq!(error.code, ErrorCode::InvalidRedirectUri, "{bad}");
+            assert_eq!(error.rule_id(), Some("DCR-3"), "{bad}");
+            assert!(!round_trips(bad), "{bad}");
+        }
+        let error = validate_for_registration("https:///cb", RedirectSchemes::Native).unwrap_err();
+        assert!(error.description.contains("'https://cb/'"), "{error}");
+        // Already stored ones are not used at /authorize either.
+        assert!(
+            check_allowed(
+                "https://evil.example\\@good.example/cb",
+                RedirectSchemes::Native
+            )
+            .is_err()
+        );
+        assert_eq!(
+            check_allowed("https://good.example/cb", RedirectSchemes::Native),
+            Ok(())
+        );
     }
 
     #[test]

@@ -114,7 +114,8 @@ impl ClientKeys {
         let fetched = self
             .http
             .get(uri, MAX_JWKS_BYTES, now, DEFAULT_CACHE, self.max_cache)
-            .await?;
+            .await
+            .map_err(String::from)?;
         let jwks: Value =
             serde_json::from_slice(&fetched.body).map_err(|e| format!("it is not JSON ({e})"))?;
         jwks::check_jwks(&jwks)?;

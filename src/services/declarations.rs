@@ -20,7 +20,9 @@
 use crate::config::{Config, DeclaredClient};
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
-use crate::secret::{Secret, hash_chosen_secret, is_argon2_hash, verify_chosen_secret};
+use crate::secret::{
+    Secret, hash_chosen_secret, is_argon2_hash, verify_chosen_secret, with_argon2,
+};
 use crate::store::{Store, StoreError};
 use tokio::sync::watch;
 
@@ -131,9 +133,9 @@ async fn secret_digest(
         return Ok(Some(stored));
     }
     let secret = secret.clone();
-    tokio::task::spawn_blocking(move || hash_chosen_secret(secret.expose()))
+    with_argon2(move || hash_chosen_secret(secret.expose()))
         .await
-        .map_err(|e| DeclarationError::Hash(e.to_string()))?
+        .ok_or_else(|| DeclarationError::Hash("the hashing task panicked".to_owned()))?
         .map(Some)
         .map_err(DeclarationError::Hash)
 }
@@ -186,7 +188,7 @@ impl SecretCheck {
                 stored,
             } = unverified;
             let check = stored.clone();
-            let replacement = tokio::task::spawn_blocking(move || {
+            let replacement = with_argon2(move || {
                 if verify_chosen_secret(secret.expose(), &check) {
                     Ok(None)
                 } else {
@@ -194,7 +196,7 @@ impl SecretCheck {
                 }
             })
             .await
-            .map_err(|e| DeclarationError::Hash(e.to_string()))?
+            .ok_or_else(|| DeclarationError::Hash("the hashing task panicked".to_owned()))?
             .map_err(DeclarationError::Hash)?;
             if let Some(hash) = replacement {
                 // Conditional on the hash it checked: if another instance replaced it

@@ -9,6 +9,25 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+tokio::task_local! {
+    /// The address of the peer whose request is being handled (set by the HTTP layer).
+    static REQUESTER: Option<std::net::IpAddr>;
+}
+
+/// Runs `work` as the handling of a request from `requester`.
+pub async fn as_requested_by<F: std::future::Future>(
+    requester: Option<std::net::IpAddr>,
+    work: F,
+) -> F::Output {
+    REQUESTER.scope(requester, work).await
+}
+
+/// The address of the peer whose request is being handled; `None` outside a request (the
+/// CLI, background tasks, the in-process fixture's own calls).
+pub fn requester() -> Option<std::net::IpAddr> {
+    REQUESTER.try_with(|requester| *requester).ok().flatten()
+}
+
 /// A keyed token bucket; `None` inside when the limit is switched off (0 per minute).
 pub struct RateLimiter<K: Hash + Eq + Clone = std::net::IpAddr> {
     inner: Option<DefaultKeyedRateLimiter<K>>,

@@ -3,7 +3,7 @@
 //! the server starts (in the background, so start-up stays fast); only the hash is kept.
 
 use crate::config::User;
-use crate::secret::{Secret, hash_chosen_secret, verify_chosen_secret};
+use crate::secret::{Secret, hash_chosen_secret, verify_chosen_secret, with_argon2};
 use std::sync::Mutex;
 
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl Users {
             None => return true,
         };
         let presented = presented.to_owned();
-        tokio::task::spawn_blocking(move || verify_chosen_secret(&presented, &hash))
+        with_argon2(move || verify_chosen_secret(&presented, &hash))
             .await
             .unwrap_or(false)
     }
@@ -87,11 +87,9 @@ impl Users {
             Password::None => None,
             Password::Hashed(hash) => Some(Ok(hash)),
             Password::Clear(clear) => {
-                let hashed =
-                    tokio::task::spawn_blocking(move || hash_chosen_secret(clear.expose()))
-                        .await
-                        .ok()
-                        .and_then(Result::ok);
+                let hashed = with_argon2(move || hash_chosen_secret(clear.expose()))
+                    .await
+                    .and_then(Result::ok);
                 let Some(hash) = hashed else {
                     tracing::error!(subject = %entry.user.subject, "hashing a password failed");
                     return Some(Err(()));

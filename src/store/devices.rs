@@ -177,6 +177,28 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Whether a verification form matches the page shown for a pending, unexpired
+    /// authorization (its CSRF token, from its browser), without deciding anything: the
+    /// page checks this before it spends an argon2 verification on a password.
+    pub async fn device_page_matches(
+        &self,
+        user_code: &str,
+        binding: PageBinding<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT 1 FROM device_authorizations WHERE user_code = $1 \
+                           AND status = 'pending' AND expires_at > $2 AND csrf_digest = $3 \
+                           AND browser_digest = $4";
+        let found: Option<i32> = on_pool!(self, pool => sqlx::query_scalar(SQL)
+            .bind(user_code)
+            .bind(now)
+            .bind(binding.csrf_digest)
+            .bind(binding.browser_digest)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
+    }
+
     /// Records the user's decision on a pending, unexpired authorization, once: from the
     /// verification page (with its `binding`) or from the command line (`None`). Returns the
     /// decided authorization, or `None` when nothing matched.

@@ -402,6 +402,143 @@ async fn cimd_9_no_fetches_to_special_use_addresses(backend: Backend) {
     .await;
 }
 
+/// CIMD-9, issue 20 item 4: an IPv6 address is judged by the IPv4 address it carries.
+/// `[::ffff:0:a9fe:a9fe]` (IPv4-translated 169.254.169.254) led to a connection attempt;
+/// `[::ffff:0:7f00:1]` carries loopback but is no loopback address, so even the local
+/// development setting does not connect to it.
+async fn cimd_9_embedded_ipv4_addresses_are_unwrapped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let dev = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    docs.publish("doc.json", "no-store");
+    let port = docs.port().to_owned();
+    for (url, says) in [
+        (
+            "https://[::ffff:0:a9fe:a9fe]/c.json".to_owned(),
+            "carries the IPv4 address 169.254.169.254",
+        ),
+        (
+            "https://[64:ff9b::a9fe:a9fe]/c.json".to_owned(),
+            "is in 169.254.0.0/16",
+        ),
+        (
+            "https://[2002:a9fe:a9fe::1]/c.json".to_owned(),
+            "carries the IPv4 address 169.254.169.254",
+        ),
+        (
+            format!("https://[::ffff:0:7f00:1]:{port}/doc.json"),
+            "carries the IPv4 address 127.0.0.1",
+        ),
+        (
+            format!("https://[::7f00:1]:{port}/doc.json"),
+            "carries the IPv4 address 127.0.0.1",
+        ),
+    ] {
+        for server in [&app, &dev] {
+            let page = assert_error_page(authorize(server, &url).await, Status::BAD_REQUEST).await;
+            assert!(
+                page.contains("does not fetch from") && page.contains(says),
+                "{url}: {page}"
+            );
+        }
+    }
+    assert_eq!(docs.connections(), 0, "no connection was made");
+}
+
+/// DCR-9, issue 20 item 5: a metadata document's fetch registers its client, so it counts
+/// against the requesting address's registration budget, shared with `POST /register`.
+/// 300 document URLs used to create 303 clients in 14 s while registration stopped at 60.
+async fn dcr_9_document_fetches_count_against_the_registration_limit(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.cimd.allow_http_loopback = true;
+            c.registration.per_minute = 3;
+        })
+        .spawn()
+        .await;
+    let docs = DocumentServer::start().await;
+    for name in ["a.json", "b.json", "c.json", "d.json"] {
+        docs.publish(name, "max-age=600");
+    }
+    for name in ["a.json", "b.json", "c.json"] {
+        assert_eq!(authorize(&app, &docs.url(name)).await.status(), Status::OK);
+    }
+    let page = assert_error_page(
+        authorize(&app, &docs.url("d.json")).await,
+        Status::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        page.contains("too many new clients from 127.0.0.1") && page.contains("3 a minute"),
+        "{page}"
+    );
+    assert_eq!(docs.hits("d.json"), 0, "refused before fetching");
+    let event = app.last_event("client.document_fetch").await;
+    assert_eq!(event["rule"]["id"], "DCR-9", "{event}");
+    // The budget is the one dynamic registration uses.
+    let response = app
+        .register(&serde_json::json!({"redirect_uris": [CALLBACK]}))
+        .await;
+    assert_oauth_error(
+        response,
+        Status::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+    )
+    .await;
+    // A cached document costs nothing.
+    assert_eq!(
+        authorize(&app, &docs.url("a.json")).await.status(),
+        Status::OK
+    );
+    assert_eq!(docs.hits("a.json"), 1);
+}
+
+/// Issue 20 item 5: concurrent requests naming one document URL share one fetch.
+async fn cimd_concurrent_fetches_of_one_url_are_coalesced(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.cimd.allow_http_loopback = true;
+            c.cimd.timeout = Duration::from_secs(10);
+        })
+        .spawn()
+        .await;
+    let docs = DocumentServer::start().await;
+    let url = docs.url("slow.json");
+    // Slow enough that the requests overlap; with max-age, a request that came after the
+    // fetch would be served from the cache, so any second fetch means no coalescing.
+    docs.answer(
+        "slow.json",
+        docs.valid("slow.json", "max-age=600")
+            .with_delay(Duration::from_millis(700)),
+    );
+    let requests = (0..8).map(|_| authorize(&app, &url));
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(response.status(), Status::OK);
+    }
+    assert_eq!(docs.hits("slow.json"), 1, "one fetch for eight requests");
+}
+
+/// Issue 20 item 5, CIMD-6: a fetch that got no answer (here a timeout) is remembered for
+/// five seconds, so a document server that is down is not asked by every request; an
+/// answer, even an error, is never remembered (`cimd_6_a_failed_fetch_is_not_cached`).
+async fn cimd_fetches_without_an_answer_are_remembered_briefly(backend: Backend) {
+    let app = spawn(backend).await;
+    let docs = DocumentServer::start().await;
+    let url = docs.url("down.json");
+    docs.answer(
+        "down.json",
+        docs.valid("down.json", "max-age=600")
+            .with_delay(Duration::from_secs(3)),
+    );
+    assert_refused(authorize(&app, &url).await, "timed out").await;
+    assert_refused(authorize(&app, &url).await, "timed out").await;
+    assert_eq!(docs.hits("down.json"), 1, "the failure was remembered");
+    docs.publish("down.json", "max-age=600");
+    app.clock.advance(5);
+    assert_eq!(authorize(&app, &url).await.status(), Status::OK);
+    assert_eq!(docs.hits("down.json"), 2, "fetched again after 5 s");
+}
+
 /// CIMD-6: `cimd.max_cache` bounds what a document's cache headers ask for.
 async fn cimd_6_cache_lifetime_is_bounded(backend: Backend) {
     let app = TestApp::builder(backend)
@@ -660,6 +797,10 @@ on_both_backends!(
     cimd_10_big_or_slow_documents_are_refused,
     cimd_6_caching,
     cimd_9_no_fetches_to_special_use_addresses,
+    cimd_9_embedded_ipv4_addresses_are_unwrapped,
+    dcr_9_document_fetches_count_against_the_registration_limit,
+    cimd_concurrent_fetches_of_one_url_are_coalesced,
+    cimd_fetches_without_an_answer_are_remembered_briefly,
     http_loopback_documents_need_a_loopback_issuer,
     http_loopback_documents_need_a_loopback_bind,
     cimd_can_be_switched_off,

@@ -1032,6 +1032,11 @@ impl ServeProcess {
         }
     }
 
+    /// The process id, to read its memory in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
     /// Stops the process and waits for it to exit.
     pub async fn stop(mut self) {
         self.child.kill().await.unwrap();

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod argon2_bounds;
 mod at_rest;
 mod authorize;
 mod check;
@@ -34,6 +35,7 @@ mod logs;
 mod native_redirects;
 mod openid;
 mod private_key_jwt;
+mod redirect_destinations;
 mod refresh_races;
 mod registration;
 mod restart;

@@ -130,6 +130,18 @@ async fn opt_4_device_authorizations_are_stored_polled_and_decided_once(backend:
         csrf_digest: "other",
         ..PAGE
     };
+    assert!(
+        store
+            .device_page_matches("WDJBMJHT", PAGE, NOW + 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .device_page_matches("WDJBMJHT", wrong, NOW + 2)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store
             .decide_device("WDJBMJHT", Some(wrong), approve, NOW + 3)
@@ -160,6 +172,13 @@ async fn opt_4_device_authorizations_are_stored_polled_and_decided_once(backend:
             .bind_device_page("WDJBMJHT", PAGE, NOW + 4)
             .await
             .unwrap()
+    );
+    assert!(
+        !store
+            .device_page_matches("WDJBMJHT", PAGE, NOW + 4)
+            .await
+            .unwrap(),
+        "a decided authorization matches no form"
     );
 
     // The command line decides without a page; an expired code cannot be decided.

@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use subtle::ConstantTimeEq;
 
 pub async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form = Params::parse(&body);
@@ -64,6 +65,14 @@ async fn record_decision(
     };
     let request_id = field("request_id")?;
     let csrf_token = field("csrf_token")?;
+    let Some(browser) = browser::read(headers, &app.issuer) else {
+        return Err(forbidden(
+            "the consent form came without its browser cookie: submit it from the browser \
+             that opened it, with cookies enabled (CSRF protection)",
+        ));
+    };
+    let (csrf_digest, browser_digest) = (token_digest(csrf_token), browser.digest());
+    let now = app.now();
     let decision = match field("decision")? {
         "approve" => {
             let subject = field("user")?;
@@ -71,6 +80,18 @@ async fn record_decision(
                 return Err(PageError::bad_request(OAuthError::invalid_request(
                     format!("'{subject}' is not a user of this server"),
                 )));
+            }
+            // The form is verified before the password (issue 20, item 3): otherwise anyone
+            // could make the server run argon2 (19 MiB, milliseconds) without a form, and
+            // use the page as a password oracle. The request is only read here; it is taken
+            // below, once, so a user who mistyped the password can go back and try again.
+            let pending = app.store.authorization_request(request_id).await?;
+            if !pending.as_ref().is_some_and(|pending| {
+                pending.expires_at > now
+                    && digests_match(&pending.csrf_digest, &csrf_digest)
+                    && digests_match(&pending.browser_digest, &browser_digest)
+            }) {
+                return Err(why_unusable(app, request_id, now).await?);
             }
             check_password(app, subject, form).await?;
             Decision::Approve { subject }
@@ -88,21 +109,9 @@ async fn record_decision(
             )));
         }
     };
-    let Some(browser) = browser::read(headers, &app.issuer) else {
-        return Err(forbidden(
-            "the consent form came without its browser cookie: submit it from the browser \
-             that opened it, with cookies enabled (CSRF protection)",
-        ));
-    };
-    let now = app.now();
     let Some(request) = app
         .store
-        .take_authorization_request(
-            request_id,
-            &token_digest(csrf_token),
-            &browser.digest(),
-            now,
-        )
+        .take_authorization_request(request_id, &csrf_digest, &browser_digest, now)
         .await?
     else {
         return Err(why_unusable(app, request_id, now).await?);
@@ -184,6 +193,11 @@ pub(crate) async fn check_password(
             format!("wrong password for '{subject}'; go back and try again"),
         ),
     })
+}
+
+/// Compares two digests in constant time.
+fn digests_match(stored: &str, presented: &str) -> bool {
+    stored.as_bytes().ct_eq(presented.as_bytes()).into()
 }
 
 /// Explains why a consent form could not be used.

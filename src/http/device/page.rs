@@ -219,24 +219,6 @@ async fn record_decision(
         PageError::bad_request(OAuthError::invalid_request("user_code is not a user code"))
     })?;
     let csrf_token = field("csrf_token")?;
-    let decision = match field("decision")? {
-        "approve" => {
-            let subject = field("user")?;
-            if app.user(subject).is_none() {
-                return Err(PageError::bad_request(OAuthError::invalid_request(
-                    format!("'{subject}' is not a user of this server"),
-                )));
-            }
-            check_password(app, subject, form).await?;
-            DeviceDecision::Approve { subject }
-        }
-        "deny" => DeviceDecision::Deny,
-        other => {
-            return Err(PageError::bad_request(OAuthError::invalid_request(
-                format!("decision must be 'approve' or 'deny', not '{other}'"),
-            )));
-        }
-    };
     let forbidden = |why: &'static str| PageError::Shown {
         status: StatusCode::FORBIDDEN,
         error: OAuthError::invalid_request(why).rule(&rules::DEV_4),
@@ -248,29 +230,43 @@ async fn record_decision(
         ));
     };
     let now = app.now();
+    let (csrf_digest, browser_digest) = (token_digest(csrf_token), browser.digest());
     let binding = PageBinding {
-        csrf_digest: &token_digest(csrf_token),
-        browser_digest: &browser.digest(),
+        csrf_digest: &csrf_digest,
+        browser_digest: &browser_digest,
+    };
+    let decision = match field("decision")? {
+        "approve" => {
+            let subject = field("user")?;
+            if app.user(subject).is_none() {
+                return Err(PageError::bad_request(OAuthError::invalid_request(
+                    format!("'{subject}' is not a user of this server"),
+                )));
+            }
+            // The form before the password, as on the consent page (issue 20, item 3).
+            if !app
+                .store
+                .device_page_matches(&user_code, binding, now)
+                .await?
+            {
+                return Err(why_undecidable(app, &user_code, now, forbidden).await?);
+            }
+            check_password(app, subject, form).await?;
+            DeviceDecision::Approve { subject }
+        }
+        "deny" => DeviceDecision::Deny,
+        other => {
+            return Err(PageError::bad_request(OAuthError::invalid_request(
+                format!("decision must be 'approve' or 'deny', not '{other}'"),
+            )));
+        }
     };
     let Some(grant) = app
         .store
         .decide_device(&user_code, Some(binding), decision, now)
         .await?
     else {
-        return Err(
-            match app.store.device_grant_by_user_code(&user_code).await? {
-                Some(grant) if grant.status == DeviceStatus::Pending && grant.expires_at > now => {
-                    follow(&grant);
-                    forbidden(
-                        "this verification form does not belong to this browser session (the CSRF \
-                     token or the browser cookie does not match); open the page again",
-                    )
-                }
-                _ => PageError::bad_request(OAuthError::invalid_request(
-                    "this code has expired or was already decided; start again on the device",
-                )),
-            },
-        );
+        return Err(why_undecidable(app, &user_code, now, forbidden).await?);
     };
     follow(&grant);
     let done = match decision {
@@ -294,4 +290,27 @@ async fn record_decision(
         ..DevicePage::new(app)
     };
     Ok(render(&page, StatusCode::OK))
+}
+
+/// Explains why a verification form could not decide the authorization it names.
+async fn why_undecidable(
+    app: &App,
+    user_code: &str,
+    now: i64,
+    forbidden: impl Fn(&'static str) -> PageError,
+) -> Result<PageError, PageError> {
+    Ok(
+        match app.store.device_grant_by_user_code(user_code).await? {
+            Some(grant) if grant.status == DeviceStatus::Pending && grant.expires_at > now => {
+                follow(&grant);
+                forbidden(
+                    "this verification form does not belong to this browser session (the CSRF \
+                 token or the browser cookie does not match); open the page again",
+                )
+            }
+            _ => PageError::bad_request(OAuthError::invalid_request(
+                "this code has expired or was already decided; start again on the device",
+            )),
+        },
+    )
 }

@@ -5,7 +5,7 @@
 //! redirects are followed; only `200` counts; the body is cut off at a size; the whole
 //! fetch has a short timeout. How long the result may be reused follows its cache headers.
 
-use super::address::may_connect;
+use super::address::{may_connect, refusal, special_use};
 use super::cache::{CacheHeaders, cache_lifetime};
 use crate::config::CimdConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -31,6 +31,37 @@ impl std::fmt::Debug for SafeFetcher {
     }
 }
 
+/// Why a fetch failed, and whether the server answered at all: an answer (an error status,
+/// a body too big) is never cached (CIMD-6); a fetch that got no answer (refused address,
+/// no connection, timeout) may be, briefly.
+#[derive(Debug, Clone)]
+pub struct FetchFailure {
+    pub why: String,
+    pub answered: bool,
+}
+
+impl FetchFailure {
+    fn unanswered(why: String) -> Self {
+        FetchFailure {
+            why,
+            answered: false,
+        }
+    }
+
+    fn answered(why: String) -> Self {
+        FetchFailure {
+            why,
+            answered: true,
+        }
+    }
+}
+
+impl From<FetchFailure> for String {
+    fn from(failure: FetchFailure) -> String {
+        failure.why
+    }
+}
+
 /// A fetched body, and how long it may be reused from the moment the request was sent.
 #[derive(Debug)]
 pub struct Fetched {
@@ -51,13 +82,13 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if let Some(bad) = addrs.iter().find(|a| !may_connect(a.ip(), allow_loopback)) {
-                return Err(format!(
-                    "{host} resolves to {}, a private, loopback or otherwise special-use \
-                     address that Tollgate does not fetch from (SSRF protection, CIMD §6.5)",
-                    bad.ip()
-                )
-                .into());
+            for addr in &addrs {
+                if let Some(special) = special_use(addr.ip()) {
+                    if !(special.loopback && allow_loopback) {
+                        let why = refusal(addr.ip(), special);
+                        return Err(format!("{host} resolves to {why}").into());
+                    }
+                }
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -111,8 +142,8 @@ impl SafeFetcher {
         now: i64,
         default: Duration,
         max_cache: Duration,
-    ) -> Result<Fetched, String> {
-        let parsed = Url::parse(url).map_err(|e| e.to_string())?;
+    ) -> Result<Fetched, FetchFailure> {
+        let parsed = Url::parse(url).map_err(|e| FetchFailure::unanswered(e.to_string()))?;
         // IP literals never reach the resolver, so they are checked here.
         let literal = match parsed.host() {
             Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
@@ -120,26 +151,24 @@ impl SafeFetcher {
             _ => None,
         };
         if let Some(ip) = literal.filter(|ip| !may_connect(*ip, self.allow_loopback)) {
-            return Err(format!(
-                "{ip} is a private, loopback or otherwise special-use address that Tollgate \
-                 does not fetch from (SSRF protection, CIMD §6.5)"
-            ));
+            if let Some(special) = special_use(ip) {
+                return Err(FetchFailure::unanswered(refusal(ip, special)));
+            }
         }
-        let http = self
-            .http()
-            .await
-            .map_err(|e| format!("this server cannot make HTTPS requests ({e})"))?;
+        let http = self.http().await.map_err(|e| {
+            FetchFailure::unanswered(format!("this server cannot make HTTPS requests ({e})"))
+        })?;
         let mut response = http
             .get(parsed)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| FetchFailure::unanswered(error_chain(&e)))?;
         if response.status() != reqwest::StatusCode::OK {
-            return Err(format!(
+            return Err(FetchFailure::answered(format!(
                 "it answered {}; only 200 counts and redirects are not followed (CIMD §4)",
                 response.status()
-            ));
+            )));
         }
         let header = |name| {
             response
@@ -154,7 +183,8 @@ impl SafeFetcher {
             age: header(reqwest::header::AGE),
         };
         let lifetime = cache_lifetime(headers, now, default, max_cache);
-        let too_big = || format!("it is larger than {max_bytes} bytes (CIMD §6.6)");
+        let too_big =
+            || FetchFailure::answered(format!("it is larger than {max_bytes} bytes (CIMD §6.6)"));
         if response
             .content_length()
             .is_some_and(|len| len > max_bytes as u64)
@@ -162,7 +192,11 @@ impl SafeFetcher {
             return Err(too_big());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| FetchFailure::answered(error_chain(&e)))?
+        {
             if body.len() + chunk.len() > max_bytes {
                 return Err(too_big());
             }

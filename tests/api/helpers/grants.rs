@@ -112,6 +112,28 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Submits a decision with a password on the verification page.
+    pub async fn device_decide_with_password(
+        &self,
+        form: &DeviceForm,
+        decision: &str,
+        user: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url("/device"))
+            .form(&[
+                ("user_code", form.user_code.as_str()),
+                ("csrf_token", form.csrf_token.as_str()),
+                ("decision", decision),
+                ("user", user),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A token exchange by a confidential client with HTTP Basic authentication.
     pub async fn token_exchange(
         &self,

@@ -7,6 +7,7 @@ use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
 use crate::services::declarations::{self, Applied, DeclarationError};
 use crate::services::signing_keys::{self, SigningKeyError};
+use crate::services::sweeper::Sweeper;
 use crate::state::{App, AppState};
 use crate::store::{ServerSetting, Store, StoreError};
 use std::future::Future;
@@ -242,49 +243,28 @@ async fn maintain_keys(app: AppState) {
     }
 }
 
-/// Deletes what has expired, a minute apart, in bounded batches so that a sweep never holds
-/// SQLite's write lock for long: events older than `events.retention`, used one-time JWT
-/// ids once their JWTs expired, the sealed answers to refreshes once their grace period
-/// (`refresh.grace_period`) is over, and device authorizations once expired.
+/// Runs the sweeper (`services::sweeper`) every `sweep.interval`, the first time one
+/// interval after start.
 async fn sweep(app: AppState) {
-    let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    let sweeper = Sweeper::new(
+        app.store.clone(),
+        app.config.sweep.clone(),
+        app.config.events.retention,
+    );
+    let mut ticks = tokio::time::interval(app.config.sweep.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
     loop {
         ticks.tick().await;
-        let before = app.events.now_ms().saturating_sub(retention);
-        sweep_in_batches("events", || app.store.sweep_events(before, SWEEP_BATCH)).await;
-        let now = app.now();
-        sweep_in_batches("used JWT ids", || {
-            app.store.sweep_used_jtis(now, SWEEP_BATCH)
-        })
-        .await;
-        sweep_in_batches("refresh answers kept for a grace period", || {
-            app.store.sweep_refresh_successors(now, SWEEP_BATCH)
-        })
-        .await;
-        sweep_in_batches("device authorizations", || {
-            app.store.sweep_device_authorizations(now, SWEEP_BATCH)
-        })
-        .await;
-    }
-}
-
-const SWEEP_BATCH: i64 = 1_000;
-
-async fn sweep_in_batches<F, Fut>(what: &str, mut batch: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<u64, StoreError>>,
-{
-    loop {
-        match batch().await {
-            Ok(swept) if swept == SWEEP_BATCH as u64 => tokio::task::yield_now().await,
-            Ok(_) => return,
-            Err(error) => {
-                tracing::warn!(%error, "sweeping expired {what} failed");
-                return;
-            }
+        let swept = sweeper.sweep(app.now(), app.events.now_ms()).await;
+        if swept.rows() > 0 {
+            tracing::debug!(?swept, "swept expired rows");
+        }
+        if let Some(size) = swept.wal_truncated_from {
+            tracing::info!(
+                wal_bytes = size,
+                "checkpointed and truncated the SQLite write-ahead log (sweep.wal_checkpoint_mib)"
+            );
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct App {
     pub oauth_metadata: Bytes,
     pub openid_metadata: Bytes,
     pub registration_limiter: RateLimiter,
+    /// Consent requests stored per client IP (`limits.authorizations_per_minute`).
+    pub authorization_limiter: RateLimiter,
     pub client_auth_throttle: FailureThrottle,
     /// Wrong user codes on the device verification page (RFC 8628 §5.1).
     pub user_code_throttle: FailureThrottle,
@@ -181,6 +183,8 @@ impl App {
             Arc::clone(&faults),
         );
         let registration_limiter = RateLimiter::per_minute(config.registration.per_minute);
+        let authorization_limiter =
+            RateLimiter::per_minute(config.limits.authorizations_per_minute);
         let client_auth_throttle =
             FailureThrottle::per_minute(config.client_auth_failures_per_minute);
         let client_keys = ClientKeys::new(&config.cimd);
@@ -199,6 +203,7 @@ impl App {
             oauth_metadata,
             openid_metadata,
             registration_limiter,
+            authorization_limiter,
             client_auth_throttle,
             user_code_throttle,
             trusted_issuers,

@@ -185,6 +185,26 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
+/// The peer address of a request as an extractor; `None` when the server was started
+/// without connection info.
+pub struct PeerIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
 /// The peer address of a request, when the server was started with connection info.
 pub(crate) fn client_ip(request: &Request) -> Option<IpAddr> {
     request

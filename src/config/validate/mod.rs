@@ -131,6 +131,15 @@ impl Config {
                  clock, tokens and faults",
             );
         }
+        if self.sweep.interval.is_zero() {
+            problems.add(
+                &[Key("sweep"), Key("interval")],
+                "must be longer than 0 (for example \"60s\")",
+            );
+        }
+        if self.sweep.batch == 0 {
+            problems.add(&[Key("sweep"), Key("batch")], "must be at least 1");
+        }
         if self.events.buffer == 0 {
             problems.add(
                 &[Key("events"), Key("buffer")],

@@ -3,6 +3,7 @@
 
 use crate::clock::{Clock, ServerClock, SystemClock};
 use crate::config::{Config, ConsentMode};
+use crate::http::serve::{self, ConnectionLimits};
 use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
 use crate::services::declarations::{self, Applied, DeclarationError};
@@ -167,12 +168,11 @@ impl Server {
             // Graceful shutdown waits for every response to end, event streams included.
             app.closing.send_replace(true);
         };
-        let result = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let limits = ConnectionLimits {
+            header_read_timeout: self.app.config.limits.header_read_timeout,
+            max_connections: max_connections(self.app.config.limits.max_connections),
+        };
+        let result = serve::serve(self.listener, router, limits, shutdown).await;
         maintenance.abort();
         sweeper.abort();
         self.app.events.flush().await;
@@ -267,6 +267,55 @@ async fn sweep(app: AppState) {
             );
         }
     }
+}
+
+/// The configured connection limit, or (0) one below the open-file limit, which is raised
+/// to its hard limit first where the system allows: the database, the log and the files
+/// the server opens keep 128 descriptors.
+fn max_connections(configured: usize) -> usize {
+    let open_files = raise_open_file_limit();
+    if configured > 0 {
+        return configured;
+    }
+    let auto = open_files
+        .map(|limit| usize::try_from(limit.saturating_sub(128)).unwrap_or(usize::MAX))
+        .unwrap_or(896)
+        .clamp(16, 10_000);
+    tracing::debug!(max_connections = auto, open_files, "connection limit");
+    auto
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit in force.
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let (Some(current), Some(hard)) = (limit.current, limit.maximum) else {
+        // Unlimited: nothing to raise.
+        return limit.current;
+    };
+    if current >= hard {
+        return Some(current);
+    }
+    let raised = rustix::process::Rlimit {
+        current: Some(hard),
+        maximum: Some(hard),
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::debug!(from = current, to = hard, "raised the open-file limit");
+            Some(hard)
+        }
+        Err(error) => {
+            tracing::debug!(%error, "cannot raise the open-file limit");
+            Some(current)
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> Option<u64> {
+    None
 }
 
 /// Without a configured issuer, the server is its own issuer at the address it bound. A

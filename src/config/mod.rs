@@ -319,12 +319,21 @@ pub struct LimitsConfig {
     /// decided or expires) accepted per client IP address per minute; beyond it the page
     /// answers 429 with `Retry-After` (0: no limit).
     pub authorizations_per_minute: u32,
+    /// The longest a request's head may take to arrive; also how long a kept-alive
+    /// connection may stay idle between requests. Slow or idle clients are cut off after it.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Connections open at once; more wait until one closes (0: the open-file limit less
+    /// 128, at most 10,000).
+    pub max_connections: usize,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             authorizations_per_minute: 120,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 0,
         }
     }
 }

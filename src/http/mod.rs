@@ -18,6 +18,7 @@ pub mod jwks;
 mod observe;
 pub mod register;
 pub mod revoke;
+pub mod serve;
 pub mod token;
 
 use crate::oauth::endpoints;

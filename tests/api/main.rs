@@ -14,6 +14,7 @@ mod client_credentials;
 mod client_management;
 mod client_payloads;
 mod concurrency;
+mod connections;
 mod console;
 mod control;
 mod control_access;

@@ -3,10 +3,12 @@
 
 use crate::clock::{Clock, ServerClock, SystemClock};
 use crate::config::{Config, ConsentMode};
+use crate::http::serve::{self, ConnectionLimits};
 use crate::oauth::client::ClientSource;
 use crate::oauth::issuer::{InvalidIssuer, Issuer};
 use crate::services::declarations::{self, Applied, DeclarationError};
 use crate::services::signing_keys::{self, SigningKeyError};
+use crate::services::sweeper::Sweeper;
 use crate::state::{App, AppState};
 use crate::store::{ServerSetting, Store, StoreError};
 use std::future::Future;
@@ -166,12 +168,11 @@ impl Server {
             // Graceful shutdown waits for every response to end, event streams included.
             app.closing.send_replace(true);
         };
-        let result = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let limits = ConnectionLimits {
+            header_read_timeout: self.app.config.limits.header_read_timeout,
+            max_connections: max_connections(self.app.config.limits.max_connections),
+        };
+        let result = serve::serve(self.listener, router, limits, shutdown).await;
         maintenance.abort();
         sweeper.abort();
         self.app.events.flush().await;
@@ -242,51 +243,79 @@ async fn maintain_keys(app: AppState) {
     }
 }
 
-/// Deletes what has expired, a minute apart, in bounded batches so that a sweep never holds
-/// SQLite's write lock for long: events older than `events.retention`, used one-time JWT
-/// ids once their JWTs expired, the sealed answers to refreshes once their grace period
-/// (`refresh.grace_period`) is over, and device authorizations once expired.
+/// Runs the sweeper (`services::sweeper`) every `sweep.interval`, the first time one
+/// interval after start.
 async fn sweep(app: AppState) {
-    let retention = i64::try_from(app.config.events.retention.as_millis()).unwrap_or(i64::MAX);
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    let sweeper = Sweeper::new(
+        app.store.clone(),
+        app.config.sweep.clone(),
+        app.config.events.retention,
+    );
+    let mut ticks = tokio::time::interval(app.config.sweep.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
     loop {
         ticks.tick().await;
-        let before = app.events.now_ms().saturating_sub(retention);
-        sweep_in_batches("events", || app.store.sweep_events(before, SWEEP_BATCH)).await;
-        let now = app.now();
-        sweep_in_batches("used JWT ids", || {
-            app.store.sweep_used_jtis(now, SWEEP_BATCH)
-        })
-        .await;
-        sweep_in_batches("refresh answers kept for a grace period", || {
-            app.store.sweep_refresh_successors(now, SWEEP_BATCH)
-        })
-        .await;
-        sweep_in_batches("device authorizations", || {
-            app.store.sweep_device_authorizations(now, SWEEP_BATCH)
-        })
-        .await;
+        let swept = sweeper.sweep(app.now(), app.events.now_ms()).await;
+        if swept.rows() > 0 {
+            tracing::debug!(?swept, "swept expired rows");
+        }
+        if let Some(size) = swept.wal_truncated_from {
+            tracing::info!(
+                wal_bytes = size,
+                "checkpointed and truncated the SQLite write-ahead log (sweep.wal_checkpoint_mib)"
+            );
+        }
     }
 }
 
-const SWEEP_BATCH: i64 = 1_000;
+/// The configured connection limit, or (0) one below the open-file limit, which is raised
+/// to its hard limit first where the system allows: the database, the log and the files
+/// the server opens keep 128 descriptors.
+fn max_connections(configured: usize) -> usize {
+    let open_files = raise_open_file_limit();
+    if configured > 0 {
+        return configured;
+    }
+    let auto = open_files
+        .map(|limit| usize::try_from(limit.saturating_sub(128)).unwrap_or(usize::MAX))
+        .unwrap_or(896)
+        .clamp(16, 10_000);
+    tracing::debug!(max_connections = auto, open_files, "connection limit");
+    auto
+}
 
-async fn sweep_in_batches<F, Fut>(what: &str, mut batch: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<u64, StoreError>>,
-{
-    loop {
-        match batch().await {
-            Ok(swept) if swept == SWEEP_BATCH as u64 => tokio::task::yield_now().await,
-            Ok(_) => return,
-            Err(error) => {
-                tracing::warn!(%error, "sweeping expired {what} failed");
-                return;
-            }
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit in force.
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let (Some(current), Some(hard)) = (limit.current, limit.maximum) else {
+        // Unlimited: nothing to raise.
+        return limit.current;
+    };
+    if current >= hard {
+        return Some(current);
+    }
+    let raised = rustix::process::Rlimit {
+        current: Some(hard),
+        maximum: Some(hard),
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::debug!(from = current, to = hard, "raised the open-file limit");
+            Some(hard)
+        }
+        Err(error) => {
+            tracing::debug!(%error, "cannot raise the open-file limit");
+            Some(current)
         }
     }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> Option<u64> {
+    None
 }
 
 /// Without a configured issuer, the server is its own issuer at the address it bound. A

@@ -46,6 +46,8 @@ pub struct App {
     pub openid_metadata: Bytes,
     /// Open registration per address (DCR-9), shared with metadata-document fetches.
     pub registration_limiter: Arc<RateLimiter>,
+    /// Consent requests stored per client IP (`limits.authorizations_per_minute`).
+    pub authorization_limiter: RateLimiter,
     pub client_auth_throttle: FailureThrottle,
     /// Wrong user codes on the device verification page (RFC 8628 §5.1).
     pub user_code_throttle: FailureThrottle,
@@ -187,6 +189,8 @@ impl App {
             config.refresh_token_ttl,
             Arc::clone(&faults),
         );
+        let authorization_limiter =
+            RateLimiter::per_minute(config.limits.authorizations_per_minute);
         let client_auth_throttle =
             FailureThrottle::per_minute(config.client_auth_failures_per_minute);
         let client_keys = ClientKeys::new(&config.cimd);
@@ -205,6 +209,7 @@ impl App {
             oauth_metadata,
             openid_metadata,
             registration_limiter,
+            authorization_limiter,
             client_auth_throttle,
             user_code_throttle,
             trusted_issuers,

@@ -74,6 +74,10 @@ pub struct Config {
     /// Failures to inject (`[[faults]]`), for testing clients.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSpec>,
+    /// What one source may make the server store or hold (README "Limits").
+    pub limits: LimitsConfig,
+    /// The background deletion of expired rows.
+    pub sweep: SweepConfig,
 }
 
 impl Default for Config {
@@ -101,6 +105,8 @@ impl Default for Config {
             id_jag: IdJagConfig::default(),
             control: ControlConfig::default(),
             faults: Vec::new(),
+            limits: LimitsConfig::default(),
+            sweep: SweepConfig::default(),
         }
     }
 }
@@ -159,7 +165,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 22] = [
+    pub const KEYS: [&'static str; 24] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -182,6 +188,8 @@ impl Config {
         "id_jag",
         "control",
         "faults",
+        "limits",
+        "sweep",
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but
@@ -299,6 +307,64 @@ impl Default for EventsConfig {
             enabled: true,
             retention: Duration::from_secs(7 * 24 * 3600),
             buffer: 10_000,
+        }
+    }
+}
+
+/// Bounds on what requests from one source can make the server store (issue 20).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Consent requests (`GET /authorize` in consent mode "prompt", each stored until it is
+    /// decided or expires) accepted per client IP address per minute; beyond it the page
+    /// answers 429 with `Retry-After` (0: no limit).
+    pub authorizations_per_minute: u32,
+    /// The longest a request's head may take to arrive; also how long a kept-alive
+    /// connection may stay idle between requests. Slow or idle clients are cut off after it.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Connections open at once; more wait until one closes (0: the open-file limit less
+    /// 128, at most 10,000).
+    pub max_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            authorizations_per_minute: 120,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 0,
+        }
+    }
+}
+
+/// The sweeper: a background task that deletes expired rows in bounded batches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepConfig {
+    /// How often it runs.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// How long after it expired a record is still kept: an access token's record (so a
+    /// refusal says "expired" rather than "unknown"), and a grant with its codes and refresh
+    /// tokens once every one of them expired. A grant with any live token is never swept.
+    #[serde(with = "duration")]
+    pub grace: Duration,
+    /// Rows deleted per statement; the sweeper yields between statements, so a sweep never
+    /// holds SQLite's write lock for long.
+    pub batch: u32,
+    /// SQLite: when the write-ahead log is larger than this many MiB after a sweep, it is
+    /// checkpointed and truncated (0: after every sweep).
+    pub wal_checkpoint_mib: u64,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            interval: Duration::from_secs(60),
+            grace: Duration::from_secs(3600),
+            batch: 500,
+            wal_checkpoint_mib: 64,
         }
     }
 }

@@ -59,16 +59,63 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
     StatusCode::from_u16(code.json_status()).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
-/// Logs an internal error with its cause chain. Clients see only `server_error`.
-pub fn log_internal(error: &(dyn std::error::Error + 'static)) {
+/// An error and its causes on one line, each message once: a wrapper whose message
+/// already quotes its cause (`database error: {0}`) does not get it repeated.
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !chain.contains(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
         source = cause.source();
     }
-    tracing::error!(error = %chain, "request failed on the server side");
+    chain
+}
+
+/// Logs an internal error with its cause chain. Clients see only `server_error`.
+pub fn log_internal(error: &(dyn std::error::Error + 'static)) {
+    tracing::error!(error = %cause_chain(error), "request failed on the server side");
+}
+
+/// How long a client is asked to wait (`Retry-After`) when the database is unavailable.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
+/// What an internal failure is answered with, once logged (one line).
+pub enum InternalFailure {
+    /// The database cannot be reached: 503 `temporarily_unavailable` with `Retry-After`.
+    Unavailable { error: OAuthError, retry_after: u64 },
+    /// Anything else: 500 `server_error`.
+    Other(OAuthError),
+}
+
+/// Logs an internal failure once and says how to answer it. A database outage is a
+/// warning, not an error of this server, and the client may retry.
+pub fn internal_failure(cause: &(dyn std::error::Error + 'static)) -> InternalFailure {
+    if crate::store::unavailable_in_chain(cause) {
+        tracing::warn!(
+            error = %cause_chain(cause),
+            "the database is unavailable; answered 503 temporarily_unavailable"
+        );
+        InternalFailure::Unavailable {
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!(
+                    "the server cannot reach its database at the moment; retry in \
+                     {UNAVAILABLE_RETRY_AFTER_SECS} s"
+                ),
+            ),
+            retry_after: UNAVAILABLE_RETRY_AFTER_SECS,
+        }
+    } else {
+        log_internal(cause);
+        InternalFailure::Other(OAuthError::new(
+            ErrorCode::ServerError,
+            "the server failed to handle this request; the cause is in its log",
+        ))
+    }
 }
 
 /// The error JSON of an injected fault (issue 14), with the status the fault declared.
@@ -122,16 +169,16 @@ impl IntoResponse for ApiError {
                 );
                 response
             }
-            ApiError::Internal(cause) => {
-                log_internal(cause.as_ref());
-                refusal(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &OAuthError::new(
-                        ErrorCode::ServerError,
-                        "the server failed to handle this request; the cause is in its log",
-                    ),
-                )
-            }
+            ApiError::Internal(cause) => match internal_failure(cause.as_ref()) {
+                InternalFailure::Unavailable { error, retry_after } => {
+                    let mut response = refusal(StatusCode::SERVICE_UNAVAILABLE, &error);
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                    response
+                }
+                InternalFailure::Other(error) => refusal(StatusCode::INTERNAL_SERVER_ERROR, &error),
+            },
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod jwks;
 mod observe;
 pub mod register;
 pub mod revoke;
+pub mod serve;
 pub mod token;
 
 use crate::oauth::endpoints;
@@ -183,6 +184,26 @@ async fn not_found() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/json")],
         r#"{"error":"not_found","error_description":"no such endpoint; the metadata document lists them"}"#,
     )
+}
+
+/// The peer address of a request as an extractor; `None` when the server was started
+/// without connection info.
+pub struct PeerIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
 }
 
 /// The peer address of a request, when the server was started with connection info.

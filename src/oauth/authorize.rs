@@ -54,6 +54,55 @@ pub struct Policy<'a> {
     pub redirect_schemes: redirect_uri::RedirectSchemes,
 }
 
+/// The most bytes of `state` an authorization request may carry. OAuth sets no limit; this
+/// one is generous (a random `state` is 20 to 64 characters; one that encodes where to go
+/// back to rarely passes 1 KiB) and bounds what an unauthenticated request can make the
+/// server store while the consent page waits (issue 20).
+pub const MAX_STATE_BYTES: usize = 4096;
+/// The same bound for the OpenID Connect `nonce`, stored with the request and the code.
+pub const MAX_NONCE_BYTES: usize = 4096;
+/// The same bound for `scope` (the whole space-delimited list).
+pub const MAX_SCOPE_BYTES: usize = 4096;
+/// The most bytes of one `resource` indicator, and the most indicators in one request.
+pub const MAX_RESOURCE_BYTES: usize = 2048;
+pub const MAX_RESOURCES: usize = 16;
+
+/// A parameter longer than the server stores.
+fn too_long(name: &str, len: usize, max: usize) -> OAuthError {
+    OAuthError::invalid_request(format!(
+        "{name} is {len} bytes long; this server accepts at most {max} bytes of {name} in an \
+         authorization request"
+    ))
+    .hint(Some(format!(
+        "{name} is stored until the user decides, so its size is bounded; send a shorter \
+         {name} (a random value of 32 bytes is plenty) and keep anything bigger on the client, \
+         keyed by it"
+    )))
+}
+
+/// Refuses parameters beyond the bounds above, before anything is stored.
+fn check_sizes(params: &Params) -> Result<(), OAuthError> {
+    for (name, max) in [("nonce", MAX_NONCE_BYTES), ("scope", MAX_SCOPE_BYTES)] {
+        if let Some(value) = params.get(name)? {
+            if value.len() > max {
+                return Err(too_long(name, value.len(), max));
+            }
+        }
+    }
+    let resources = params.all("resource")?;
+    if resources.len() > MAX_RESOURCES {
+        return Err(OAuthError::invalid_request(format!(
+            "the request names {} resources; this server accepts at most {MAX_RESOURCES} \
+             resource parameters in an authorization request",
+            resources.len()
+        )));
+    }
+    if let Some(long) = resources.iter().find(|r| r.len() > MAX_RESOURCE_BYTES) {
+        return Err(too_long("resource", long.len(), MAX_RESOURCE_BYTES));
+    }
+    Ok(())
+}
+
 /// Checks the request after the client was found by its `client_id`.
 pub fn validate(
     params: &Params,
@@ -68,6 +117,14 @@ pub fn validate(
     // A repeated `state` cannot be echoed, but the redirect URI is verified, so the error
     // still goes back to the client (checklist AZ-14).
     let state = match params.get("state") {
+        // Too long to store or to echo: the error goes back without it.
+        Ok(Some(state)) if state.len() > MAX_STATE_BYTES => {
+            return Err(Rejection::Redirect {
+                redirect_uri,
+                state: None,
+                error: too_long("state", state.len(), MAX_STATE_BYTES),
+            });
+        }
         Ok(state) => state.map(str::to_owned),
         Err(error) => {
             return Err(Rejection::Redirect {
@@ -122,6 +179,7 @@ fn check_rest(
         }
     }
     client.require_grant(GrantType::AuthorizationCode)?;
+    check_sizes(params)?;
     let code_challenge = CodeChallenge::from_request(
         params.get("code_challenge")?,
         params.get("code_challenge_method")?,
@@ -259,6 +317,36 @@ mod tests {
     }
 
     #[test]
+    fn a_state_beyond_the_bound_is_refused_without_being_echoed() {
+        let state = "s".repeat(MAX_STATE_BYTES + 1);
+        let params = Params::parse(
+            format!(
+                "response_type=code&redirect_uri={}&code_challenge={C}\
+                 &code_challenge_method=S256&state={state}",
+                url::form_urlencoded::byte_serialize(CB.as_bytes()).collect::<String>()
+            )
+            .as_bytes(),
+        );
+        let policy = Policy {
+            resources: &[],
+            default_audience: "http://as",
+            client_scopes: &[],
+            redirect_schemes: redirect_uri::RedirectSchemes::Native,
+        };
+        match validate(&params, &client(), &policy) {
+            Err(Rejection::Redirect { state, error, .. }) => {
+                assert_eq!(state, None);
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert!(
+                    error.description.contains("at most 4096 bytes of state"),
+                    "{error}"
+                );
+            }
+            other => panic!("expected an error redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn redirect_uri_problems_are_shown_not_redirected() {
         let params =
             Params::parse(b"response_type=code&redirect_uri=http%3A%2F%2Fevil.example%2Fcb");
@@ -285,6 +373,12 @@ mod tests {
             ErrorCode::InvalidTarget
         );
         assert_eq!(redirected_code(run("scope=%22x")), ErrorCode::InvalidScope);
+        let long = "n".repeat(MAX_NONCE_BYTES + 1);
+        assert_eq!(
+            redirected_code(run(&format!("nonce={long}"))),
+            ErrorCode::InvalidRequest
+        );
+        assert!(run(&format!("nonce={}", &long[1..])).is_ok());
         assert!(run("prompt=none").unwrap().prompt_none);
     }
 }

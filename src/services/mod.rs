@@ -14,6 +14,7 @@ pub mod events;
 pub mod faults;
 pub mod presented_token;
 pub mod signing_keys;
+pub mod sweeper;
 pub mod throttle;
 pub mod tokens;
 pub mod trusted_issuers;

@@ -17,6 +17,7 @@ mod grants;
 mod jtis;
 mod keys;
 mod settings;
+mod sweeps;
 
 pub use authorizations::{AuthorizationRequest, NewCode};
 pub use control::{Removed, TokenOwner, TokensChanged};
@@ -25,6 +26,7 @@ pub use events::{EventFilter, FlowSummary};
 pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Rotation, Spent};
 pub use keys::StoredKey;
 pub use settings::ServerSetting;
+pub use sweeps::GrantCursor;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -39,17 +41,95 @@ pub enum StoreError {
          database) or postgres://USER@HOST/DATABASE"
     )]
     UnsupportedUrl(String),
+    /// The database cannot be reached (refused, closed, timed out, shutting down, locked
+    /// for too long, out of disk): the request may succeed later, and is answered 503.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            StoreError::Unavailable(error)
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Whether a database error says the database cannot be reached now, rather than that a
+/// statement was wrong: no connection (refused, reset, closed, the pool timed out waiting
+/// for one), or the server refusing or ending sessions (PostgreSQL `FATAL`, connection
+/// exceptions `08`, `57P0x` shutdowns, `53` insufficient resources), or SQLite busy or
+/// locked beyond its timeout, unable to open or write the file, or out of disk.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => {
+            if let Some(pg) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                use sqlx::postgres::PgSeverity;
+                let code = pg.code();
+                matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)
+                    || code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+            } else if database
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // Primary result codes: BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14.
+                let code = database
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .unwrap_or(0);
+                matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether `error`, or any error in its chain of causes, says the database is unavailable.
+/// The services wrap store errors in their own (some transparently, which hides the
+/// `StoreError` itself from the chain), so the `sqlx::Error` is recognised too.
+pub fn unavailable_in_chain(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(store) = error.downcast_ref::<StoreError>() {
+            return store.is_unavailable();
+        }
+        if let Some(sqlx) = error.downcast_ref::<sqlx::Error>() {
+            return is_unavailable(sqlx);
+        }
+        next = error.source();
+    }
+    false
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// SQLite's write-ahead log, for bounding it (`checkpoint_wal_above`); `None` in memory
+    /// and on PostgreSQL.
+    wal_path: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,17 +153,35 @@ pub(crate) use on_pool;
 /// SQLite waits this long for another writer before giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a request waits for a database connection (sqlx's default is 30 s, the whole
+/// request timeout): beyond it, the database counts as unavailable and the request is
+/// answered 503 with `Retry-After` rather than held.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// SQLite `journal_size_limit`: the write-ahead log is cut back to 64 MiB when it restarts.
+const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
 impl Store {
     /// Opens the database named by `url`: `sqlite:` URLs (the file is created if missing)
     /// or `postgres:`/`postgresql:` URLs.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut wal_path = None;
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // When a checkpoint restarts the log, SQLite cuts the file back to this size
+                // rather than keeping the largest it ever was.
+                .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
+            let file = options.get_filename();
+            if !file.as_os_str().is_empty() && !url.contains(":memory:") {
+                let mut wal = file.as_os_str().to_owned();
+                wal.push("-wal");
+                wal_path = Some(wal.into());
+            }
             // Switching a new database file to WAL needs it to itself; done by one
             // connection first, it is a no-op for the pool's connections (WAL is stored in
             // the file), which otherwise race for it and fail with "database is locked".
@@ -94,6 +192,7 @@ impl Store {
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?;
             Backend::Sqlite(pool)
@@ -101,13 +200,14 @@ impl Store {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?;
             Backend::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl(crate::secret::redacted_url(url)));
         };
-        Ok(Store { backend })
+        Ok(Store { backend, wal_path })
     }
 
     /// Applies the migrations for this backend (`migrations/sqlite` or

@@ -12,8 +12,8 @@ use tollgate::oauth::access_token::AccessTokenClaims;
 use tollgate::oauth::client::{Client, ClientMetadata, ClientPolicy, ClientSource};
 use tollgate::oauth::event::{Event, EventType, Outcome};
 use tollgate::store::{
-    AuthorizationRequest, EventFilter, IssuedTokens, NewAccessToken, NewCode, NewGrant,
-    NewRefreshToken, Rotation, ServerSetting, Spent, Store, StoreError,
+    AuthorizationRequest, EventFilter, GrantCursor, IssuedTokens, NewAccessToken, NewCode,
+    NewGrant, NewRefreshToken, Rotation, ServerSetting, Spent, Store, StoreError,
 };
 
 /// The time of every test here, in seconds since the epoch: the store never reads a clock.
@@ -143,7 +143,7 @@ async fn connect_migrate_ping_and_close(backend: Backend) {
     store.close().await;
     assert!(matches!(
         store.ping().await,
-        Err(StoreError::Database(sqlx::Error::PoolClosed))
+        Err(StoreError::Unavailable(sqlx::Error::PoolClosed))
     ));
 
     let error = Store::connect("mysql://root:hunter2@db/tollgate")
@@ -1555,7 +1555,111 @@ async fn a_jti_is_used_once_per_issuer(backend: Backend) {
     );
 }
 
+/// The sweeps (issue 20): consent requests once expired, access token records and whole
+/// grant families once expired before the cutoff, a page of grants at a time in
+/// `(created_at, id)` order (these grants share `created_at`, so the id orders them), a
+/// family with a live token kept whole; and the WAL checkpoint (SQLite only).
+async fn sweeps_delete_expired_rows_in_bounded_pages(backend: Backend) {
+    let db = open(backend).await;
+    let store = &db.store;
+    approved(store, "client", "g1", "c1").await;
+    approved(store, "client", "g2", "c2").await;
+    approved(store, "client", "g3", "c3").await;
+    let issued = tokens("client", "jti-2", Some("r2"));
+    assert_eq!(
+        store.redeem_code("c2", "g2", NOW, &issued).await.unwrap(),
+        Spent::Issued
+    );
+    let machine = NewAccessToken {
+        jti: "jti-m".to_owned(),
+        client_id: "client".to_owned(),
+        expires_at: NOW + 300,
+    };
+    store
+        .insert_access_token(&machine, None, NOW)
+        .await
+        .unwrap();
+    store
+        .insert_authorization_request(&request("pending", "client"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .sweep_authorization_requests(NOW + 600, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .sweep_authorization_requests(NOW + 601, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .authorization_request("pending")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Codes expire at NOW+60; g2's refresh token lives until NOW+3600.
+    let cutoff = NOW + 61;
+    let mut cursor = GrantCursor::start();
+    let mut pages = Vec::new();
+    loop {
+        let (deleted, next) = store.sweep_grants_page(&cursor, cutoff, 1).await.unwrap();
+        pages.push(deleted);
+        match next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages, [1, 0, 1, 0], "g1, g2 (kept), g3, then the end");
+    assert!(store.code_grant("c1").await.unwrap().is_none());
+    assert!(store.code_grant("c2").await.unwrap().is_some());
+    assert!(store.code_grant("c3").await.unwrap().is_none());
+
+    assert_eq!(store.sweep_access_tokens(NOW + 300, 10).await.unwrap(), 0);
+    assert_eq!(store.sweep_access_tokens(NOW + 301, 1).await.unwrap(), 1);
+    assert_eq!(store.sweep_access_tokens(NOW + 301, 1).await.unwrap(), 1);
+    assert_eq!(store.sweep_access_tokens(NOW + 301, 1).await.unwrap(), 0);
+    assert!(store.access_token("jti-m").await.unwrap().is_none());
+
+    // The refresh token still lives: g2 stays; once it expired, the family goes whole.
+    let (deleted, _) = store
+        .sweep_grants_page(&GrantCursor::start(), NOW + 3600, 10)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 0);
+    let (deleted, next) = store
+        .sweep_grants_page(&GrantCursor::start(), NOW + 3601, 10)
+        .await
+        .unwrap();
+    assert_eq!((deleted, next), (1, None));
+    assert!(store.code_grant("c2").await.unwrap().is_none());
+    assert!(store.refresh_grant("r2").await.unwrap().is_none());
+
+    match backend {
+        Backend::Sqlite => {
+            let before = store.wal_size().unwrap();
+            assert!(before > 0, "the writes above went to the WAL");
+            assert_eq!(store.checkpoint_wal_above(before).await.unwrap(), None);
+            assert_eq!(store.checkpoint_wal_above(0).await.unwrap(), Some(before));
+            assert_eq!(store.wal_size(), Some(0), "truncated");
+        }
+        Backend::Postgres => {
+            assert_eq!(store.wal_size(), None);
+            assert_eq!(store.checkpoint_wal_above(0).await.unwrap(), None);
+        }
+    }
+}
+
 on_both_backends!(
+    sweeps_delete_expired_rows_in_bounded_pages,
     refresh_answers_are_kept_for_the_grace_period,
     a_jti_is_used_once_per_issuer,
     events_are_stored_filtered_and_swept,

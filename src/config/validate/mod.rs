@@ -131,6 +131,21 @@ impl Config {
                  clock, tokens and faults",
             );
         }
+        if self.sweep.interval.is_zero() {
+            problems.add(
+                &[Key("sweep"), Key("interval")],
+                "must be longer than 0 (for example \"60s\")",
+            );
+        }
+        if self.limits.header_read_timeout.is_zero() {
+            problems.add(
+                &[Key("limits"), Key("header_read_timeout")],
+                "must be longer than 0 (for example \"10s\")",
+            );
+        }
+        if self.sweep.batch == 0 {
+            problems.add(&[Key("sweep"), Key("batch")], "must be at least 1");
+        }
         if self.events.buffer == 0 {
             problems.add(
                 &[Key("events"), Key("buffer")],

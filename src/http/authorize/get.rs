@@ -5,6 +5,7 @@ use super::{
     Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, refuse_before_consent, render_error,
 };
 use crate::config::{ConsentMode, DEFAULT_USER};
+use crate::http::PeerIp;
 use crate::http::html::render;
 use crate::oauth::authorize::{self, Policy, Rejection, ValidRequest};
 use crate::oauth::client::Client;
@@ -22,14 +23,16 @@ use crate::store::AuthorizationRequest;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::net::IpAddr;
 
 pub async fn authorize(
     State(app): State<AppState>,
+    PeerIp(peer): PeerIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    match show_consent(&app, &headers, &params).await {
+    match show_consent(&app, peer, &headers, &params).await {
         Ok(response) => response,
         Err(error) => render_error(&app.issuer, error),
     }
@@ -37,6 +40,7 @@ pub async fn authorize(
 
 async fn show_consent(
     app: &App,
+    peer: Option<IpAddr>,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, PageError> {
@@ -156,8 +160,41 @@ async fn show_consent(
             "prompt=none was requested, but this request needs the user to approve it on the \
              consent page (consent mode 'prompt')",
         )),
-        ConsentMode::Prompt => consent_page(app, headers, &client, request, &flow_id).await,
+        ConsentMode::Prompt => {
+            limit_pending(app, peer)?;
+            consent_page(app, headers, &client, request, &flow_id).await
+        }
     }
+}
+
+/// Each consent page stores its request until the user decides or it expires
+/// (`REQUEST_TTL_SECS`): one source may store `limits.authorizations_per_minute` of them.
+fn limit_pending(app: &App, peer: Option<IpAddr>) -> Result<(), PageError> {
+    let Some(ip) = peer else {
+        return Ok(());
+    };
+    app.authorization_limiter
+        .check(&ip)
+        .map_err(|retry_after| PageError::Retry {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after,
+            error: OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!(
+                    "too many authorization requests from {ip}: this server stores at most {} \
+                     waiting for consent per address per minute (limits.\
+                     authorizations_per_minute); try again in {retry_after} s",
+                    app.config.limits.authorizations_per_minute
+                ),
+            )
+            .hint(Some(
+                "each consent page keeps its request stored until it is decided or expires; \
+                 a client that opens consent pages in a loop should stop and reuse one, and a \
+                 test that needs more should raise limits.authorizations_per_minute (0: no \
+                 limit) or use consent mode 'auto'"
+                    .to_owned(),
+            )),
+        })
 }
 
 /// Stores the pending request and shows the consent page.

@@ -10,7 +10,7 @@ pub use get::authorize;
 pub(crate) use post::check_password;
 pub use post::decide;
 
-use crate::http::error::log_internal;
+use crate::http::error::{InternalFailure, internal_failure};
 use crate::keys::KeyError;
 use crate::oauth::client::{Client, ClientSource};
 use crate::oauth::error::OAuthError;
@@ -34,6 +34,12 @@ const REQUEST_TTL_SECS: i64 = 10 * 60;
 pub enum PageError {
     Shown {
         status: StatusCode,
+        error: OAuthError,
+    },
+    /// Shown with `Retry-After`: a rate limit, or the database is unavailable.
+    Retry {
+        status: StatusCode,
+        retry_after: u64,
         error: OAuthError,
     },
     Internal(Box<dyn std::error::Error + Send + Sync>),
@@ -64,21 +70,28 @@ impl From<KeyError> for PageError {
 /// Renders a page error. Needs the issuer for the footer, so handlers call this rather
 /// than relying on `IntoResponse`.
 pub fn render_error(issuer: &Issuer, error: PageError) -> Response {
-    let (status, error) = match error {
-        PageError::Shown { status, error } => (status, error),
-        PageError::Internal(cause) => {
-            log_internal(cause.as_ref());
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                OAuthError::new(
-                    crate::oauth::error::ErrorCode::ServerError,
-                    "the server failed to handle this request; the cause is in its log",
-                ),
-            )
-        }
+    let (status, error, retry_after) = match error {
+        PageError::Shown { status, error } => (status, error, None),
+        PageError::Retry {
+            status,
+            retry_after,
+            error,
+        } => (status, error, Some(retry_after)),
+        PageError::Internal(cause) => match internal_failure(cause.as_ref()) {
+            InternalFailure::Unavailable { error, retry_after } => {
+                (StatusCode::SERVICE_UNAVAILABLE, error, Some(retry_after))
+            }
+            InternalFailure::Other(error) => (StatusCode::INTERNAL_SERVER_ERROR, error, None),
+        },
     };
     let event_url = events::reject(&error);
-    page::error_page(issuer, status, &error, event_url)
+    let mut response = page::error_page(issuer, status, &error, event_url);
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// The URL that sends the browser back to the client with response parameters, `state` and

@@ -58,14 +58,17 @@ pub fn error_page(
     error: &OAuthError,
     event_url: Option<String>,
 ) -> Response {
-    let advice = if status.is_server_error() {
-        "Try again in a moment; the server's log has the details."
-    } else {
-        "Tollgate did not send you back to the application, because it could not verify the \
+    let advice =
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+            "Wait a moment, then start again from the application; the message above says why."
+        } else if status.is_server_error() {
+            "Try again in a moment; the server's log has the details."
+        } else {
+            "Tollgate did not send you back to the application, because it could not verify the \
          request well enough to do so safely (OAuth 2.1 §4.1.2.1). Start again from the \
          application. If this keeps happening, the application sends a request the server \
          does not accept, and the message above says what to change."
-    };
+        };
     render(
         &ErrorPage {
             issuer: issuer.as_str(),

@@ -120,8 +120,13 @@ async fn write(store: Store, mut receiver: mpsc::Receiver<Message>, stored: Arc<
             }
         }
         if !batch.is_empty() {
-            if let Err(error) = store.insert_events(&batch).await {
-                tracing::error!(%error, lost = batch.len(), "storing events failed");
+            match store.insert_events(&batch).await {
+                Ok(_) => {}
+                // The requests' own log lines say so already; this one only counts the loss.
+                Err(error) if error.is_unavailable() => {
+                    tracing::warn!(%error, lost = batch.len(), "storing events failed");
+                }
+                Err(error) => tracing::error!(%error, lost = batch.len(), "storing events failed"),
             }
             batch.clear();
             stored.notify_waiters();

@@ -6,6 +6,7 @@ use super::error::OAuthError;
 use super::scope::{SERVER_SCOPES, Scope};
 use super::{hints, rules};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use url::Url;
 
 /// An MCP server (OAuth resource server) tokens may be issued for. Written as just its URL
@@ -25,6 +26,10 @@ pub struct Resource {
     /// Used as the audience when a request names no resource.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub default: bool,
+    /// What each scope lets a client do, in words for the consent page
+    /// (`scope_descriptions = { "mcp:tools" = "Use the tools" }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scope_descriptions: BTreeMap<String, String>,
 }
 
 impl Resource {
@@ -35,6 +40,7 @@ impl Resource {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             default_scopes: Vec::new(),
             default: false,
+            scope_descriptions: BTreeMap::new(),
         }
     }
 }
@@ -296,4 +302,18 @@ mod tests {
             "https://mcp.example.com/mcp/"
         ));
     }
+}
+
+/// The description a declared resource gives `scope`, from the first of `resources` that
+/// describes it.
+pub fn scope_description<'a>(
+    scope: &str,
+    resources: &[String],
+    configured: &'a [Resource],
+) -> Option<&'a str> {
+    resources
+        .iter()
+        .filter_map(|url| configured.iter().find(|r| equivalent(&r.url, url)))
+        .find_map(|r| r.scope_descriptions.get(scope))
+        .map(String::as_str)
 }

@@ -3,7 +3,7 @@
 
 pub(crate) mod browser;
 mod get;
-mod page;
+pub(crate) mod page;
 mod post;
 
 pub use get::authorize;
@@ -36,6 +36,12 @@ pub enum PageError {
         status: StatusCode,
         error: OAuthError,
     },
+    /// A submitted form that cannot be used (another browser session, already used): the
+    /// request may be fine, the form is not.
+    Form {
+        status: StatusCode,
+        error: OAuthError,
+    },
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -61,15 +67,32 @@ impl From<KeyError> for PageError {
     }
 }
 
-/// Renders a page error. Needs the issuer for the footer, so handlers call this rather
-/// than relying on `IntoResponse`.
-pub fn render_error(issuer: &Issuer, error: PageError) -> Response {
-    let (status, error) = match error {
-        PageError::Shown { status, error } => (status, error),
+/// Renders a page error, naming the client when the request got as far as knowing it.
+pub async fn render_error(app: &App, error: PageError) -> Response {
+    let client_name = match events::client() {
+        Some(client_id) => match app.store.client(&client_id).await {
+            Ok(client) => client.and_then(|c| c.metadata.client_name),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    render_error_named(&app.issuer, error, client_name)
+}
+
+/// Renders a page error without looking anything up.
+pub fn render_error_named(
+    issuer: &Issuer,
+    error: PageError,
+    client_name: Option<String>,
+) -> Response {
+    let (status, kind, error) = match error {
+        PageError::Shown { status, error } => (status, page::DeadEnd::Request, error),
+        PageError::Form { status, error } => (status, page::DeadEnd::Form, error),
         PageError::Internal(cause) => {
             log_internal(cause.as_ref());
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
+                page::DeadEnd::Server,
                 OAuthError::new(
                     crate::oauth::error::ErrorCode::ServerError,
                     "the server failed to handle this request; the cause is in its log",
@@ -78,7 +101,7 @@ pub fn render_error(issuer: &Issuer, error: PageError) -> Response {
         }
     };
     let event_url = events::reject(&error);
-    page::error_page(issuer, status, &error, event_url)
+    page::error_page(issuer, status, kind, &error, client_name, event_url)
 }
 
 /// The URL that sends the browser back to the client with response parameters, `state` and
@@ -118,11 +141,12 @@ pub fn redirect_to_client(
     let Some(location) = location else {
         // Registered redirect URIs were validated as absolute URLs, so this is unreachable;
         // refuse rather than redirect somewhere unverified.
-        return render_error(
+        return render_error_named(
             issuer,
             PageError::bad_request(OAuthError::invalid_request(
                 "the redirect URI cannot be parsed",
             )),
+            None,
         );
     };
     (status, [(header::LOCATION, location)]).into_response()
@@ -232,5 +256,5 @@ pub fn refuse_before_consent(
         ],
         state,
     );
-    page::untrusted_redirect_error_page(issuer, error, back.as_ref(), event_url)
+    page::untrusted_redirect_error_page(issuer, client, error, back.as_ref(), event_url)
 }

@@ -33,6 +33,7 @@ mod lies;
 mod logs;
 mod native_redirects;
 mod openid;
+mod pages;
 mod private_key_jwt;
 mod refresh_races;
 mod registration;

@@ -234,6 +234,20 @@ pub fn equivalent(a: &str, b: &str) -> bool {
     }
 }
 
+/// The description a declared resource gives `scope`, from the first of `resources` that
+/// describes it.
+pub fn scope_description<'a>(
+    scope: &str,
+    resources: &[String],
+    configured: &'a [Resource],
+) -> Option<&'a str> {
+    resources
+        .iter()
+        .filter_map(|url| configured.iter().find(|r| equivalent(&r.url, url)))
+        .find_map(|r| r.scope_descriptions.get(scope))
+        .map(String::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,18 +316,30 @@ mod tests {
             "https://mcp.example.com/mcp/"
         ));
     }
-}
 
-/// The description a declared resource gives `scope`, from the first of `resources` that
-/// describes it.
-pub fn scope_description<'a>(
-    scope: &str,
-    resources: &[String],
-    configured: &'a [Resource],
-) -> Option<&'a str> {
-    resources
-        .iter()
-        .filter_map(|url| configured.iter().find(|r| equivalent(&r.url, url)))
-        .find_map(|r| r.scope_descriptions.get(scope))
-        .map(String::as_str)
+    #[test]
+    fn declared_resources_describe_their_scopes() {
+        let mut described = Resource::with_scopes("http://127.0.0.1:8000/mcp", &["mcp:tools"]);
+        described
+            .scope_descriptions
+            .insert("mcp:tools".to_owned(), "Use the tools".to_owned());
+        let configured = [
+            Resource::from("http://other.example/mcp".to_owned()),
+            described,
+        ];
+        let requested = ["http://127.0.0.1:8000/mcp".to_owned()];
+        assert_eq!(
+            scope_description("mcp:tools", &requested, &configured),
+            Some("Use the tools")
+        );
+        assert_eq!(
+            scope_description("mcp:admin", &requested, &configured),
+            None
+        );
+        let elsewhere = ["http://other.example/mcp".to_owned()];
+        assert_eq!(
+            scope_description("mcp:tools", &elsewhere, &configured),
+            None
+        );
+    }
 }

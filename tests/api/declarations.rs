@@ -147,10 +147,12 @@ async fn passwords_are_asked_on_the_consent_page(backend: Backend) {
         .approve_with_password(&form, "alice", "wonderland")
         .await;
     assert_eq!(right.status(), StatusCode::SEE_OTHER);
-    // Users without a password (bob) need none.
+    // Users without a password (bob) need none. Without login_hint the page selects the
+    // example file's [consent] user, alice.
     let form = app
         .consent_form(&app.authorize_params(&client.client_id, &[]))
         .await;
+    assert_eq!(checked_user(&form.html).as_deref(), Some("alice"));
     assert_eq!(
         app.decide(&form, "approve", "bob").await.status(),
         StatusCode::SEE_OTHER

@@ -4,6 +4,8 @@
 //! of one of that file's headings. Links to other sites (`https:`, `mailto:`) are not
 //! fetched.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

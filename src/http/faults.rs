@@ -183,7 +183,7 @@ async fn act(
             let mut response = match endpoint {
                 // The authorization endpoint shows its errors to the user as a page.
                 FaultEndpoint::Authorize => {
-                    render_error(&app.issuer, PageError::Shown { status, error })
+                    render_error(app, PageError::Shown { status, error }).await
                 }
                 _ => injected(status, &error),
             };

@@ -87,7 +87,8 @@ pub fn router(app: AppState) -> Router {
         .layer(faults.clone());
 
     // The authorization endpoint: no CORS (OAuth 2.1 §3.1), never framed (RFC 6749 §10.13,
-    // checklist AZ-22), never cached, and no Referer leaking the request to other sites.
+    // checklist AZ-22), never cached, and no Referer leaking the request to other sites;
+    // images only over https (a client's logo on the consent page).
     let authorization = Router::new()
         .route(
             endpoints::AUTHORIZE,
@@ -100,8 +101,8 @@ pub fn router(app: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
-                 base-uri 'none'",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src https:; \
+                 frame-ancestors 'none'; base-uri 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::overriding(

@@ -6,6 +6,7 @@ use super::error::OAuthError;
 use super::scope::{SERVER_SCOPES, Scope};
 use super::{hints, rules};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use url::Url;
 
 /// An MCP server (OAuth resource server) tokens may be issued for. Written as just its URL
@@ -25,6 +26,10 @@ pub struct Resource {
     /// Used as the audience when a request names no resource.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub default: bool,
+    /// What each scope lets a client do, in words for the consent page
+    /// (`scope_descriptions = { "mcp:tools" = "Use the tools" }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scope_descriptions: BTreeMap<String, String>,
 }
 
 impl Resource {
@@ -35,6 +40,7 @@ impl Resource {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             default_scopes: Vec::new(),
             default: false,
+            scope_descriptions: BTreeMap::new(),
         }
     }
 }
@@ -228,6 +234,20 @@ pub fn equivalent(a: &str, b: &str) -> bool {
     }
 }
 
+/// The description a declared resource gives `scope`, from the first of `resources` that
+/// describes it.
+pub fn scope_description<'a>(
+    scope: &str,
+    resources: &[String],
+    configured: &'a [Resource],
+) -> Option<&'a str> {
+    resources
+        .iter()
+        .filter_map(|url| configured.iter().find(|r| equivalent(&r.url, url)))
+        .find_map(|r| r.scope_descriptions.get(scope))
+        .map(String::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,5 +315,31 @@ mod tests {
             "https://mcp.example.com/mcp",
             "https://mcp.example.com/mcp/"
         ));
+    }
+
+    #[test]
+    fn declared_resources_describe_their_scopes() {
+        let mut described = Resource::with_scopes("http://127.0.0.1:8000/mcp", &["mcp:tools"]);
+        described
+            .scope_descriptions
+            .insert("mcp:tools".to_owned(), "Use the tools".to_owned());
+        let configured = [
+            Resource::from("http://other.example/mcp".to_owned()),
+            described,
+        ];
+        let requested = ["http://127.0.0.1:8000/mcp".to_owned()];
+        assert_eq!(
+            scope_description("mcp:tools", &requested, &configured),
+            Some("Use the tools")
+        );
+        assert_eq!(
+            scope_description("mcp:admin", &requested, &configured),
+            None
+        );
+        let elsewhere = ["http://other.example/mcp".to_owned()];
+        assert_eq!(
+            scope_description("mcp:tools", &elsewhere, &configured),
+            None
+        );
     }
 }

@@ -148,6 +148,17 @@ impl fmt::Display for Scope {
     }
 }
 
+/// What the scopes this server itself understands let a client do, for the consent page.
+pub fn server_scope_description(scope: &str) -> Option<&'static str> {
+    match scope {
+        OPENID => Some("Learn who you are: an ID token with your user id (OpenID Connect)"),
+        OFFLINE_ACCESS => Some("Stay connected after you leave: a refresh token"),
+        "profile" => Some("See your name"),
+        "email" => Some("See your email address"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -387,6 +387,18 @@ impl Store {
         Ok(())
     }
 
+    /// The scope strings of the client's grants that are not revoked, oldest first: what
+    /// it was granted before, so that the consent page can mark the scopes a step-up adds.
+    pub async fn granted_scopes(&self, client_id: &str) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT scope FROM grants WHERE client_id = $1 AND revoked_at IS NULL \
+                           ORDER BY created_at, id";
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(SQL)
+            .bind(client_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(|(scope,)| scope).collect())
+    }
+
     /// Records an access token issued outside a grant (client credentials, minted tokens).
     pub async fn insert_access_token(
         &self,

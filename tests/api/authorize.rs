@@ -1,8 +1,8 @@
 //! The authorization endpoint and the consent page (AZ-1..AZ-22).
 
 use crate::helpers::{
-    Backend, CALLBACK, CHALLENGE, Callback, RESOURCE, TestApp, VERIFIER, assert_console_link,
-    assert_error_page, jwt_payload,
+    Backend, CALLBACK, CHALLENGE, Callback, ConsentForm, RESOURCE, TestApp, VERIFIER,
+    assert_console_link, assert_error_page, hidden_field, jwt_payload, visible,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -416,7 +416,7 @@ async fn az_22_consent_page_content_and_headers(backend: Backend) {
         "redirect host"
     );
     assert!(html.contains("mcp:tools"));
-    assert!(html.contains(RESOURCE));
+    assert!(visible(&html).contains(RESOURCE));
     assert!(
         html.contains("program on this computer"),
         "loopback warning"
@@ -627,7 +627,9 @@ async fn consent_form_is_csrf_protected_and_single_use(backend: Backend) {
     assert!(page.contains("already submitted"));
 }
 
-/// A pending consent form expires.
+/// A pending consent form expires. Sent back late from its own browser, it is shown again,
+/// renewed (new request id, new CSRF token), for the same request; from another browser it
+/// stays refused, and the renewed form is single-use like any other.
 async fn consent_form_expires(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.public_client().await;
@@ -635,12 +637,62 @@ async fn consent_form_expires(backend: Backend) {
         .consent_form(&app.authorize_params(&client.client_id, &[]))
         .await;
     app.clock.advance(11 * 60);
+
+    // Another browser (no cookie) gets nothing from the expired form.
+    let stranger = crate::helpers::client();
+    let response = stranger
+        .post(app.url("/authorize"))
+        .form(&[
+            ("request_id", form.request_id.as_str()),
+            ("csrf_token", form.csrf_token.as_str()),
+            ("user", "dev"),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
+    assert!(page.contains("This form can no longer be used"), "{page}");
+    assert!(!page.contains(r#"name="request_id""#), "{page}");
+
+    // Its own browser with a forged token gets nothing either.
+    let mut forged = form.clone();
+    forged.csrf_token = "A".repeat(43);
     let page = assert_error_page(
-        app.decide(&form, "approve", "dev").await,
+        app.decide(&forged, "approve", "dev").await,
         StatusCode::BAD_REQUEST,
     )
     .await;
-    assert!(page.contains("expired"));
+    assert!(page.contains("expired"), "{page}");
+    assert!(!page.contains(r#"name="request_id""#), "{page}");
+
+    // The genuine form, late: the consent page again, renewed, with the reason.
+    let late = app.decide(&form, "approve", "dev").await;
+    assert_eq!(late.status(), StatusCode::OK);
+    let html = late.text().await.unwrap();
+    assert!(html.contains("This form had expired"), "{html}");
+    let renewed = ConsentForm {
+        request_id: hidden_field(&html, "request_id"),
+        csrf_token: hidden_field(&html, "csrf_token"),
+        html,
+    };
+    assert_ne!(renewed.request_id, form.request_id);
+    assert_ne!(renewed.csrf_token, form.csrf_token);
+    let response = app.decide(&renewed, "approve", "dev").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let callback = Callback::from_response(&response);
+    assert_eq!(callback.one("state"), "st1");
+    let tokens = app.redeemed(&client.client_id, &callback.one("code")).await;
+    assert_eq!(
+        jwt_payload(tokens["access_token"].as_str().unwrap())["sub"],
+        "dev"
+    );
+    let page = assert_error_page(
+        app.decide(&renewed, "approve", "dev").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(page.contains("already submitted"), "{page}");
 }
 
 /// A client that did not register the authorization_code grant cannot use it.

@@ -101,6 +101,7 @@ default = "yes"
 url = "http://127.0.0.1:8000/mcp"
 scopes = ["mcp:tools"]
 default_scopes = ["mcp:admin"]
+scope_descriptions = { "mcp:other" = "Something else" }
 "#,
     )
     .unwrap();
@@ -109,15 +110,16 @@ default_scopes = ["mcp:admin"]
     let report = String::from_utf8(output.stdout).unwrap();
     let path = bad.display().to_string();
     let expected = [
-        (1, "issuer"),                          // meaning: no trailing slash
-        (2, "access_token_ttl"),                // type
-        (5, "registration.per_minute"),         // type
-        (9, "clients[0].redirect_uris[0]"),     // meaning
-        (10, "clients[0].consent"),             // type
-        (11, "clients[0].user"),                // meaning
-        (14, "resources[0].url"),               // meaning
-        (15, "resources[0].default"),           // type
-        (20, "resources[1].default_scopes[0]"), // meaning: not one of its scopes
+        (1, "issuer"),                           // meaning: no trailing slash
+        (2, "access_token_ttl"),                 // type
+        (5, "registration.per_minute"),          // type
+        (9, "clients[0].redirect_uris[0]"),      // meaning
+        (10, "clients[0].consent"),              // type
+        (11, "clients[0].user"),                 // meaning
+        (14, "resources[0].url"),                // meaning
+        (15, "resources[0].default"),            // type
+        (20, "resources[1].default_scopes[0]"),  // meaning: not one of its scopes
+        (21, "resources[1].scope_descriptions"), // meaning: describes no scope of it
     ];
     for (line, setting) in expected {
         assert!(
@@ -127,7 +129,7 @@ default_scopes = ["mcp:admin"]
     }
     assert_eq!(report.lines().count(), expected.len(), "{report}");
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("9 problem(s)"),
+        String::from_utf8_lossy(&output.stderr).contains("10 problem(s)"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -3,7 +3,7 @@
 
 use crate::helpers::{
     Backend, CALLBACK, Callback, RESOURCE, TestApp, TestDb, assert_error_page, assert_oauth_error,
-    jwt_payload, run_tollgate_with_input,
+    checked_user, hidden_field, jwt_payload, run_tollgate_with_input,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -127,21 +127,32 @@ async fn passwords_are_asked_on_the_consent_page(backend: Backend) {
         .consent_form(&app.authorize_params(&client.client_id, &[("login_hint", "alice")]))
         .await;
     assert!(form.html.contains(r#"type="password""#));
-    assert!(
-        form.html.contains(r#"value="alice" checked"#),
+    assert_eq!(
+        checked_user(&form.html).as_deref(),
+        Some("alice"),
         "login_hint preselects alice"
     );
+    // A wrong password shows the same form again, with the message inline.
     let wrong = app.approve_with_password(&form, "alice", "guess").await;
     let page = assert_error_page(wrong, StatusCode::FORBIDDEN).await;
-    assert!(page.contains("wrong password"), "{page}");
+    assert!(
+        page.contains("wrong password for &#39;alice&#39;"),
+        "{page}"
+    );
+    assert!(page.contains(r#"role="alert""#), "{page}");
+    assert_eq!(hidden_field(&page, "request_id"), form.request_id);
+    assert_eq!(hidden_field(&page, "csrf_token"), form.csrf_token);
+    assert_eq!(checked_user(&page).as_deref(), Some("alice"));
     let right = app
         .approve_with_password(&form, "alice", "wonderland")
         .await;
     assert_eq!(right.status(), StatusCode::SEE_OTHER);
-    // Users without a password (bob) need none.
+    // Users without a password (bob) need none. Without login_hint the page selects the
+    // example file's [consent] user, alice.
     let form = app
         .consent_form(&app.authorize_params(&client.client_id, &[]))
         .await;
+    assert_eq!(checked_user(&form.html).as_deref(), Some("alice"));
     assert_eq!(
         app.decide(&form, "approve", "bob").await.status(),
         StatusCode::SEE_OTHER

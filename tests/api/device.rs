@@ -3,6 +3,7 @@
 
 use crate::helpers::{
     Backend, RESOURCE, TestApp, assert_error_page, assert_oauth_error, jwt_payload, run_tollgate,
+    visible,
 };
 use crate::on_both_backends;
 use reqwest::StatusCode;
@@ -69,7 +70,7 @@ async fn opt_4_a_device_gets_tokens_once_its_user_approves_on_the_page(backend: 
     );
     let html = page.text().await.unwrap();
     assert!(
-        html.contains(user_code) && html.contains("Test CLI") && html.contains(RESOURCE),
+        html.contains(user_code) && html.contains("Test CLI") && visible(&html).contains(RESOURCE),
         "{html}"
     );
     let form = app

@@ -748,6 +748,24 @@ pub fn assert_console_link(app: &TestApp, callback: &Callback) {
     );
 }
 
+/// A page's text as a reader sees it: without the `<wbr>` line-break hints in URLs.
+pub fn visible(html: &str) -> String {
+    html.replace("<wbr>", "")
+}
+
+/// The user whose radio button is checked on a consent page.
+pub fn checked_user(html: &str) -> Option<String> {
+    html.split(r#"<input type="radio" name="user" value=""#)
+        .skip(1)
+        .find(|rest| {
+            rest.split('>')
+                .next()
+                .is_some_and(|tag| tag.contains(" checked"))
+        })
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+}
+
 /// Reads `<input type="hidden" name="NAME" value="VALUE">` from a page.
 pub fn hidden_field(html: &str, name: &str) -> String {
     let marker = format!(r#"name="{name}" value=""#);

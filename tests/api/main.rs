@@ -36,6 +36,7 @@ mod logs;
 mod native_redirects;
 mod openid;
 mod outage;
+mod pages;
 mod private_key_jwt;
 mod redirect_destinations;
 mod refresh_races;

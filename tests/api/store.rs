@@ -718,6 +718,15 @@ async fn codes_are_redeemed_once(backend: Backend) {
     // Its grant revoked in the meantime.
     approved(store, "client", "revoked-grant", "revoked-code").await;
     store.revoke_grant("revoked-grant", NOW).await.unwrap();
+    // What a client holds, for the consent page's step-up marks: revoked grants drop out.
+    assert!(store.granted_scopes("stepper").await.unwrap().is_empty());
+    approved(store, "stepper", "held-grant", "held-code").await;
+    approved(store, "stepper", "dropped-grant", "dropped-code").await;
+    store.revoke_grant("dropped-grant", NOW).await.unwrap();
+    assert_eq!(
+        store.granted_scopes("stepper").await.unwrap(),
+        vec!["mcp:tools openid".to_owned()]
+    );
     let spent = store
         .redeem_code(
             "revoked-code",

@@ -17,6 +17,7 @@ mod tools;
 
 pub use auth::Claims;
 pub use exchange::BackendSettings;
+pub use tools::SERVER_NAME;
 
 use auth::{Auth, authenticate};
 use axum::middleware;

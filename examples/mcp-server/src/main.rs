@@ -16,10 +16,59 @@
 //!   (`{TOLLGATE_ISSUER}/token`).
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use tollgate_example_mcp_server::{BackendSettings, Settings, run_until};
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+const HELP: &str = "\
+tollgate-example-mcp-server: an MCP server (Streamable HTTP) that accepts only Tollgate's
+access tokens issued for its own URL. Start Tollgate first (tollgate serve), then this,
+then point an MCP client at http://127.0.0.1:8000/mcp.
+
+Usage: tollgate-example-mcp-server [--help]
+
+It takes no arguments; the environment configures it (defaults in parentheses):
+  MCP_BIND           the address to listen on (127.0.0.1:8000)
+  MCP_PUBLIC_URL     the MCP endpoint's canonical URL, the tokens' aud
+                     (http://127.0.0.1:8000/mcp)
+  TOLLGATE_ISSUER    Tollgate's issuer, required as the tokens' iss (http://127.0.0.1:9000)
+  TOLLGATE_JWKS_URL  where Tollgate's keys are fetched ({TOLLGATE_ISSUER}/jwks.json)
+  BACKEND_URL        the backend API of the call_backend tool (unset: no such tool),
+                     with MCP_CLIENT_ID (mcp-server), MCP_CLIENT_SECRET and
+                     TOLLGATE_TOKEN_URL ({TOLLGATE_ISSUER}/token)
+
+It stops on Ctrl-C or SIGTERM.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("-h" | "--help") => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("tollgate-example-mcp-server: unexpected argument '{other}'\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tollgate-example-mcp-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate-example-mcp-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let bind: SocketAddr = var("MCP_BIND", "127.0.0.1:8000")
         .parse()

@@ -6,7 +6,7 @@ use crate::auth::{CallerToken, Claims};
 use crate::exchange::{self, BackendAnswer, BackendSettings};
 use axum::http::request::Parts;
 use rmcp::handler::server::{tool::Extension, wrapper::Parameters};
-use rmcp::{ErrorData, Json, schemars, tool, tool_router};
+use rmcp::{ErrorData, Json, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,7 +46,18 @@ fn claims(parts: &Parts) -> Result<&Claims, ErrorData> {
         .ok_or_else(|| ErrorData::internal_error("no verified token", None))
 }
 
-#[tool_router(server_handler)]
+/// The name clients show for this server (`serverInfo.name` of `initialize`); rmcp's default
+/// would be rmcp's own crate name.
+pub const SERVER_NAME: &str = "tollgate-example-mcp-server";
+
+#[tool_handler(
+    name = "tollgate-example-mcp-server",
+    instructions = "An example MCP server protected by Tollgate: whoami, add, admin_stats \
+                    (needs mcp:admin) and call_backend"
+)]
+impl ServerHandler for Tools {}
+
+#[tool_router]
 impl Tools {
     #[tool(description = "Who the access token belongs to: its sub, client_id and scope")]
     fn whoami(&self, Extension(parts): Extension<Parts>) -> Result<Json<Claims>, ErrorData> {

@@ -356,6 +356,9 @@ async fn a_token_for_this_server_can_use_the_tools() {
     let init = mcp.initialize().await;
     assert_eq!(init["protocolVersion"], PROTOCOL_VERSION);
     assert!(init["capabilities"]["tools"].is_object(), "{init}");
+    // Its own name, not the SDK's (issue 19).
+    assert_eq!(init["serverInfo"]["name"], "tollgate-example-mcp-server");
+    assert_eq!(init["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
 
     let tools = mcp.request("tools/list", json!({})).await;
     let mut names: Vec<&str> = (tools["tools"].as_array().unwrap().iter())

@@ -196,6 +196,23 @@ impl Config {
                     );
                 }
             }
+            for (scope, description) in &resource.scope_descriptions {
+                let at = [Key("resources"), Index(i), Key("scope_descriptions")];
+                check_scope_token(problems, &at, scope);
+                if !resource.scopes.is_empty() && !resource.scopes.contains(scope) {
+                    problems.add(
+                        &at,
+                        format!(
+                            "'{scope}' is described but is not one of this resource's scopes \
+                             ({})",
+                            resource.scopes.join(", ")
+                        ),
+                    );
+                }
+                if description.trim().is_empty() {
+                    problems.add(&at, format!("the description of '{scope}' is empty"));
+                }
+            }
         }
         if self.resources.iter().filter(|r| r.default).count() > 1 {
             problems.add(

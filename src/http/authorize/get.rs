@@ -1,10 +1,10 @@
 //! `GET /authorize`: validate the request, then show the consent page.
 
-use super::page::ConsentPage;
+use super::page;
 use super::{
     Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, refuse_before_consent, render_error,
 };
-use crate::config::{ConsentMode, DEFAULT_USER};
+use crate::config::ConsentMode;
 use crate::http::PeerIp;
 use crate::http::html::render;
 use crate::oauth::authorize::{self, Policy, Rejection, ValidRequest};
@@ -13,7 +13,6 @@ use crate::oauth::endpoints;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::EventType;
 use crate::oauth::params::Params;
-use crate::oauth::redirect_uri;
 use crate::oauth::rules;
 use crate::secret::Secret;
 use crate::services::clients::ClientError;
@@ -34,7 +33,7 @@ pub async fn authorize(
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     match show_consent(&app, peer, &headers, &params).await {
         Ok(response) => response,
-        Err(error) => render_error(&app.issuer, error),
+        Err(error) => render_error(&app, error).await,
     }
 }
 
@@ -207,7 +206,6 @@ async fn consent_page(
 ) -> Result<Response, PageError> {
     let csrf_token = Secret::generate();
     let (browser, set_cookie) = browser::read_or_create(headers, &app.issuer);
-    let scopes = request.scope.clone();
     let pending = AuthorizationRequest {
         id: uuid::Uuid::new_v4().to_string(),
         csrf_digest: csrf_token.digest(),
@@ -229,54 +227,15 @@ async fn consent_page(
         event.detail("resources", pending.resources.as_slice());
     });
 
-    let app_scheme = match redirect_uri::destination(&pending.redirect_uri) {
-        Some(redirect_uri::Destination::App { scheme }) => Some(scheme),
-        _ => None,
-    };
-    let page = ConsentPage {
-        issuer: app.issuer.as_str(),
-        action: format!("{}{}", app.issuer.path(), endpoints::AUTHORIZE),
-        client_name: client
-            .metadata
-            .client_name
-            .as_deref()
-            .unwrap_or(&client.client_id),
-        client_id: &client.client_id,
-        // CIMD §6.4: for a metadata document client, who published it.
-        client_host: app
-            .clients
-            .is_document_client(&client.client_id)
-            .then(|| redirect_uri::display_host(&client.client_id)),
-        redirect_uri: &pending.redirect_uri,
-        redirect_host: match app_scheme {
-            Some(_) => "an application on this computer".to_owned(),
-            None => redirect_uri::display_host(&pending.redirect_uri),
-        },
-        loopback_redirect: redirect_uri::is_loopback(&pending.redirect_uri),
-        app_scheme,
-        scopes: scopes.iter().collect(),
-        resources: &pending.resources,
-        users: app
-            .users
-            .all()
-            .map(|u| (u.subject.as_str(), u.display_name()))
-            .collect(),
-        selected_user: request
-            .login_hint
-            .as_deref()
-            .filter(|hint| app.user(hint).is_some())
-            .unwrap_or(DEFAULT_USER),
-        ask_password: app
-            .users
-            .all()
-            .any(|u| app.users.needs_password(&u.subject)),
-        request_id: &pending.id,
-        csrf_token: csrf_token.expose(),
-        flow_url: app
-            .console
-            .as_ref()
-            .map(|console| console.flow_url(flow_id)),
-    };
+    let page = page::consent_page(
+        app,
+        client,
+        &pending,
+        csrf_token.expose(),
+        request.login_hint.as_deref(),
+        None,
+    )
+    .await?;
     let mut response = render(&page, StatusCode::OK);
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -3,7 +3,7 @@
 
 pub(crate) mod browser;
 mod get;
-mod page;
+pub(crate) mod page;
 mod post;
 
 pub use get::authorize;
@@ -42,6 +42,12 @@ pub enum PageError {
         retry_after: u64,
         error: OAuthError,
     },
+    /// A submitted form that cannot be used (another browser session, already used): the
+    /// request may be fine, the form is not.
+    Form {
+        status: StatusCode,
+        error: OAuthError,
+    },
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -67,25 +73,49 @@ impl From<KeyError> for PageError {
     }
 }
 
-/// Renders a page error. Needs the issuer for the footer, so handlers call this rather
-/// than relying on `IntoResponse`.
-pub fn render_error(issuer: &Issuer, error: PageError) -> Response {
-    let (status, error, retry_after) = match error {
-        PageError::Shown { status, error } => (status, error, None),
+/// Renders a page error, naming the client when the request got as far as knowing it.
+pub async fn render_error(app: &App, error: PageError) -> Response {
+    let client_name = match events::client() {
+        Some(client_id) => match app.store.client(&client_id).await {
+            Ok(client) => client.and_then(|c| c.metadata.client_name),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    render_error_named(&app.issuer, error, client_name)
+}
+
+/// Renders a page error without looking anything up.
+pub fn render_error_named(
+    issuer: &Issuer,
+    error: PageError,
+    client_name: Option<String>,
+) -> Response {
+    let (status, kind, error, retry_after) = match error {
+        PageError::Shown { status, error } => (status, page::DeadEnd::Request, error, None),
+        PageError::Form { status, error } => (status, page::DeadEnd::Form, error, None),
         PageError::Retry {
             status,
             retry_after,
             error,
-        } => (status, error, Some(retry_after)),
+        } => (status, page::DeadEnd::Wait, error, Some(retry_after)),
         PageError::Internal(cause) => match internal_failure(cause.as_ref()) {
-            InternalFailure::Unavailable { error, retry_after } => {
-                (StatusCode::SERVICE_UNAVAILABLE, error, Some(retry_after))
-            }
-            InternalFailure::Other(error) => (StatusCode::INTERNAL_SERVER_ERROR, error, None),
+            InternalFailure::Unavailable { error, retry_after } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                page::DeadEnd::Wait,
+                error,
+                Some(retry_after),
+            ),
+            InternalFailure::Other(error) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                page::DeadEnd::Server,
+                error,
+                None,
+            ),
         },
     };
     let event_url = events::reject(&error);
-    let mut response = page::error_page(issuer, status, &error, event_url);
+    let mut response = page::error_page(issuer, status, kind, &error, client_name, event_url);
     if let Some(seconds) = retry_after {
         response
             .headers_mut()
@@ -131,11 +161,12 @@ pub fn redirect_to_client(
     let Some(location) = location else {
         // Registered redirect URIs were validated as absolute URLs, so this is unreachable;
         // refuse rather than redirect somewhere unverified.
-        return render_error(
+        return render_error_named(
             issuer,
             PageError::bad_request(OAuthError::invalid_request(
                 "the redirect URI cannot be parsed",
             )),
+            None,
         );
     };
     (status, [(header::LOCATION, location)]).into_response()
@@ -245,5 +276,5 @@ pub fn refuse_before_consent(
         ],
         state,
     );
-    page::untrusted_redirect_error_page(issuer, error, back.as_ref(), event_url)
+    page::untrusted_redirect_error_page(issuer, client, error, back.as_ref(), event_url)
 }

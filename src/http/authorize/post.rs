@@ -1,10 +1,13 @@
 //! `POST /authorize`: the user's decision on the consent page.
 
-use super::{Approval, PageError, browser, issue_code, redirect_error, render_error};
+use super::{
+    Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, page, redirect_error, render_error,
+};
+use crate::http::html::render;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::params::Params;
-use crate::secret::token_digest;
+use crate::secret::{Secret, token_digest};
 use crate::services::events;
 use crate::services::throttle::Attempted;
 use crate::state::{App, AppState};
@@ -26,7 +29,7 @@ pub async fn decide(State(app): State<AppState>, headers: HeaderMap, body: Bytes
                     follow(&pending);
                 }
             }
-            render_error(&app.issuer, error)
+            render_error(&app, error).await
         }
     }
 }
@@ -84,16 +87,38 @@ async fn record_decision(
             // The form is verified before the password (issue 20, item 3): otherwise anyone
             // could make the server run argon2 (19 MiB, milliseconds) without a form, and
             // use the page as a password oracle. The request is only read here; it is taken
-            // below, once, so a user who mistyped the password can go back and try again.
+            // below, once, so a user who mistyped the password can try again.
             let pending = app.store.authorization_request(request_id).await?;
             if !pending.as_ref().is_some_and(|pending| {
                 pending.expires_at > now
                     && digests_match(&pending.csrf_digest, &csrf_digest)
                     && digests_match(&pending.browser_digest, &browser_digest)
             }) {
+                let again = Again::expired(request_id, csrf_token, Some(subject));
+                if let Some(page) = show_again(app, headers, again).await? {
+                    return Ok(page);
+                }
                 return Err(why_unusable(app, request_id, now).await?);
             }
-            check_password(app, subject, form).await?;
+            if let Err(error) = check_password(app, subject, form).await {
+                // A wrong password is a mistake to correct, not a dead end: the same form
+                // again, with the message, as long as it is this browser's form.
+                let PageError::Shown { status, error } = error else {
+                    return Err(error);
+                };
+                let again = Again {
+                    request_id,
+                    csrf_token,
+                    subject: Some(subject),
+                    notice: error.description.to_string(),
+                    status,
+                };
+                events::reject(&error);
+                return match show_again(app, headers, again).await? {
+                    Some(page) => Ok(page),
+                    None => Err(PageError::Shown { status, error }),
+                };
+            }
             Decision::Approve { subject }
         }
         "deny" => Decision::Deny {
@@ -114,6 +139,10 @@ async fn record_decision(
         .take_authorization_request(request_id, &csrf_digest, &browser_digest, now)
         .await?
     else {
+        let again = Again::expired(request_id, csrf_token, form.get("user").ok().flatten());
+        if let Some(page) = show_again(app, headers, again).await? {
+            return Ok(page);
+        }
         return Err(why_unusable(app, request_id, now).await?);
     };
 
@@ -190,7 +219,7 @@ pub(crate) async fn check_password(
         status: StatusCode::FORBIDDEN,
         error: OAuthError::new(
             ErrorCode::AccessDenied,
-            format!("wrong password for '{subject}'; go back and try again"),
+            format!("wrong password for '{subject}': type it again"),
         ),
     })
 }
@@ -207,16 +236,104 @@ async fn why_unusable(app: &App, request_id: &str, now: i64) -> Result<PageError
             "this consent form does not belong to this browser session (the CSRF token or the \
              browser cookie does not match); start again from the application",
         ),
-        _ => PageError::bad_request(OAuthError::invalid_request(
-            "this consent form has expired or was already submitted; start again from the \
-             application",
-        )),
+        _ => PageError::Form {
+            status: StatusCode::BAD_REQUEST,
+            error: OAuthError::invalid_request(
+                "this consent form has expired or was already submitted; start again from the \
+                 application",
+            ),
+        },
     })
 }
 
 fn forbidden(description: &'static str) -> PageError {
-    PageError::Shown {
+    PageError::Form {
         status: StatusCode::FORBIDDEN,
         error: OAuthError::invalid_request(description),
     }
+}
+
+/// What the page says when an expired form comes back.
+const EXPIRED: &str = "This form had expired (a form lasts 10 minutes), so nothing was \
+                       decided. Here it is again: check the request and decide.";
+
+/// A consent form to show again, and why.
+struct Again<'a> {
+    request_id: &'a str,
+    csrf_token: &'a str,
+    subject: Option<&'a str>,
+    notice: String,
+    status: StatusCode,
+}
+
+impl<'a> Again<'a> {
+    /// An expired form of this browser is shown again, renewed, rather than refused.
+    fn expired(request_id: &'a str, csrf_token: &'a str, subject: Option<&'a str>) -> Self {
+        Again {
+            request_id,
+            csrf_token,
+            subject,
+            notice: EXPIRED.to_owned(),
+            status: StatusCode::OK,
+        }
+    }
+}
+
+/// Shows the consent page of a pending request again, with a message: only for the browser
+/// the form was made for (its cookie and its CSRF token both match), so that this never
+/// shows anyone else's request. A form that expired meanwhile is renewed: a new request id,
+/// a new CSRF token and a new lifetime, the same authorization request. `None` when the
+/// form is not this browser's or is gone (used, or the client deleted).
+async fn show_again(
+    app: &App,
+    headers: &HeaderMap,
+    again: Again<'_>,
+) -> Result<Option<Response>, PageError> {
+    let Some(browser) = browser::read(headers, &app.issuer) else {
+        return Ok(None);
+    };
+    let Some(pending) = app.store.authorization_request(again.request_id).await? else {
+        return Ok(None);
+    };
+    if !digests_match(&pending.csrf_digest, &token_digest(again.csrf_token))
+        || !digests_match(&pending.browser_digest, &browser.digest())
+    {
+        return Ok(None);
+    }
+    let Ok(client) = app.clients.find(&pending.client_id).await else {
+        return Ok(None);
+    };
+    follow(&pending);
+    let now = app.now();
+    let renewed_token;
+    let (pending, csrf_token) = if pending.expires_at <= now {
+        let token = Secret::generate();
+        let renewed = AuthorizationRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+            csrf_digest: token.digest(),
+            expires_at: now + REQUEST_TTL_SECS,
+            ..pending
+        };
+        app.store.insert_authorization_request(&renewed).await?;
+        events::step(EventType::ConsentShown, |event| {
+            event.description = Some("an expired consent form, shown again renewed".to_owned());
+            event.detail("redirect_uri", renewed.redirect_uri.as_str());
+            event.detail("scope", renewed.scope.as_str());
+            event.detail("resources", renewed.resources.as_slice());
+        });
+        renewed_token = token;
+        (renewed, renewed_token.expose())
+    } else {
+        (pending, again.csrf_token)
+    };
+    let page = page::consent_page(
+        app,
+        &client,
+        &pending,
+        csrf_token,
+        again.subject,
+        Some(again.notice),
+    )
+    .await?;
+    Ok(Some(render(&page, again.status)))
 }

@@ -5,6 +5,10 @@
 //! the form's CSRF token and the browser cookie must both match, users with a password give
 //! it. Wrong codes are counted per source address and refused once too many (§5.1).
 
+use crate::http::authorize::page::{
+    ClientView, ResourceView, ScopeView, UserView, client_view, resource_views, scope_views,
+    user_views,
+};
 use crate::http::authorize::{PageError, browser, check_password, render_error};
 use crate::http::client_ip;
 use crate::http::html::render;
@@ -34,19 +38,21 @@ struct DevicePage<'a> {
     error: Option<String>,
     /// The code as typed, to type again.
     typed: String,
-    confirm: Option<Confirm<'a>>,
+    confirm: Option<Confirm>,
     /// The decision, once made.
     done: Option<&'static str>,
 }
 
-struct Confirm<'a> {
+struct Confirm {
     user_code: String,
-    client_name: String,
+    client: ClientView,
     client_id: String,
-    scopes: Vec<String>,
-    resources: Vec<String>,
-    users: Vec<(&'a str, &'a str)>,
+    scopes: Vec<ScopeView>,
+    step_up: bool,
+    resources: Vec<ResourceView>,
+    users: Vec<UserView>,
     ask_password: bool,
+    selected_user: String,
     csrf_token: String,
     flow_url: Option<String>,
 }
@@ -73,11 +79,11 @@ pub async fn verify(State(app): State<AppState>, request: Request) -> Response {
     let typed = match params.get("user_code") {
         Ok(Some(typed)) => typed,
         Ok(None) => return render(&DevicePage::new(&app), StatusCode::OK),
-        Err(error) => return render_error(&app.issuer, PageError::bad_request(error)),
+        Err(error) => return render_error(&app, PageError::bad_request(error)).await,
     };
     match confirm_page(&app, request.headers(), typed, &source).await {
         Ok(response) => response,
-        Err(error) => render_error(&app.issuer, error),
+        Err(error) => render_error(&app, error).await,
     }
 }
 
@@ -143,30 +149,38 @@ async fn confirm_page(
         event.detail("scope", grant.scope.as_str());
         event.detail("resources", grant.resources.as_slice());
     });
-    let client = app.store.client(&grant.client_id).await?;
-    let client_name = client
-        .as_ref()
-        .and_then(|c| c.metadata.client_name.clone())
-        .unwrap_or_else(|| grant.client_id.clone());
+    let Some(client) = app.store.client(&grant.client_id).await? else {
+        return Err(PageError::bad_request(OAuthError::invalid_client(
+            "the client that started this sign-in no longer exists",
+        )));
+    };
+    let granted_before = app.store.granted_scopes(&grant.client_id).await?;
+    let scopes = scope_views(
+        &Scope::from_stored(&grant.scope),
+        &grant.resources,
+        &app.config.resources,
+        &granted_before,
+    );
     let page = DevicePage {
         confirm: Some(Confirm {
             user_code: device::display_user_code(&grant.user_code),
-            client_name,
+            client: client_view(&client),
             client_id: grant.client_id.clone(),
-            scopes: Scope::from_stored(&grant.scope)
-                .iter()
-                .map(str::to_owned)
-                .collect(),
-            resources: grant.resources.clone(),
-            users: app
-                .users
-                .all()
-                .map(|u| (u.subject.as_str(), u.display_name()))
-                .collect(),
+            step_up: scopes.iter().any(|s| s.new),
+            scopes,
+            resources: resource_views(app, &grant.resources),
+            users: user_views(app),
             ask_password: app
                 .users
                 .all()
                 .any(|u| app.users.needs_password(&u.subject)),
+            selected_user: crate::oauth::consent::preselected_user(
+                None,
+                client.policy.user.as_deref(),
+                app.config.consent.user.as_deref(),
+                |subject| app.user(subject).is_some(),
+            )
+            .to_owned(),
             csrf_token: csrf_token.expose().to_owned(),
             flow_url: (app.console.as_ref())
                 .zip(grant.flow_id.as_deref())
@@ -197,7 +211,7 @@ pub async fn decide(State(app): State<AppState>, request: Request) -> Response {
     let form = Params::parse(&body);
     match record_decision(&app, &parts.headers, &form).await {
         Ok(response) => response,
-        Err(error) => render_error(&app.issuer, error),
+        Err(error) => render_error(&app, error).await,
     }
 }
 
@@ -219,7 +233,7 @@ async fn record_decision(
         PageError::bad_request(OAuthError::invalid_request("user_code is not a user code"))
     })?;
     let csrf_token = field("csrf_token")?;
-    let forbidden = |why: &'static str| PageError::Shown {
+    let forbidden = |why: &'static str| PageError::Form {
         status: StatusCode::FORBIDDEN,
         error: OAuthError::invalid_request(why).rule(&rules::DEV_4),
     };
@@ -308,9 +322,12 @@ async fn why_undecidable(
                  token or the browser cookie does not match); open the page again",
                 )
             }
-            _ => PageError::bad_request(OAuthError::invalid_request(
-                "this code has expired or was already decided; start again on the device",
-            )),
+            _ => PageError::Form {
+                status: StatusCode::BAD_REQUEST,
+                error: OAuthError::invalid_request(
+                    "this code has expired or was already decided; start again on the device",
+                ),
+            },
         },
     )
 }

@@ -6,7 +6,7 @@
 pub mod scope;
 
 pub use scope::{
-    detail, flow, hint, reject, request_id, set_client, set_flow, set_type, set_user, step,
+    client, detail, flow, hint, reject, request_id, set_client, set_flow, set_type, set_user, step,
 };
 
 use crate::clock::Clock;

@@ -137,6 +137,11 @@ pub fn set_client(client_id: &str) {
     current(|scope| scope.with(|state| state.request.client_id = Some(client_id.to_owned())));
 }
 
+/// The client the request is about, once the handler knows it.
+pub fn client() -> Option<String> {
+    current(|scope| scope.with(|state| state.request.client_id.clone())).flatten()
+}
+
 /// The flow the request belongs to.
 pub fn set_flow(flow: &str) {
     current(|scope| scope.with(|state| state.request.flow = Some(flow.to_owned())));

@@ -435,7 +435,9 @@ async fn automatic_consent_and_confidential_clients(backend: Backend) {
                 "method": "POST",
                 "status": 200,
                 "grant_type": "client_credentials",
-                "client_authentication": "client_secret_basic"
+                "client_authentication": "client_secret_basic",
+                // A declared secret is a chosen one: its check is one argon2 verification.
+                "argon2_verifications": 1
             }
         })
     );
@@ -775,6 +777,7 @@ async fn revocation_and_introspection(backend: Backend) {
                 "method": "POST",
                 "status": 200,
                 "client_authentication": "client_secret_basic",
+                "argon2_verifications": 1,
                 "token": token,
                 "active": active
             }

@@ -12,6 +12,8 @@ The load, from WORKERS threads, each on its own keep-alive connection:
 
 Lifetimes are shortened so that the steady state arrives within minutes: access tokens
 30 s, refresh tokens 60 s, events kept 60 s, the sweeper every 10 s with a 10 s grace.
+TOLLGATE_* variables in the environment override these (for example
+TOLLGATE_SWEEP__WAL_CHECKPOINT_MIB=8).
 
 Usage: scripts/soak.py [--minutes 3] [--workers 8] [--database-url URL] [--binary PATH]
 (scripts/soak.sh builds the debug binary first when there is none.)
@@ -37,18 +39,18 @@ CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 def start_server(binary, database_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
-    env.update(
-        {
-            "RUST_LOG": env.get("RUST_LOG", "tollgate=warn"),
-            "TOLLGATE_CONSENT__MODE": "auto",
-            "TOLLGATE_ACCESS_TOKEN_TTL": "30s",
-            "TOLLGATE_REFRESH_TOKEN_TTL": "60s",
-            "TOLLGATE_EVENTS__RETENTION": "60s",
-            "TOLLGATE_SWEEP__INTERVAL": "10s",
-            "TOLLGATE_SWEEP__GRACE": "10s",
-        }
-    )
+    # The soak's settings, unless the caller's TOLLGATE_* variables say otherwise.
+    env = {
+        "RUST_LOG": "tollgate=warn",
+        "TOLLGATE_CONSENT__MODE": "auto",
+        "TOLLGATE_ACCESS_TOKEN_TTL": "30s",
+        "TOLLGATE_REFRESH_TOKEN_TTL": "60s",
+        "TOLLGATE_EVENTS__RETENTION": "60s",
+        "TOLLGATE_SWEEP__INTERVAL": "10s",
+        "TOLLGATE_SWEEP__GRACE": "10s",
+    }
+    env.update(os.environ)
+    env.pop("TOLLGATE_DATABASE_URL", None)
     process = subprocess.Popen(
         [binary, "serve", "--bind", "127.0.0.1:0", "--database-url", database_url],
         stdout=subprocess.PIPE,

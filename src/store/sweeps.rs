@@ -137,9 +137,20 @@ impl Store {
         }
         // (busy, frames in the log, frames checkpointed); busy = 1 when a reader or writer
         // kept it from finishing, which the next sweep retries.
-        let _: (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(pool)
-            .await?;
+        let (busy, frames, checkpointed): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await?;
+        if busy != 0 {
+            tracing::debug!(
+                wal_bytes = size,
+                frames,
+                checkpointed,
+                "the WAL checkpoint could not finish (readers or a writer were busy); retried \
+                 at the next sweep"
+            );
+            return Ok(None);
+        }
         Ok(Some(size))
     }
 

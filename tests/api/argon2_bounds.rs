@@ -32,7 +32,9 @@ async fn consent_form_is_verified_before_the_password(backend: Backend) {
         let response = app.approve_with_password(&forged, "alice", "guess").await;
         let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
         assert!(
-            page.contains("does not belong to this browser session") && !page.contains("password"),
+            page.contains("does not belong to this browser session")
+                && !page.contains("wrong password")
+                && !page.contains("too many wrong passwords"),
             "{page}"
         );
     }
@@ -91,7 +93,9 @@ async fn device_form_is_verified_before_the_password(backend: Backend) {
             .await;
         let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
         assert!(
-            page.contains("does not belong to this browser session") && !page.contains("password"),
+            page.contains("does not belong to this browser session")
+                && !page.contains("wrong password")
+                && !page.contains("too many wrong passwords"),
             "{page}"
         );
     }

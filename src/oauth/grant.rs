@@ -295,10 +295,10 @@ impl RefreshGrant {
         if requested.is_empty() {
             return Ok((granted, false));
         }
-        if requested.is_subset_of(&granted) {
+        if requested.is_covered_by(&granted) {
             return Ok((requested, true));
         }
-        let extra: Vec<&str> = requested.missing_from(&granted).collect();
+        let extra: Vec<&str> = requested.not_covered_by(&granted).collect();
         Err(OAuthError::invalid_scope(format!(
             "a refresh cannot add scope: {} was not granted (granted: '{granted}'; OAuth 2.1 \
              §4.3.1)",

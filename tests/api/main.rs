@@ -39,6 +39,7 @@ mod registration;
 mod restart;
 mod revocation;
 mod robustness;
+mod scopes;
 mod scripts;
 mod store;
 mod store_devices;

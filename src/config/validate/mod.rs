@@ -9,7 +9,7 @@ mod grants;
 use super::declarations::RESERVED_CLAIMS;
 use super::{Config, DEFAULT_USER};
 use crate::oauth::issuer::Issuer;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{Scope, covers};
 use std::fmt;
 
 /// One problem: where (a path of keys and indexes) and what.
@@ -164,19 +164,24 @@ impl Config {
                     ),
                 );
             }
-            for (j, scope) in resource.scopes.iter().enumerate() {
+            let names: Vec<&str> = resource.scope_names().collect();
+            for (j, scope) in names.iter().enumerate() {
                 let at = [Key("resources"), Index(i), Key("scopes"), Index(j)];
                 check_scope_token(problems, &at, scope);
+                if names[..j].contains(scope) {
+                    problems.add(&at, format!("'{scope}' is declared twice"));
+                }
             }
             for (j, scope) in resource.default_scopes.iter().enumerate() {
                 let at = [Key("resources"), Index(i), Key("default_scopes"), Index(j)];
                 check_scope_token(problems, &at, scope);
-                if !resource.scopes.is_empty() && !resource.scopes.contains(scope) {
+                if !names.is_empty() && !names.iter().any(|n| covers(n, scope)) {
                     problems.add(
                         &at,
                         format!(
-                            "'{scope}' is not one of this resource's scopes ({})",
-                            resource.scopes.join(", ")
+                            "'{scope}' is not one of this resource's scopes, nor below one \
+                             ({})",
+                            names.join(", ")
                         ),
                     );
                 }

@@ -221,6 +221,49 @@ pub fn check_client_allows(scope: &Scope, allowed: &[String]) -> Result<(), OAut
     ))))
 }
 
+/// Refuses scopes beyond a user's policy (`None`: no limit; checklist SCP-2); the server's
+/// own scopes are always allowed. The refusal is `access_denied` (RFC 6749 §4.1.2.1: "the
+/// resource owner or authorization server denied the request"), not a narrower grant: an MCP
+/// client asks for a scope because a tool answered 403 `insufficient_scope` for it (MCP
+/// Authorization, Step-Up Authorization Flow), and a grant without it would get the same 403
+/// again, the client stepping up in a loop until its retry limit with nothing to tell the
+/// user. The description names exactly the unmet part.
+pub fn check_user_allows(
+    subject: &str,
+    scope: &Scope,
+    policy: Option<&[String]>,
+) -> Result<(), OAuthError> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
+    let refused: Vec<&str> = scope
+        .iter()
+        .filter(|t| !SERVER_SCOPES.contains(t) && !policy.iter().any(|a| covers(a, t)))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let allowed = if policy.is_empty() {
+        "no scope".to_owned()
+    } else {
+        policy.join(" ")
+    };
+    Err(OAuthError::new(
+        super::error::ErrorCode::AccessDenied,
+        format!(
+            "user '{subject}' may not be granted {}; their scope policy allows {allowed}",
+            refused.join(" ")
+        ),
+    )
+    .rule(&rules::SCP_2)
+    .compared(policy.join(" "), scope.to_string())
+    .hint(Some(format!(
+        "ask without {}, approve as another user, or widen the scopes of user '{subject}' in \
+         the server's [[users]]",
+        refused.join(" ")
+    ))))
+}
+
 /// `openid` and `offline_access` are about a user's session; a grant without a user and
 /// without a refresh token (client credentials, RFC 6749 §4.4.3) cannot grant them, and
 /// granting them silently would tell the client it got an ID token or offline access it
@@ -384,6 +427,32 @@ mod tests {
         assert!(broad.is_covered_by(&allowance));
         assert_eq!(broad.covered_by(&allowance), broad);
         assert!(!Scope::parse(Some("mcp")).unwrap().is_covered_by(&allowance));
+    }
+
+    #[test]
+    fn scp_2_a_users_policy_covers_or_denies() {
+        let alice = vec!["mcp:tools:*".to_owned()];
+        let ok = Scope::parse(Some("mcp:tools:weather offline_access openid")).unwrap();
+        assert_eq!(check_user_allows("alice", &ok, Some(&alice)), Ok(()));
+        assert_eq!(check_user_allows("dev", &ok, None), Ok(()));
+        let err = check_user_allows(
+            "alice",
+            &Scope::parse(Some("mcp:tools:weather mcp:tools mcp:admin")).unwrap(),
+            Some(&alice),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, super::super::error::ErrorCode::AccessDenied);
+        assert_eq!(err.rule_id(), Some("SCP-2"));
+        assert_eq!(
+            err.description,
+            "user 'alice' may not be granted mcp:tools mcp:admin; their scope policy allows \
+             mcp:tools:*"
+        );
+        let nothing = check_user_allows("eve", &ok, Some(&[])).unwrap_err();
+        assert!(
+            nothing.description.ends_with("allows no scope"),
+            "{nothing}"
+        );
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //! (SCP-2); unticking optional scopes on the consent page (SCP-3).
 
 use crate::authorize::assert_error_redirect;
-use crate::helpers::{Backend, CALLBACK, RESOURCE, TestApp, assert_oauth_error, jwt_payload};
+use crate::helpers::{
+    Backend, CALLBACK, Callback, RESOURCE, TestApp, assert_oauth_error, jwt_payload, run_tollgate,
+    tollgate,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tollgate::config::DeclaredClient;
+use tollgate::config::{DeclaredClient, User};
 use tollgate::oauth::resource::Resource;
 
 /// The weather server of the examples: a tree with a wildcard.
@@ -213,7 +216,224 @@ async fn the_device_flow_checks_scopes_by_covering(backend: Backend) {
     );
 }
 
+/// alice may have any tool, bob the weather tool only, dev anything (no `scopes`).
+fn users(c: &mut tollgate::Config) {
+    c.users.push(User {
+        scopes: Some(vec!["mcp:tools:*".to_owned()]),
+        ..User::named("alice")
+    });
+    c.users.push(User {
+        scopes: Some(vec!["mcp:tools:weather".to_owned()]),
+        ..User::named("bob")
+    });
+    c.resources = vec![tree()];
+}
+
+/// SCP-2: a grant is within the approving user's policy; beyond it the client gets
+/// `access_denied` naming exactly the scopes the user may not have, and the event log the
+/// rule and both scope sets.
+async fn scp_2_a_user_is_granted_only_what_their_policy_covers(backend: Backend) {
+    let app = TestApp::builder(backend).config(users).spawn().await;
+    let client = app.public_client().await;
+    let approve_as = |user: &'static str, scope: &'static str| {
+        let app = &app;
+        let client_id = client.client_id.clone();
+        async move {
+            let form = app
+                .consent_form(&app.authorize_params(&client_id, &[("scope", scope)]))
+                .await;
+            let response = app.decide(&form, "approve", user).await;
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            Callback::from_response(&response)
+        }
+    };
+    // Within the policy: the token carries the scope as asked.
+    let code = approve_as("bob", "mcp:tools:weather offline_access")
+        .await
+        .one("code");
+    let body = app.redeemed(&client.client_id, &code).await;
+    assert_eq!(scope_claim(&body), "mcp:tools:weather");
+    assert!(
+        body["refresh_token"].is_string(),
+        "offline_access is the server's own"
+    );
+    let code = approve_as("alice", "mcp:tools:news mcp:tools:weather:read")
+        .await
+        .one("code");
+    let body = app.redeemed(&client.client_id, &code).await;
+    assert_eq!(scope_claim(&body), "mcp:tools:news mcp:tools:weather:read");
+    // dev declares no policy: anything the client and resource allow.
+    let code = approve_as("dev", "mcp:tools mcp:exec:workflows:x")
+        .await
+        .one("code");
+    assert_eq!(
+        scope_claim(&app.redeemed(&client.client_id, &code).await),
+        "mcp:tools mcp:exec:workflows:x"
+    );
+
+    // Beyond it: access_denied, only the unmet part named.
+    let callback = approve_as("bob", "mcp:tools:weather mcp:tools:news").await;
+    assert_eq!(callback.one("error"), "access_denied");
+    assert_eq!(callback.one("state"), "st1");
+    assert!(callback.get("code").is_none());
+    assert_eq!(
+        callback.one("error_description"),
+        "user 'bob' may not be granted mcp:tools:news; their scope policy allows \
+         mcp:tools:weather"
+    );
+    let event = app.last_event("consent.decision").await;
+    assert_eq!(event["outcome"], "rejected", "{event:#}");
+    assert_eq!(event["error"], "access_denied", "{event:#}");
+    assert_eq!(event["rule"]["id"], "SCP-2", "{event:#}");
+    assert_eq!(event["user"], "bob", "{event:#}");
+    assert_eq!(event["expected"], "mcp:tools:weather", "{event:#}");
+    assert_eq!(
+        event["received"], "mcp:tools:weather mcp:tools:news",
+        "{event:#}"
+    );
+    // alice's wildcard is one segment below mcp:tools, not mcp:tools itself.
+    let callback = approve_as("alice", "mcp:tools").await;
+    assert_eq!(callback.one("error"), "access_denied");
+    assert!(
+        callback
+            .one("error_description")
+            .contains("granted mcp:tools;")
+    );
+}
+
+/// SCP-2 without the page: automatic consent and the device flow apply the same policy.
+async fn scp_2_automatic_consent_and_devices_apply_the_policy(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            users(c);
+            c.consent.mode = tollgate::config::ConsentMode::Auto;
+            c.consent.user = Some("bob".to_owned());
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let response = app
+        .get_authorize(&app.authorize_params(&client.client_id, &[("scope", "mcp:tools")]))
+        .await;
+    let callback = assert_error_redirect(&app, &response, "access_denied");
+    assert!(
+        callback
+            .one("error_description")
+            .starts_with("user 'bob' may not be granted mcp:tools;"),
+        "{:?}",
+        callback.params
+    );
+    // login_hint names alice, whose policy covers the weather tool.
+    let response = app
+        .get_authorize(&app.authorize_params(
+            &client.client_id,
+            &[("scope", "mcp:tools:weather"), ("login_hint", "alice")],
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    Callback::from_response(&response).one("code");
+
+    // The device flow: bob approves on the page; the poll is refused (RFC 8628 §3.5).
+    let device = TestApp::builder(backend).config(users).spawn().await;
+    let client = device.device_client().await;
+    let codes: Value = device
+        .device_authorization(&client.client_id, &[("scope", "mcp:tools:news")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let form = device
+        .device_form(codes["user_code"].as_str().unwrap())
+        .await;
+    let approved = device.device_decide(&form, "approve", "bob").await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    let poll = device
+        .poll(&client.client_id, codes["device_code"].as_str().unwrap())
+        .await;
+    let description = assert_oauth_error(poll, StatusCode::BAD_REQUEST, "access_denied").await;
+    assert_eq!(
+        description,
+        "user 'bob' may not be granted mcp:tools:news; their scope policy allows \
+         mcp:tools:weather"
+    );
+}
+
+/// SCP-2: the fixture and `tollgate token` apply the policy unless told not to.
+async fn scp_2_minted_tokens_follow_the_policy_unless_told_not_to(backend: Backend) {
+    let app = TestApp::builder(backend).config(users).spawn().await;
+    let refused = app
+        .fixture()
+        .mint_access_token("bob", RESOURCE, "mcp:tools:news")
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("access_denied: user 'bob' may not be granted mcp:tools:news"),
+        "{refused}"
+    );
+    let ok = app
+        .fixture()
+        .mint_access_token("bob", RESOURCE, "mcp:tools:weather")
+        .await
+        .unwrap();
+    assert_eq!(jwt_payload(&ok)["scope"], "mcp:tools:weather");
+    let beyond = app
+        .fixture()
+        .mint_access_token_beyond_policy("bob", RESOURCE, "mcp:tools:news")
+        .await
+        .unwrap();
+    assert_eq!(jwt_payload(&beyond)["scope"], "mcp:tools:news");
+
+    // The command line reads the same [[users]] from a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(
+        &file,
+        "[[users]]\nsubject = \"bob\"\nscopes = [\"mcp:tools:weather\"]\n",
+    )
+    .unwrap();
+    let args = |extra: &'static str| {
+        vec![
+            "token".to_owned(),
+            "--config".to_owned(),
+            file.to_str().unwrap().to_owned(),
+            "--database-url".to_owned(),
+            app.database_url().to_owned(),
+            "--issuer".to_owned(),
+            app.issuer.clone(),
+            "--sub".to_owned(),
+            "bob".to_owned(),
+            "--aud".to_owned(),
+            RESOURCE.to_owned(),
+            "--scope".to_owned(),
+            "mcp:tools:news".to_owned(),
+            extra.to_owned(),
+        ]
+    };
+    let refused = args("--ttl=60s");
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let output = run_tollgate(&refused, &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "user 'bob' may not be granted mcp:tools:news; their scope policy allows \
+             mcp:tools:weather (checklist SCP-2); give --beyond-policy to mint it anyway"
+        ),
+        "{stderr}"
+    );
+    let beyond = args("--beyond-policy");
+    let beyond: Vec<&str> = beyond.iter().map(String::as_str).collect();
+    let token = tollgate(&beyond).trim().to_owned();
+    let claims = app.verify_access_token(&token, RESOURCE).await.unwrap();
+    assert_eq!(claims["scope"], "mcp:tools:news");
+}
+
 on_both_backends!(
+    scp_2_a_user_is_granted_only_what_their_policy_covers,
+    scp_2_automatic_consent_and_devices_apply_the_policy,
+    scp_2_minted_tokens_follow_the_policy_unless_told_not_to,
     scp_1_a_token_carries_what_was_requested_under_the_tree,
     scp_1_malformed_scope_paths_are_refused,
     az_17_a_clients_allowance_covers_narrower_scopes,

@@ -1,6 +1,8 @@
 //! `POST /authorize`: the user's decision on the consent page.
 
-use super::{Approval, PageError, browser, issue_code, redirect_error, render_error};
+use super::{
+    Approval, PageError, browser, check_user_policy, issue_code, redirect_error, render_error,
+};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::params::Params;
@@ -132,6 +134,16 @@ async fn record_decision(
         }
         Decision::Approve { subject } => {
             events::set_user(subject);
+            if let Err(error) = check_user_policy(app, subject, &request.scope) {
+                tracing::info!(client_id = %request.client_id, "refused by the user's scope policy");
+                return Ok(redirect_error(
+                    &app.issuer,
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                    StatusCode::SEE_OTHER,
+                ));
+            }
             events::step(EventType::ConsentApproved, |_| {});
             let approval = Approval {
                 client_id: &request.client_id,

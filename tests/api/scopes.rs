@@ -11,7 +11,7 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tollgate::config::{DeclaredClient, User};
-use tollgate::oauth::resource::Resource;
+use tollgate::oauth::resource::{DeclaredScope, Resource};
 
 /// The weather server of the examples: a tree with a wildcard.
 fn tree() -> Resource {
@@ -430,7 +430,93 @@ async fn scp_2_minted_tokens_follow_the_policy_unless_told_not_to(backend: Backe
     assert_eq!(claims["scope"], "mcp:tools:news");
 }
 
+/// SCP-3: the consent page shows each requested scope with its declared description and a
+/// ticked checkbox for the optional ones; unticked, the grant and the token go without it,
+/// and the token response says so (OAuth 2.1 §3.2.3).
+async fn scp_3_the_user_may_untick_optional_scopes(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(|c| {
+            c.resources = vec![Resource {
+                scopes: vec![
+                    DeclaredScope {
+                        description: Some("Use the weather server's tools".to_owned()),
+                        ..DeclaredScope::named("mcp:tools")
+                    },
+                    DeclaredScope {
+                        description: Some("Read forecasts <for your town>".to_owned()),
+                        optional: true,
+                        ..DeclaredScope::named("mcp:tools:weather")
+                    },
+                ],
+                ..Resource::with_scopes(RESOURCE, &[])
+            }]
+        })
+        .spawn()
+        .await;
+    let client = app.public_client().await;
+    let asked = "mcp:tools:news mcp:tools:weather offline_access";
+    let params = app.authorize_params(&client.client_id, &[("scope", asked)]);
+    let form = app.consent_form(&params).await;
+    let html = &form.html;
+    assert!(
+        html.contains(r#"<input type="checkbox" name="scope" value="mcp:tools:weather" checked>"#),
+        "{html}"
+    );
+    // Descriptions are escaped, and only optional scopes have a box.
+    assert!(
+        html.contains("Read forecasts &#60;for your town&#62;"),
+        "{html}"
+    );
+    assert!(!html.contains(r#"value="mcp:tools:news""#), "{html}");
+    assert!(!html.contains(r#"value="offline_access""#), "{html}");
+
+    // Unticked: the box sends nothing.
+    let response = app.decide(&form, "approve", "dev").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let code = Callback::from_response(&response).one("code");
+    let body = app.redeemed(&client.client_id, &code).await;
+    assert_eq!(body["scope"], "mcp:tools:news offline_access");
+    assert_eq!(scope_claim(&body), "mcp:tools:news");
+    let approved = app.last_event("consent.approved").await;
+    assert_eq!(
+        approved["details"]["left_out"],
+        serde_json::json!(["mcp:tools:weather"])
+    );
+    // A refresh cannot bring it back.
+    let refresh_token = body["refresh_token"].as_str().unwrap();
+    let wider = app
+        .refresh(
+            &client.client_id,
+            refresh_token,
+            &[("scope", "mcp:tools:weather")],
+        )
+        .await;
+    assert_oauth_error(wider, StatusCode::BAD_REQUEST, "invalid_scope").await;
+
+    // Ticked (as the page opens), and a name that was never requested: only what was asked.
+    let form = app.consent_form(&params).await;
+    let response = app
+        .http
+        .post(app.url("/authorize"))
+        .form(&[
+            ("request_id", form.request_id.as_str()),
+            ("csrf_token", form.csrf_token.as_str()),
+            ("user", "dev"),
+            ("decision", "approve"),
+            ("scope", "mcp:tools:weather"),
+            ("scope", "mcp:admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let code = Callback::from_response(&response).one("code");
+    let body = app.redeemed(&client.client_id, &code).await;
+    assert_eq!(scope_claim(&body), "mcp:tools:news mcp:tools:weather");
+}
+
 on_both_backends!(
+    scp_3_the_user_may_untick_optional_scopes,
     scp_2_a_user_is_granted_only_what_their_policy_covers,
     scp_2_automatic_consent_and_devices_apply_the_policy,
     scp_2_minted_tokens_follow_the_policy_unless_told_not_to,

@@ -1,6 +1,6 @@
 //! `GET /authorize`: validate the request, then show the consent page.
 
-use super::page::ConsentPage;
+use super::page::{ConsentPage, ScopeView};
 use super::{
     Approval, PageError, REQUEST_TTL_SECS, browser, check_user_policy, issue_code,
     refuse_before_consent, render_error,
@@ -14,6 +14,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::EventType;
 use crate::oauth::params::Params;
 use crate::oauth::redirect_uri;
+use crate::oauth::resource;
 use crate::oauth::rules;
 use crate::secret::Secret;
 use crate::services::clients::ClientError;
@@ -222,7 +223,17 @@ async fn consent_page(
         },
         loopback_redirect: redirect_uri::is_loopback(&pending.redirect_uri),
         app_scheme,
-        scopes: scopes.iter().collect(),
+        scopes: scopes
+            .iter()
+            .map(|name| {
+                let info = resource::scope_info(name, &pending.resources, &app.config.resources);
+                ScopeView {
+                    name: name.to_owned(),
+                    description: info.description,
+                    optional: info.optional,
+                }
+            })
+            .collect(),
         resources: &pending.resources,
         users: app
             .users

@@ -24,7 +24,7 @@ pub struct ConsentPage<'a> {
     /// The private-use scheme (RFC 8252 §7.1) of a redirect to an application on this
     /// computer, such as `cursor`.
     pub app_scheme: Option<&'a str>,
-    pub scopes: Vec<&'a str>,
+    pub scopes: Vec<ScopeView>,
     pub resources: &'a [String],
     /// (subject, display name) of every user who may approve.
     pub users: Vec<(&'a str, &'a str)>,
@@ -36,6 +36,14 @@ pub struct ConsentPage<'a> {
     pub csrf_token: &'a str,
     /// This request's flow in the developer console, when it is on.
     pub flow_url: Option<String>,
+}
+
+/// One requested scope on the consent page: its description from the resource's declared
+/// tree, and whether the user may untick it (checklist SCP-3).
+pub struct ScopeView {
+    pub name: String,
+    pub description: Option<String>,
+    pub optional: bool,
 }
 
 #[derive(Template)]

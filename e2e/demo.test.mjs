@@ -26,6 +26,8 @@ const skip = MCP_URL ? false : 'DEMO_MCP_URL is not set; run this against the de
 
 const TOOLS_SCOPE = 'mcp:tools';
 const ADMIN_SCOPE = 'mcp:admin';
+// A fine-grained scope: Tollgate's resource declares mcp:weather, which covers it.
+const FORECAST_SCOPE = 'mcp:weather:forecast';
 
 /** A client on a new transport, connected (throws what connect throws). */
 async function connect(provider, fetchFn) {
@@ -118,11 +120,11 @@ describe('the MCP TypeScript SDK client against the demo stack (Rust example MCP
     assert.ok(provider.tokens().refresh_token, 'a refresh token too');
   });
 
-  it('a new connection lists whoami, add, admin_stats and call_backend; whoami says dev, add adds', async () => {
+  it('a new connection lists whoami, add, admin_stats, call_backend and forecast; whoami says dev, add adds', async () => {
     const { client } = await connect(provider, fetchFn);
     try {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['add', 'admin_stats', 'call_backend', 'whoami']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['add', 'admin_stats', 'call_backend', 'forecast', 'whoami']);
       const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
       assert.deepEqual(me, { sub: 'dev', client_id: provider.clientInformation().client_id, scope: TOOLS_SCOPE });
       const sum = await client.callTool({ name: 'add', arguments: { a: 40, b: 2 } });
@@ -241,6 +243,30 @@ describe('the MCP TypeScript SDK client against the demo stack (Rust example MCP
 
       const stats = toolJson(await client.callTool({ name: 'admin_stats', arguments: {} }));
       assert.equal(typeof stats.uptime_seconds, 'number');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('forecast needs the fine-grained mcp:weather:forecast: 403 names it, step-up with the union, granted as asked', async () => {
+    const granted = (await verifiedClaims(provider.tokens().access_token)).scope.split(' ');
+    const response = await rawToolCall(provider.tokens().access_token, 'forecast', { city: 'Oslo' });
+    assert.equal(response.status, 403);
+    const challenge = challengeParams(response.headers.get('www-authenticate'));
+    assert.equal(challenge.error, 'insufficient_scope');
+    assert.ok(challenge.scope.split(' ').includes(FORECAST_SCOPE), challenge.scope);
+    const { client } = await connect(provider, fetchFn);
+    try {
+      // MCP 2026-07-28: re-authorize with the union of what was granted and what the
+      // challenge names. Tollgate's resource declares mcp:weather; the token carries
+      // mcp:weather:forecast exactly as asked, not the mcp:weather that covered it.
+      const scope = [...new Set([...granted, ...challenge.scope.split(' ')])].join(' ');
+      provider.invalidateCredentials('tokens');
+      assert.equal(await auth(provider, { serverUrl: MCP_URL, scope, fetchFn }), 'REDIRECT');
+      assert.equal(await auth(provider, { serverUrl: MCP_URL, scope, authorizationCode: provider.lastCode(), fetchFn }), 'AUTHORIZED');
+      assert.equal((await verifiedClaims(provider.tokens().access_token)).scope, scope);
+      const forecast = toolJson(await client.callTool({ name: 'forecast', arguments: { city: 'Oslo' } }));
+      assert.deepEqual(forecast, { city: 'Oslo', forecast: 'sunny, 21 °C' });
     } finally {
       await client.close();
     }

@@ -126,7 +126,7 @@ tollgate_env=(
   TOLLGATE_ALLOW_INSECURE_ISSUER=true
   TOLLGATE_BIND="${listen}:${tollgate_port}"
   TOLLGATE_DATABASE_URL="$database_url"
-  TOLLGATE_RESOURCES="[{url = \"${mcp_url}\", scopes = [\"mcp:tools\", \"mcp:admin\"]}]"
+  TOLLGATE_RESOURCES="[{url = \"${mcp_url}\", scopes = [\"mcp:tools\", \"mcp:admin\", \"mcp:weather\"]}]"
   RUST_LOG="${RUST_LOG:-tollgate=info}"
 )
 mcp_env=(

@@ -254,9 +254,9 @@ impl App {
 /// Every scope of every configured resource, for `scopes_supported`.
 fn configured_scopes(config: &Config) -> Vec<String> {
     let mut scopes: Vec<String> = Vec::new();
-    for scope in config.resources.iter().flat_map(|r| r.scopes.iter()) {
-        if !scopes.contains(scope) {
-            scopes.push(scope.clone());
+    for scope in config.resources.iter().flat_map(|r| r.scope_names()) {
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
         }
     }
     scopes

@@ -129,26 +129,53 @@ impl TestServer {
 
     /// An access token for `subject` and the resource `audience` with space-separated
     /// `scope`, signed with the server's key and known to its introspection, exactly like
-    /// one from a real flow (client id `tollgate-test`).
+    /// one from a real flow (client id `tollgate-test`). A scope beyond the subject's scope
+    /// policy (`[[users]] scopes`) is refused with `MintError::Refused`, as a flow would
+    /// refuse it; [`TestServer::mint_access_token_beyond_policy`] mints it anyway.
     pub async fn mint_access_token(
         &self,
         subject: &str,
         audience: &str,
         scope: &str,
     ) -> Result<String, MintError> {
-        let token = StandaloneToken {
-            subject: subject.to_owned(),
-            client_id: "tollgate-test".to_owned(),
-            audience: vec![audience.to_owned()],
-            scope: (!scope.is_empty()).then(|| scope.to_owned()),
-            lifetime: self.app.tokens.access_ttl(),
-            extra_claims: serde_json::Map::new(),
-            defects: Vec::new(),
-        };
+        let token = Self::standalone(&self.app, subject, audience, scope);
+        self.app.tokens.check_user_policy(&token)?;
         self.app
             .tokens
             .mint_recorded(&self.app.store, &token, self.app.now())
             .await
+    }
+
+    /// [`TestServer::mint_access_token`] without the subject's scope policy: a token no
+    /// flow would issue, for testing that an MCP server checks the scope itself.
+    pub async fn mint_access_token_beyond_policy(
+        &self,
+        subject: &str,
+        audience: &str,
+        scope: &str,
+    ) -> Result<String, MintError> {
+        let token = Self::standalone(&self.app, subject, audience, scope);
+        self.app
+            .tokens
+            .mint_recorded(&self.app.store, &token, self.app.now())
+            .await
+    }
+
+    fn standalone(
+        app: &crate::state::App,
+        subject: &str,
+        audience: &str,
+        scope: &str,
+    ) -> StandaloneToken {
+        StandaloneToken {
+            subject: subject.to_owned(),
+            client_id: "tollgate-test".to_owned(),
+            audience: vec![audience.to_owned()],
+            scope: (!scope.is_empty()).then(|| scope.to_owned()),
+            lifetime: app.tokens.access_ttl(),
+            extra_claims: serde_json::Map::new(),
+            defects: Vec::new(),
+        }
     }
 
     /// The RFC 9728 protected resource metadata an MCP server at `resource` would publish

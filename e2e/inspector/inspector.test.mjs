@@ -174,7 +174,7 @@ describe('the MCP Inspector CLI against the demo stack (Rust example MCP server,
     );
     assert.equal(run.code, 0, `the Inspector exited with ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
     const { result } = JSON.parse(run.stdout);
-    assert.deepEqual(result.tools.map((tool) => tool.name).sort(), ['add', 'admin_stats', 'call_backend', 'whoami']);
+    assert.deepEqual(result.tools.map((tool) => tool.name).sort(), ['add', 'admin_stats', 'call_backend', 'forecast', 'whoami']);
     assert.deepEqual(storedTokens(), firstTokens, 'the tokens are unchanged');
   });
 

@@ -74,6 +74,10 @@ pub(super) struct TokenArgs {
     /// Type the token `JWT` instead of `at+jwt`.
     #[arg(long)]
     wrong_typ: bool,
+    /// Mint even a scope beyond the subject's scope policy (`[[users]] scopes`), which no
+    /// flow would grant, to test that the resource server checks the scope itself.
+    #[arg(long)]
+    beyond_policy: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -141,6 +145,15 @@ async fn mint_with(args: &TokenArgs, config: &Config, store: &Store) -> Result<S
         extra_claims: args.claims.iter().cloned().collect(),
         defects: args.defects(),
     };
+    if !args.beyond_policy {
+        tokens.check_user_policy(&token).map_err(|refused| {
+            fail(format!(
+                "{} (checklist {}); give --beyond-policy to mint it anyway",
+                refused.description,
+                refused.rule_id().unwrap_or("SCP-2")
+            ))
+        })?;
+    }
     tokens.mint_recorded(store, &token, now).await.map_err(fail)
 }
 

@@ -4,7 +4,9 @@
 
 use crate::oauth::client::{AuthMethod, RegistrationRequest, jwks};
 use crate::oauth::consent::ConsentMode;
+use crate::oauth::error::OAuthError;
 use crate::oauth::grant_type::GrantType;
+use crate::oauth::scope::Scope;
 use crate::secret::Secret;
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -47,6 +49,10 @@ pub struct User {
     /// Extra claims put into this user's access tokens and ID tokens.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The scopes this user may be granted, compared by covering (`mcp:tools:*`); absent:
+    /// any (checklist SCP-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }
 
 impl User {
@@ -57,7 +63,13 @@ impl User {
             password: None,
             password_hash: None,
             claims: serde_json::Map::new(),
+            scopes: None,
         }
+    }
+
+    /// Refuses a scope beyond this user's policy (`access_denied`, checklist SCP-2).
+    pub fn check_scope(&self, scope: &Scope) -> Result<(), OAuthError> {
+        crate::oauth::scope::check_user_allows(&self.subject, scope, self.scopes.as_deref())
     }
 
     pub fn display_name(&self) -> &str {

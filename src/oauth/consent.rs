@@ -1,6 +1,8 @@
 //! How the authorization endpoint gets the user's decision: the consent modes, and the
 //! user who is always there so that a fresh server can complete a flow.
 
+use super::resource::{Resource, scope_info};
+use super::scope::Scope;
 use serde::{Deserialize, Serialize};
 
 /// The subject of the user who is always there.
@@ -36,8 +38,9 @@ pub fn preselected_user<'a>(
         .unwrap_or(DEFAULT_USER)
 }
 
-/// Which of the requested scopes are new on a step-up: those no earlier grant of the client
-/// carried. With no earlier grant nothing is marked (a first request is not a step-up).
+/// Which of the requested scopes are new on a step-up: those no scope of an earlier grant
+/// of the client covers. With no earlier grant nothing is marked (a first request is not a
+/// step-up).
 pub fn new_scopes<'a>(
     requested: impl IntoIterator<Item = &'a str>,
     granted_before: &[String],
@@ -51,8 +54,31 @@ pub fn new_scopes<'a>(
         .collect();
     requested
         .into_iter()
-        .filter(|scope| !held.contains(scope))
+        .filter(|scope| !held.iter().any(|held| super::scope::covers(held, scope)))
         .collect()
+}
+
+/// What the user approved when the consent page let them untick optional scopes (checklist
+/// SCP-3): every requested scope that is not optional, and the optional ones still ticked
+/// (`kept`, the checkboxes' values; an unticked box sends nothing). Names that were not
+/// requested are ignored, so the form can only narrow. Returns the approved scope and the
+/// scopes left out, for the event log.
+pub fn approved_scope(
+    requested: &Scope,
+    resources: &[String],
+    configured: &[Resource],
+    kept: &[&str],
+) -> (Scope, Vec<String>) {
+    let mut approved = Vec::new();
+    let mut left_out = Vec::new();
+    for token in requested.iter() {
+        if scope_info(token, resources, configured).optional && !kept.contains(&token) {
+            left_out.push(token.to_owned());
+        } else {
+            approved.push(token);
+        }
+    }
+    (Scope::of(&approved), left_out)
 }
 
 #[cfg(test)]
@@ -83,5 +109,40 @@ mod tests {
         let before = ["mcp:tools openid".to_owned(), "other".to_owned()];
         assert_eq!(new_scopes(requested, &before), ["mcp:admin"]);
         assert!(new_scopes(["mcp:tools"], &before).is_empty());
+        assert!(
+            new_scopes(["mcp:tools:weather"], &before).is_empty(),
+            "covered by mcp:tools"
+        );
+    }
+
+    use crate::oauth::resource::DeclaredScope;
+
+    #[test]
+    fn scp_3_only_optional_scopes_can_be_left_out() {
+        let resource = Resource {
+            scopes: vec![
+                DeclaredScope::named("mcp:tools"),
+                DeclaredScope {
+                    optional: true,
+                    ..DeclaredScope::named("mcp:tools:weather")
+                },
+                DeclaredScope {
+                    optional: true,
+                    ..DeclaredScope::named("mcp:files")
+                },
+            ],
+            ..Resource::with_scopes("https://a/mcp", &[])
+        };
+        let aud = vec!["https://a/mcp".to_owned()];
+        let requested = Scope::from_stored("mcp:tools mcp:tools:weather:read mcp:files openid");
+        let configured = std::slice::from_ref(&resource);
+        // Nothing ticked: the optional ones go, the rest stays; a name never requested, or
+        // a required one "unticked", changes nothing.
+        let (approved, left_out) = approved_scope(&requested, &aud, configured, &["mcp:admin"]);
+        assert_eq!(approved.to_string(), "mcp:tools openid");
+        assert_eq!(left_out, ["mcp:tools:weather:read", "mcp:files"]);
+        let (approved, left_out) = approved_scope(&requested, &aud, configured, &["mcp:files"]);
+        assert_eq!(approved.to_string(), "mcp:tools mcp:files openid");
+        assert_eq!(left_out, ["mcp:tools:weather:read"]);
     }
 }

@@ -109,10 +109,10 @@ pub fn decide(
     let offered = Scope::from_stored(&rule.scopes.join(" "));
     let scope = if request.scope.is_empty() {
         offered
-    } else if request.scope.is_subset_of(&offered) {
+    } else if request.scope.is_covered_by(&offered) {
         request.scope.clone()
     } else {
-        let extra: Vec<&str> = request.scope.missing_from(&offered).collect();
+        let extra: Vec<&str> = request.scope.not_covered_by(&offered).collect();
         return Err(OAuthError::invalid_scope(format!(
             "the [[token_exchange]] rule of '{client}' for '{target}' allows the scopes \
              '{offered}', not {}",
@@ -193,6 +193,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(elsewhere.code, ErrorCode::InvalidTarget);
         assert!(elsewhere.description.contains(API), "{elsewhere}");
+    }
+
+    #[test]
+    fn tx_3_scp_1_an_exchange_narrows_down_the_rules_tree() {
+        let aud = vec![MCP.to_owned()];
+        let below = decide(
+            &rules(),
+            &request("mcp-server", &aud, vec![API], "api:read:orders"),
+        )
+        .unwrap();
+        assert_eq!(below.scope.to_string(), "api:read:orders");
+        let above = decide(&rules(), &request("mcp-server", &aud, vec![API], "api")).unwrap_err();
+        assert_eq!(above.code, ErrorCode::InvalidScope);
+        assert!(above.description.ends_with("not api"), "{above}");
     }
 
     #[test]

@@ -295,10 +295,10 @@ impl RefreshGrant {
         if requested.is_empty() {
             return Ok((granted, false));
         }
-        if requested.is_subset_of(&granted) {
+        if requested.is_covered_by(&granted) {
             return Ok((requested, true));
         }
-        let extra: Vec<&str> = requested.missing_from(&granted).collect();
+        let extra: Vec<&str> = requested.not_covered_by(&granted).collect();
         Err(OAuthError::invalid_scope(format!(
             "a refresh cannot add scope: {} was not granted (granted: '{granted}'; OAuth 2.1 \
              §4.3.1)",
@@ -346,6 +346,46 @@ pub fn still_allowed(
             "none of the grant's scope '{scope}' is offered any more (the server's resources \
              or this client's allowed scopes changed); authorize again"
         )));
+    }
+    Ok(kept)
+}
+
+/// The part of a refreshed grant's `scope` that its user's policy still allows (checklist
+/// SCP-2; `None`: no limit), by the rule of [`still_allowed`]: the policy may have been
+/// narrowed since consent. A scope asked for explicitly must be allowed (`invalid_scope`,
+/// the token endpoint's code for it, RFC 6749 §5.2); the grant's own scope is cut to the
+/// policy, and a grant left with none of its scope must be authorized again.
+pub fn still_allowed_for_user(
+    subject: &str,
+    scope: Scope,
+    explicit: bool,
+    policy: Option<&[String]>,
+) -> Result<Scope, OAuthError> {
+    let Some(policy) = policy else {
+        return Ok(scope);
+    };
+    if let Err(mut refusal) = super::scope::check_user_allows(subject, &scope, Some(policy)) {
+        if explicit {
+            refusal.code = super::error::ErrorCode::InvalidScope;
+            return Err(refusal);
+        }
+    }
+    let allowance = Scope::of(policy);
+    let kept = Scope::of(
+        &scope
+            .iter()
+            .filter(|t| {
+                super::scope::SERVER_SCOPES.contains(t)
+                    || Scope::from_stored(t).is_covered_by(&allowance)
+            })
+            .collect::<Vec<_>>(),
+    );
+    if kept.for_access_token().is_empty() && !scope.for_access_token().is_empty() {
+        return Err(OAuthError::invalid_grant(format!(
+            "user '{subject}' may no longer be granted any of the grant's scope '{scope}' \
+             (their scope policy changed); authorize again"
+        ))
+        .rule(&rules::SCP_2));
     }
     Ok(kept)
 }
@@ -574,6 +614,17 @@ mod tests {
         )];
         let granted = Scope::from_stored("mcp:tools mcp:admin");
         let kept = still_allowed(granted.clone(), false, &audience, &resources, &[]).unwrap();
+        // The user's policy cuts the same way.
+        let policy = ["mcp:tools:*".to_owned()];
+        let wide = Scope::from_stored("mcp:tools:a mcp:admin offline_access");
+        let cut = still_allowed_for_user("bob", wide.clone(), false, Some(&policy)).unwrap();
+        assert_eq!(cut.to_string(), "mcp:tools:a offline_access");
+        let asked = still_allowed_for_user("bob", wide, true, Some(&policy)).unwrap_err();
+        assert_eq!(asked.code, crate::oauth::error::ErrorCode::InvalidScope);
+        assert_eq!(asked.rule_id(), Some("SCP-2"));
+        let none = Scope::from_stored("mcp:admin");
+        let gone = still_allowed_for_user("bob", none, false, Some(&policy)).unwrap_err();
+        assert_eq!(gone.code, crate::oauth::error::ErrorCode::InvalidGrant);
         assert_eq!(kept.to_string(), "mcp:tools");
         let error = still_allowed(granted, true, &audience, &resources, &[]).unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidScope);

@@ -199,7 +199,7 @@ pub fn decide_issue(
     let scope = if requested.is_empty() {
         offered
     } else {
-        let kept: Vec<&str> = requested.iter().filter(|s| offered.contains(s)).collect();
+        let kept = requested.covered_by(&offered);
         if kept.is_empty() {
             return Err(OAuthError::invalid_scope(format!(
                 "none of the scopes '{requested}' may go into an ID-JAG for '{}': the rule \
@@ -209,7 +209,7 @@ pub fn decide_issue(
             .rule(&rules::JAG_2)
             .compared(offered.to_string(), requested.to_string()));
         }
-        Scope::from_stored(&kept.join(" "))
+        kept
     };
     Ok(IssueDecision {
         audience: rule.audience.clone(),
@@ -307,7 +307,8 @@ pub fn token_scope(claim: Option<&str>, requested: &Scope) -> Result<Scope, OAut
     if requested.is_empty() {
         return Ok(asserted);
     }
-    let kept: Vec<&str> = requested.iter().filter(|s| asserted.contains(s)).collect();
+    // Covered, not equal: an ID-JAG for `mcp:tools` lets a client ask for `mcp:tools:weather`.
+    let kept = requested.covered_by(&asserted);
     if kept.is_empty() {
         return Err(OAuthError::invalid_scope(format!(
             "none of the requested scopes '{requested}' is in the ID-JAG's scope '{asserted}'"
@@ -315,7 +316,7 @@ pub fn token_scope(claim: Option<&str>, requested: &Scope) -> Result<Scope, OAut
         .rule(&rules::JAG_6)
         .compared(asserted.to_string(), requested.to_string()));
     }
-    Ok(Scope::from_stored(&kept.join(" ")))
+    Ok(kept)
 }
 
 #[cfg(test)]

@@ -16,9 +16,11 @@ use url::Url;
 pub struct Resource {
     /// Its canonical URL, the `aud` of its tokens.
     pub url: String,
-    /// The scopes it understands; empty means any scope.
+    /// The scopes it understands, as a tree of colon paths (each covers the ones below
+    /// it); empty means any scope. Each is a name, or a table with a description for the
+    /// consent page and whether the user may leave it out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scopes: Vec<String>,
+    pub scopes: Vec<DeclaredScope>,
     /// The scope granted when a request for it names none (RFC 6749 §3.3 "pre-defined
     /// default value"); empty: such a request gets no scope.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -32,16 +34,116 @@ pub struct Resource {
     pub scope_descriptions: BTreeMap<String, String>,
 }
 
+/// One scope of a resource's tree: `"mcp:tools"`, or
+/// `{ name = "mcp:tools:weather", description = "...", optional = true }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ScopeEntry", into = "ScopeEntry")]
+pub struct DeclaredScope {
+    pub name: String,
+    /// What it lets a client do, in words for the consent page.
+    pub description: Option<String>,
+    /// The user may untick it on the consent page; the grant then goes without it.
+    pub optional: bool,
+}
+
+impl DeclaredScope {
+    pub fn named(name: &str) -> Self {
+        DeclaredScope {
+            name: name.to_owned(),
+            description: None,
+            optional: false,
+        }
+    }
+}
+
+/// How a declared scope is written: a bare name or a table.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ScopeEntry {
+    Name(String),
+    Table {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        optional: bool,
+    },
+}
+
+impl From<ScopeEntry> for DeclaredScope {
+    fn from(entry: ScopeEntry) -> Self {
+        match entry {
+            ScopeEntry::Name(name) => DeclaredScope::named(&name),
+            ScopeEntry::Table {
+                name,
+                description,
+                optional,
+            } => DeclaredScope {
+                name,
+                description,
+                optional,
+            },
+        }
+    }
+}
+
+impl From<DeclaredScope> for ScopeEntry {
+    fn from(scope: DeclaredScope) -> Self {
+        if scope.description.is_none() && !scope.optional {
+            return ScopeEntry::Name(scope.name);
+        }
+        ScopeEntry::Table {
+            name: scope.name,
+            description: scope.description,
+            optional: scope.optional,
+        }
+    }
+}
+
 impl Resource {
     /// A resource with these scopes, no default scopes, and not the default audience.
     pub fn with_scopes(url: &str, scopes: &[&str]) -> Self {
         Resource {
             url: url.to_owned(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            scopes: scopes.iter().map(|s| DeclaredScope::named(s)).collect(),
             default_scopes: Vec::new(),
             default: false,
             scope_descriptions: BTreeMap::new(),
         }
+    }
+
+    /// The names of its scopes.
+    pub fn scope_names(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().map(|s| s.name.as_str())
+    }
+}
+
+/// What the consent page says about one requested scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeInfo {
+    /// The description declared for exactly this scope by a requested resource.
+    pub description: Option<String>,
+    /// Whether the user may untick it: an optional declared scope covers it.
+    pub optional: bool,
+}
+
+/// What the requested resources declare about `scope` (one token).
+pub fn scope_info(scope: &str, resources: &[String], configured: &[Resource]) -> ScopeInfo {
+    let declared: Vec<&DeclaredScope> = configured
+        .iter()
+        .filter(|c| resources.iter().any(|r| equivalent(&c.url, r)))
+        .flat_map(|c| c.scopes.iter())
+        .collect();
+    ScopeInfo {
+        // The tree's description, else the `scope_descriptions` shorthand.
+        description: declared
+            .iter()
+            .find(|d| d.name == scope && d.description.is_some())
+            .and_then(|d| d.description.clone())
+            .or_else(|| scope_description(scope, resources, configured).map(str::to_owned)),
+        optional: declared
+            .iter()
+            .any(|d| d.optional && super::scope::covers(&d.name, scope)),
     }
 }
 
@@ -150,7 +252,7 @@ pub fn allowed_scopes(resources: &[String], configured: &[Resource]) -> Option<S
         let Some(config) = configured.iter().find(|c| equivalent(&c.url, resource)) else {
             continue;
         };
-        allowed.extend(config.scopes.iter().map(String::as_str));
+        allowed.extend(config.scope_names());
     }
     if allowed.is_empty() {
         return None;
@@ -172,13 +274,16 @@ pub fn default_scope(
             defaults.extend(config.default_scopes.iter().map(String::as_str));
         }
     }
-    defaults.retain(|scope| client_scopes.is_empty() || client_scopes.iter().any(|c| c == scope));
+    defaults.retain(|scope| {
+        client_scopes.is_empty() || client_scopes.iter().any(|c| super::scope::covers(c, scope))
+    });
     // Scope::parse removes the duplicates two resources' defaults may share.
     Scope::parse(Some(&defaults.join(" "))).unwrap_or_default()
 }
 
-/// Refuses scopes that no requested resource offers, when the resources have configured
-/// scopes (RFC 6749 §4.1.2.1 `invalid_scope`).
+/// Refuses scopes that no requested resource offers (covers: `mcp:tools` offers
+/// `mcp:tools:weather`), when the resources have configured scopes (RFC 6749 §4.1.2.1
+/// `invalid_scope`).
 pub fn check_scope(
     scope: &Scope,
     resources: &[String],
@@ -187,7 +292,7 @@ pub fn check_scope(
     let Some(allowed) = allowed_scopes(resources, configured) else {
         return Ok(());
     };
-    let unknown: Vec<&str> = scope.missing_from(&allowed).collect();
+    let unknown: Vec<&str> = scope.not_covered_by(&allowed).collect();
     if unknown.is_empty() {
         return Ok(());
     }
@@ -303,6 +408,45 @@ mod tests {
         assert_eq!(narrow(std::iter::empty(), &granted).unwrap(), granted);
         let err = narrow(["https://c/mcp"], &granted).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidTarget);
+    }
+
+    #[test]
+    fn scp_1_a_resource_offers_the_scopes_below_its_tree() {
+        let config = vec![Resource::with_scopes(
+            "https://a/mcp",
+            &["mcp:tools", "mcp:exec:*"],
+        )];
+        let aud = vec!["https://a/mcp".to_owned()];
+        let ok = Scope::parse(Some("mcp:tools:weather mcp:exec:run offline_access")).unwrap();
+        assert_eq!(check_scope(&ok, &aud, &config), Ok(()));
+        let err = check_scope(&Scope::parse(Some("mcp:exec")).unwrap(), &aud, &config).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidScope);
+        assert!(err.description.starts_with("scope mcp:exec is not offered"));
+    }
+
+    #[test]
+    fn scopes_are_names_or_tables() {
+        let resource: Resource = toml::from_str(
+            r#"
+            url = "https://a/mcp"
+            scopes = ["mcp:tools", { name = "mcp:tools:weather", description = "Weather", optional = true }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(resource.scopes[0], DeclaredScope::named("mcp:tools"));
+        assert_eq!(resource.scopes[1].description.as_deref(), Some("Weather"));
+        assert!(resource.scopes[1].optional);
+        let aud = vec!["https://a/mcp".to_owned()];
+        let configured = std::slice::from_ref(&resource);
+        let weather = scope_info("mcp:tools:weather", &aud, configured);
+        assert_eq!(weather.description.as_deref(), Some("Weather"));
+        assert!(weather.optional);
+        // Below an optional scope is optional too; the description is only for the exact
+        // scope; and another resource's declarations say nothing.
+        let below = scope_info("mcp:tools:weather:read", &aud, configured);
+        assert_eq!((below.description, below.optional), (None, true));
+        assert!(!scope_info("mcp:tools", &aud, configured).optional);
+        assert!(!scope_info("mcp:tools:weather", &["https://b".to_owned()], configured).optional);
     }
 
     #[test]

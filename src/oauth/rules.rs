@@ -55,6 +55,14 @@ rules! {
         "https://www.rfc-editor.org/rfc/rfc8707#section-2";
     AZ_17 = "AZ-17", "scope is one the client and the resource allow", "RFC 6749 §3.3",
         "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
+    // Tollgate's scope rules (issue 17), numbered on their own: the path grammar, the user's
+    // policy and what consent may narrow.
+    SCP_1 = "SCP-1", "a scope is a colon path of non-empty segments, and '*' is only a whole last segment", "RFC 6749 §3.3",
+        "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
+    SCP_2 = "SCP-2", "a user is granted only scopes the user's policy covers", "RFC 6749 §3.3, §4.1.2.1",
+        "https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1";
+    SCP_3 = "SCP-3", "consent may leave out optional scopes; the grant then carries fewer", "RFC 6749 §3.3",
+        "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
     AZ_22 = "AZ-22", "consent names the client and the redirect host", "MCP authorization, Security Considerations",
         "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#security-considerations";
     TK_1 = "TK-1", "token requests are form-encoded POSTs", "OAuth 2.1 §3.2.2",

@@ -12,6 +12,7 @@ use crate::config::faults::{Effect, FaultEndpoint, Lie};
 use crate::keys::forge::{self, PublicKeyForm};
 use crate::keys::{KeyError, KeyRing, SigningKey, generate_off_thread};
 use crate::oauth::access_token::{self, AccessTokenClaims, Audience};
+use crate::oauth::error::OAuthError;
 use crate::oauth::event::EventType;
 use crate::oauth::grant::CodeGrant;
 use crate::oauth::grant_type::GrantType;
@@ -176,6 +177,9 @@ pub enum MintError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The scope is beyond the subject's scope policy (checklist SCP-2), or malformed.
+    #[error(transparent)]
+    Refused(#[from] OAuthError),
 }
 
 impl TokenIssuer {
@@ -353,6 +357,19 @@ impl TokenIssuer {
         now: i64,
     ) -> Result<String, MintError> {
         Ok(self.mint_standalone(store, token, now).await?.token)
+    }
+
+    /// Refuses a standalone token whose scope is malformed or beyond the scope policy of
+    /// its subject, when the subject is a user with one (checklist SCP-2): `tollgate token`
+    /// and the fixture apply the policy a flow would, unless told not to.
+    pub fn check_user_policy(&self, token: &StandaloneToken) -> Result<(), OAuthError> {
+        let Some(user) = self.users.get(&token.subject) else {
+            return Ok(());
+        };
+        if user.scopes.is_none() {
+            return Ok(());
+        }
+        user.check_scope(&Scope::parse(token.scope.as_deref())?)
     }
 
     /// [`TokenIssuer::mint_recorded`], also returning the `jti`, for revoking the token.

@@ -10,7 +10,11 @@ use serde_json::json;
 
 /// Asserts an error redirect to exactly `CALLBACK` with the error, a description, the
 /// standard request's state and `iss` (AZ-20), and nothing else.
-fn assert_error_redirect(app: &TestApp, response: &reqwest::Response, error: &str) -> Callback {
+pub(crate) fn assert_error_redirect(
+    app: &TestApp,
+    response: &reqwest::Response,
+    error: &str,
+) -> Callback {
     let callback = assert_error_redirect_with(app, response, error, Some("st1"));
     assert_eq!(callback.one("state"), "st1");
     callback

@@ -395,6 +395,13 @@ impl TestApp {
     }
 
     /// The database this server uses, for running the `tollgate` command on it.
+    /// The in-process fixture, as other crates' tests hold it.
+    pub fn fixture(&self) -> &TestServer {
+        self.server
+            .as_ref()
+            .expect("attached to a `tollgate serve` process, not the fixture")
+    }
+
     pub fn database_url(&self) -> &str {
         &self._db.url
     }

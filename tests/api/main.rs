@@ -44,6 +44,7 @@ mod registration;
 mod restart;
 mod revocation;
 mod robustness;
+mod scopes;
 mod scripts;
 mod store;
 mod store_devices;

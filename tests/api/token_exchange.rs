@@ -264,6 +264,17 @@ async fn tx_3_target_and_scope_are_the_rules(backend: Backend) {
     .await;
     let why = assert_oauth_error(wider, StatusCode::BAD_REQUEST, "invalid_scope").await;
     assert!(why.contains("api:admin"), "{why}");
+    // SCP-1: the rule's scopes cover by the tree; the token carries what was asked.
+    let below = exchange(&app, MCP_SERVER, &subject, &[("scope", "api:read:orders")]).await;
+    assert_eq!(below.status(), StatusCode::OK);
+    let below: Value = below.json().await.unwrap();
+    assert_eq!(
+        jwt_payload(below["access_token"].as_str().unwrap())["scope"],
+        "api:read:orders"
+    );
+    let above = exchange(&app, MCP_SERVER, &subject, &[("scope", "api")]).await;
+    let why = assert_oauth_error(above, StatusCode::BAD_REQUEST, "invalid_scope").await;
+    assert!(why.ends_with("not api"), "{why}");
 }
 
 /// TX-4: an actor token is an active access token of this server, sent with its type; the

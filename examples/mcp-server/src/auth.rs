@@ -2,7 +2,7 @@
 //! MCP request (RFC 9068, RFC 8707 audience, RFC 6750 challenges) and the scope of every
 //! tool call, and binds each MCP session to its user.
 
-use crate::{SCOPE_ADMIN, SCOPE_TOOLS, Settings};
+use crate::{SCOPE_ADMIN, SCOPE_FORECAST, SCOPE_TOOLS, Settings};
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -36,9 +36,34 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Whether a granted scope covers `scope`. Scopes are colon paths here, as at Tollgate:
+    /// `mcp:weather` covers `mcp:weather:forecast`, and a last `*` stands for one segment
+    /// ("Servers MUST account for scope hierarchies", MCP Scope Challenge Handling).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.split(' ').any(|granted| granted == scope)
+        self.scope.split(' ').any(|granted| covers(granted, scope))
     }
+}
+
+/// Whether the granted scope `granted` covers the needed `needed`: equal, or `needed` lies
+/// below it segment by segment, where a last `*` in `granted` matches any one segment.
+fn covers(granted: &str, needed: &str) -> bool {
+    if granted.is_empty() {
+        return false;
+    }
+    let mut wanted = needed.split(':');
+    let mut segments = granted.split(':').peekable();
+    while let Some(segment) = segments.next() {
+        let Some(wanted) = wanted.next() else {
+            return false;
+        };
+        if segment == "*" && segments.peek().is_none() {
+            return true;
+        }
+        if segment != wanted {
+            return false;
+        }
+    }
+    true
 }
 
 pub(crate) struct Auth {
@@ -152,6 +177,7 @@ const SESSION_HEADER: &str = "mcp-session-id";
 fn required_scopes(tool: Option<&str>) -> &'static [&'static str] {
     match tool {
         Some("admin_stats") => &[SCOPE_TOOLS, SCOPE_ADMIN],
+        Some("forecast") => &[SCOPE_TOOLS, SCOPE_FORECAST],
         // Unknown tools need the base scope only (rmcp then says they are unknown).
         _ => &[SCOPE_TOOLS],
     }

@@ -2,8 +2,8 @@
 //! authorization specification (2025-06-18, 2025-11-25) asks: it publishes RFC 9728 metadata
 //! naming Tollgate, accepts only RFC 9068 access tokens issued *for this server*, answers 401
 //! with a challenge pointing at the metadata, and 403 `insufficient_scope` to a request whose
-//! scope the token lacks: every MCP request needs `mcp:tools`, and `admin_stats` needs
-//! `mcp:admin` too; an MCP session serves only the user who opened it. MCP is rmcp's
+//! scope the token lacks: every MCP request needs `mcp:tools`, `admin_stats` needs
+//! `mcp:admin` too and `forecast` `mcp:weather:forecast` (or `mcp:weather`, which covers it); an MCP session serves only the user who opened it. MCP is rmcp's
 //! Streamable HTTP transport; OAuth is one axum middleware in front of it (`auth`).
 //!
 //! One tool, `call_backend`, shows token exchange (RFC 8693): it exchanges the caller's token
@@ -32,10 +32,12 @@ use tokio_util::sync::CancellationToken;
 use tools::Tools;
 use tower_http::cors::{AllowHeaders, CorsLayer};
 
-/// The scope every MCP request needs (the one the 401 challenge asks for), and the one
-/// `admin_stats` needs besides.
+/// The scope every MCP request needs (the one the 401 challenge asks for), the one
+/// `admin_stats` needs besides, and the fine-grained one `forecast` needs besides: a scope
+/// path that `mcp:weather` also covers, as Tollgate's scope trees do.
 pub const SCOPE_TOOLS: &str = "mcp:tools";
 pub const SCOPE_ADMIN: &str = "mcp:admin";
+pub const SCOPE_FORECAST: &str = "mcp:weather:forecast";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -88,7 +90,7 @@ fn router(settings: Settings, sessions: CancellationToken) -> std::io::Result<Ro
     let metadata = axum::Json(serde_json::json!({
         "resource": settings.public_url,
         "authorization_servers": [settings.issuer],
-        "scopes_supported": [SCOPE_TOOLS, SCOPE_ADMIN],
+        "scopes_supported": [SCOPE_TOOLS, SCOPE_ADMIN, SCOPE_FORECAST],
         // The Authorization header only (RFC 6750 §2.1): MCP forbids tokens in query strings.
         "bearer_methods_supported": ["header"],
     }));

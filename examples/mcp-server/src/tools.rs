@@ -1,9 +1,9 @@
-//! The MCP tools: `whoami`, `add`, `admin_stats` (which needs `mcp:admin`) and
-//! `call_backend` (token exchange).
+//! The MCP tools: `whoami`, `add`, `admin_stats` (which needs `mcp:admin`), `forecast`
+//! (which needs the fine-grained `mcp:weather:forecast`) and `call_backend` (token exchange).
 
-use crate::SCOPE_ADMIN;
 use crate::auth::{CallerToken, Claims};
 use crate::exchange::{self, BackendAnswer, BackendSettings};
+use crate::{SCOPE_ADMIN, SCOPE_FORECAST};
 use axum::http::request::Parts;
 use rmcp::handler::server::{tool::Extension, wrapper::Parameters};
 use rmcp::{ErrorData, Json, ServerHandler, schemars, tool, tool_handler, tool_router};
@@ -34,6 +34,17 @@ impl Tools {
 struct AddArgs {
     a: i64,
     b: i64,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct ForecastArgs {
+    city: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Forecast {
+    city: String,
+    forecast: &'static str,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -84,6 +95,25 @@ impl Tools {
         }
         Ok(Json(Stats {
             uptime_seconds: self.started.elapsed().as_secs(),
+        }))
+    }
+
+    #[tool(description = "Tomorrow's weather for a city (needs the mcp:weather:forecast scope)")]
+    fn forecast(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(ForecastArgs { city }): Parameters<ForecastArgs>,
+    ) -> Result<Json<Forecast>, ErrorData> {
+        if !claims(&parts)?.has_scope(SCOPE_FORECAST) {
+            return Err(ErrorData::invalid_request(
+                "forecast needs the mcp:weather:forecast scope",
+                None,
+            ));
+        }
+        // A demo: the same answer for every city.
+        Ok(Json(Forecast {
+            city,
+            forecast: "sunny, 21 °C",
         }))
     }
 

@@ -267,7 +267,7 @@ async fn without_a_token_the_client_is_sent_to_the_metadata_and_on_to_tollgate()
     let expected = json!({
         "resource": stack.resource,
         "authorization_servers": [stack.issuer],
-        "scopes_supported": ["mcp:tools", "mcp:admin"],
+        "scopes_supported": ["mcp:tools", "mcp:admin", "mcp:weather:forecast"],
         "bearer_methods_supported": ["header"]
     });
     let root = stack.metadata_url().replace("/mcp", "");
@@ -365,7 +365,10 @@ async fn a_token_for_this_server_can_use_the_tools() {
         .map(|tool| tool["name"].as_str().unwrap())
         .collect();
     names.sort_unstable();
-    assert_eq!(names, ["add", "admin_stats", "call_backend", "whoami"]);
+    assert_eq!(
+        names,
+        ["add", "admin_stats", "call_backend", "forecast", "whoami"]
+    );
 
     let whoami = mcp.call("whoami", json!({})).await;
     assert_eq!(
@@ -427,6 +430,48 @@ async fn admin_stats_needs_the_admin_scope() {
         stats["structuredContent"]["uptime_seconds"].is_u64(),
         "{stats}"
     );
+}
+
+/// A fine-grained scope: `forecast` needs `mcp:weather:forecast`; the 403 names it, a flow
+/// for it steps up, and a token for `mcp:weather`, which covers it, works too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forecast_needs_the_fine_grained_scope_and_step_up_gets_it() {
+    let stack = Stack::start().await;
+    let (tools_only, _) = stack.token(&stack.resource, "mcp:tools").await;
+    let mut mcp = stack.mcp(&tools_only);
+    mcp.initialize().await;
+    let call = json!({"name": "forecast", "arguments": {"city": "Oslo"}});
+    let (_, response) = mcp.send("tools/call", call).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        www_authenticate(&response),
+        format!(
+            r#"Bearer error="insufficient_scope", scope="mcp:tools mcp:weather:forecast", resource_metadata="{}", error_description="the tool forecast needs the scope mcp:weather:forecast""#,
+            stack.metadata_url()
+        )
+    );
+    // The sibling of the scope is not enough.
+    let (sibling, _) = stack
+        .token(&stack.resource, "mcp:tools mcp:weather:radar")
+        .await;
+    let mut mcp = stack.mcp(&sibling);
+    mcp.initialize().await;
+    let call = json!({"name": "forecast", "arguments": {"city": "Oslo"}});
+    let (_, response) = mcp.send("tools/call", call).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Step-up: the challenged scope, exactly as named; and the broader mcp:weather.
+    for scope in ["mcp:tools mcp:weather:forecast", "mcp:tools mcp:weather"] {
+        let (token, _) = stack.token(&stack.resource, scope).await;
+        let mut mcp = stack.mcp(&token);
+        mcp.initialize().await;
+        let forecast = mcp.call("forecast", json!({"city": "Oslo"})).await;
+        assert_eq!(
+            forecast["structuredContent"],
+            json!({"city": "Oslo", "forecast": "sunny, 21 °C"}),
+            "{scope}: {forecast}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

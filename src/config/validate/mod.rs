@@ -9,7 +9,7 @@ mod grants;
 use super::declarations::RESERVED_CLAIMS;
 use super::{Config, DEFAULT_USER};
 use crate::oauth::issuer::Issuer;
-use crate::oauth::scope::Scope;
+use crate::oauth::scope::{Scope, covers};
 use std::fmt;
 
 /// One problem: where (a path of keys and indexes) and what.
@@ -179,19 +179,24 @@ impl Config {
                     ),
                 );
             }
-            for (j, scope) in resource.scopes.iter().enumerate() {
+            let names: Vec<&str> = resource.scope_names().collect();
+            for (j, scope) in names.iter().enumerate() {
                 let at = [Key("resources"), Index(i), Key("scopes"), Index(j)];
                 check_scope_token(problems, &at, scope);
+                if names[..j].contains(scope) {
+                    problems.add(&at, format!("'{scope}' is declared twice"));
+                }
             }
             for (j, scope) in resource.default_scopes.iter().enumerate() {
                 let at = [Key("resources"), Index(i), Key("default_scopes"), Index(j)];
                 check_scope_token(problems, &at, scope);
-                if !resource.scopes.is_empty() && !resource.scopes.contains(scope) {
+                if !names.is_empty() && !names.iter().any(|n| covers(n, scope)) {
                     problems.add(
                         &at,
                         format!(
-                            "'{scope}' is not one of this resource's scopes ({})",
-                            resource.scopes.join(", ")
+                            "'{scope}' is not one of this resource's scopes, nor below one \
+                             ({})",
+                            names.join(", ")
                         ),
                     );
                 }
@@ -199,13 +204,16 @@ impl Config {
             for (scope, description) in &resource.scope_descriptions {
                 let at = [Key("resources"), Index(i), Key("scope_descriptions")];
                 check_scope_token(problems, &at, scope);
-                if !resource.scopes.is_empty() && !resource.scopes.contains(scope) {
+                if !resource.scopes.is_empty() && !resource.scopes.iter().any(|d| d.name == *scope)
+                {
+                    let names: Vec<&str> =
+                        resource.scopes.iter().map(|d| d.name.as_str()).collect();
                     problems.add(
                         &at,
                         format!(
                             "'{scope}' is described but is not one of this resource's scopes \
                              ({})",
-                            resource.scopes.join(", ")
+                            names.join(", ")
                         ),
                     );
                 }
@@ -242,6 +250,13 @@ impl Config {
                 &at("password_hash"),
                 user.password_hash.as_deref(),
             );
+            for (j, scope) in user.scopes.iter().flatten().enumerate() {
+                check_scope_token(
+                    problems,
+                    &[Key("users"), Index(i), Key("scopes"), Index(j)],
+                    scope,
+                );
+            }
             for claim in user.claims.keys() {
                 if RESERVED_CLAIMS.contains(&claim.as_str()) {
                     problems.add(
@@ -362,6 +377,53 @@ mod tests {
                 "clients[1].grant_types[0]",
             ]
         );
+    }
+
+    #[test]
+    fn scp_1_scope_paths_are_checked_wherever_they_are_declared() {
+        let mut scoped = client("ci");
+        scoped.scopes = vec!["mcp:*:read".to_owned()];
+        let bob = User {
+            scopes: Some(vec!["mcp::tools".to_owned()]),
+            ..User::named("bob")
+        };
+        let resource = crate::oauth::resource::Resource {
+            default_scopes: vec!["mcp:tools:weather".to_owned(), "mcp:admin".to_owned()],
+            ..crate::oauth::resource::Resource::with_scopes(
+                "https://a/mcp",
+                &["mcp:tools", "mcp:tools", "mcp:"],
+            )
+        };
+        let config = Config {
+            users: vec![bob],
+            clients: vec![scoped],
+            resources: vec![resource],
+            ..Config::default()
+        };
+        let problems: Vec<(String, String)> = config
+            .validate()
+            .iter()
+            .map(|p| (path_text(&p.path), p.message.clone()))
+            .collect();
+        let at = |path: &str| {
+            problems
+                .iter()
+                .find(|(p, _)| p == path)
+                .map(|(_, message)| message.as_str())
+                .unwrap_or_else(|| panic!("no problem at {path}: {problems:?}"))
+        };
+        assert!(at("users[0].scopes[0]").contains("has an empty segment (segment 2)"));
+        assert!(at("clients[0].scopes[0]").contains("has '*' as segment 2 of 3"));
+        assert_eq!(
+            at("resources[0].scopes[1]"),
+            "'mcp:tools' is declared twice"
+        );
+        assert!(at("resources[0].scopes[2]").contains("empty segment"));
+        // A default below a declared scope is fine; one outside the tree is not.
+        assert!(at("resources[0].default_scopes[1]").starts_with("'mcp:admin' is not one of"));
+        // The client's registration rules see the same scope (RFC 7591 `scope`) and report it
+        // under grant_types, as they did before scopes were paths.
+        assert_eq!(problems.len(), 6, "{problems:?}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use super::page;
 use super::{
-    Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, refuse_before_consent, render_error,
+    Approval, PageError, REQUEST_TTL_SECS, browser, check_user_policy, issue_code,
+    refuse_before_consent, render_error,
 };
 use crate::config::ConsentMode;
 use crate::http::PeerIp;
@@ -135,6 +136,10 @@ async fn show_consent(
                     return refuse(error);
                 }
             };
+            if let Err(error) = check_user_policy(app, subject, &request.scope.to_string()) {
+                events::set_user(subject);
+                return refuse(error);
+            }
             let approval = Approval {
                 client_id: &client.client_id,
                 subject,

@@ -18,6 +18,7 @@ use crate::oauth::event::EventType;
 use crate::oauth::grant::CODE_LIFETIME_SECS;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::redirect_uri;
+use crate::oauth::scope::Scope;
 use crate::secret::Secret;
 use crate::services::events;
 use crate::state::App;
@@ -183,6 +184,15 @@ pub(super) struct Approval<'a> {
     pub resources: &'a [String],
     pub nonce: Option<&'a str>,
     pub flow_id: &'a str,
+}
+
+/// Refuses an approval whose scope is beyond the approving user's policy (checklist SCP-2):
+/// `access_denied`, sent to the client like a denial.
+fn check_user_policy(app: &App, subject: &str, scope: &str) -> Result<(), OAuthError> {
+    match app.user(subject) {
+        Some(user) => user.check_scope(&Scope::from_stored(scope)),
+        None => Ok(()),
+    }
 }
 
 /// Records the grant and its authorization code and redirects to the client with the code.

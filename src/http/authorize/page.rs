@@ -29,6 +29,8 @@ pub struct ScopeView {
     pub description: Option<String>,
     /// On a step-up: no earlier grant of the client carried it.
     pub new: bool,
+    /// Declared optional: the user may untick it (checklist SCP-3).
+    pub optional: bool,
 }
 
 /// A resource (MCP server) the tokens will be for, with what that means.
@@ -170,12 +172,16 @@ pub fn scope_views(
     let new = consent::new_scopes(scope.iter(), granted_before);
     scope
         .iter()
-        .map(|name| ScopeView {
-            name: name.to_owned(),
-            description: resource::scope_description(name, resources, configured)
-                .or_else(|| scope::server_scope_description(name))
-                .map(str::to_owned),
-            new: new.contains(&name),
+        .map(|name| {
+            let info = resource::scope_info(name, resources, configured);
+            ScopeView {
+                name: name.to_owned(),
+                description: info
+                    .description
+                    .or_else(|| scope::server_scope_description(name).map(str::to_owned)),
+                new: new.contains(&name),
+                optional: info.optional,
+            }
         })
         .collect()
 }

@@ -1,12 +1,15 @@
 //! `POST /authorize`: the user's decision on the consent page.
 
 use super::{
-    Approval, PageError, REQUEST_TTL_SECS, browser, issue_code, page, redirect_error, render_error,
+    Approval, PageError, REQUEST_TTL_SECS, browser, check_user_policy, issue_code, page,
+    redirect_error, render_error,
 };
 use crate::http::html::render;
+use crate::oauth::consent;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::params::Params;
+use crate::oauth::scope::Scope;
 use crate::secret::{Secret, token_digest};
 use crate::services::events;
 use crate::services::throttle::Attempted;
@@ -170,14 +173,41 @@ async fn record_decision(
         }
         Decision::Approve { subject } => {
             events::set_user(subject);
-            events::step(EventType::ConsentApproved, |_| {});
+            // SCP-3: the optional scopes the user unticked are left out of the grant.
+            let kept = form.all("scope").map_err(PageError::bad_request)?;
+            let (scope, left_out) = consent::approved_scope(
+                &Scope::from_stored(&request.scope),
+                &request.resources,
+                &app.config.resources,
+                &kept,
+            );
+            let scope = scope.to_string();
+            if let Err(error) = check_user_policy(app, subject, &scope) {
+                tracing::info!(client_id = %request.client_id, "refused by the user's scope policy");
+                return Ok(redirect_error(
+                    &app.issuer,
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    &error,
+                    StatusCode::SEE_OTHER,
+                ));
+            }
+            events::step(EventType::ConsentApproved, |event| {
+                if !left_out.is_empty() {
+                    event.description = Some(format!(
+                        "approved without the optional scopes {} the user unticked (SCP-3)",
+                        left_out.join(" ")
+                    ));
+                    event.detail("left_out", left_out.as_slice());
+                }
+            });
             let approval = Approval {
                 client_id: &request.client_id,
                 subject,
                 redirect_uri: &request.redirect_uri,
                 state: request.state.as_deref(),
                 code_challenge: &request.code_challenge,
-                scope: &request.scope,
+                scope: &scope,
                 resources: &request.resources,
                 nonce: request.nonce.as_deref(),
                 flow_id: &flow_id,

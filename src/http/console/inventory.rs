@@ -173,7 +173,7 @@ pub async fn resources(State(app): State<AppState>) -> Result<Response, ApiError
         .iter()
         .map(|resource| ResourceRow {
             url: resource.url.clone(),
-            scopes: resource.scopes.clone(),
+            scopes: resource.scope_names().map(str::to_owned).collect(),
             default_scopes: resource.default_scopes.clone(),
             default_audience: resource.url == app.default_audience,
         })

@@ -65,6 +65,10 @@ pub async fn exchange(
         .into());
     }
     let scope = Scope::from_stored(&device.scope);
+    // RFC 8628 §3.5 `access_denied`: the approver may not be granted this scope (SCP-2).
+    if let Some(user) = app.user(subject) {
+        user.check_scope(&scope)?;
+    }
     let mut issued = app.tokens.issue(
         TokenGrant {
             grant_type: GrantType::DeviceCode,

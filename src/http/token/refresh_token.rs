@@ -13,6 +13,7 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::event::{EventType, Outcome};
 use crate::oauth::grant::{
     RefreshGrant, Refusal, Reuse, Successor, reused_refresh_token, still_allowed,
+    still_allowed_for_user,
 };
 use crate::oauth::grant_type::GrantType;
 use crate::oauth::hints;
@@ -88,6 +89,8 @@ pub async fn exchange(
         &app.config.resources,
         &client.policy.allowed_scopes,
     )?;
+    let policy = app.user(&grant.subject).and_then(|u| u.scopes.as_deref());
+    let scope = still_allowed_for_user(&grant.subject, scope, explicit, policy)?;
     // A server that does not rotate (issue 14): the token presented stays valid and comes
     // back; only the new access token is recorded.
     let not_rotated = app.faults.fire(

@@ -170,3 +170,27 @@ fn jag_6_the_resource_claim_binds_the_audience_and_scope_only_narrows() {
         ErrorCode::InvalidScope
     );
 }
+
+#[test]
+fn jag_6_scp_1_an_id_jag_scope_covers_narrower_requests() {
+    // The IdP's rule and the ID-JAG's scope both cover by the tree.
+    let decided = decide_issue(
+        &issue_rules(),
+        "idp-client",
+        Some(AS),
+        Some(MCP),
+        &Scope::from_stored("mcp:tools:weather mcp"),
+        IDP,
+    )
+    .unwrap();
+    assert_eq!(decided.scope.to_string(), "mcp:tools:weather");
+    assert_eq!(
+        token_scope(
+            Some("mcp:tools"),
+            &Scope::from_stored("mcp:tools:weather mcp")
+        )
+        .unwrap()
+        .to_string(),
+        "mcp:tools:weather"
+    );
+}

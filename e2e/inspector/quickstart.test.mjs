@@ -170,20 +170,20 @@ describe("README.md's Quick start, as written", { timeout: 240_000 }, () => {
     assert.equal(run.consents.length, 1, `one consent page\n${run.stderr}`);
     assert.equal(run.consents[0].origin, 'http://127.0.0.1:9000');
     assert.equal(run.consents[0].searchParams.get('resource'), 'http://127.0.0.1:8000/mcp');
-    assert.deepEqual(toolNames(run.stdout), ['add', 'admin_stats', 'call_backend', 'whoami']);
+    assert.deepEqual(toolNames(run.stdout), ['add', 'admin_stats', 'call_backend', 'forecast', 'whoami']);
     // The README names them in this order.
-    assert.match(readme, /`whoami`, `add`, `admin_stats` and `call_backend`/);
+    assert.match(readme, /`whoami`, `add`, `admin_stats`, `call_backend` and `forecast`/);
   });
 
   it('again: the stored tokens are used, no consent page (why "Start over" exists)', async () => {
     const run = await inspector(commands[2]);
     assert.equal(run.consents.length, 0, run.stderr);
-    assert.deepEqual(toolNames(run.stdout), ['add', 'admin_stats', 'call_backend', 'whoami']);
+    assert.deepEqual(toolNames(run.stdout), ['add', 'admin_stats', 'call_backend', 'forecast', 'whoami']);
   });
 
   it('Start over: the Inspector forgets its tokens and asks for consent again', async () => {
     const run = await inspector(startOver[0]);
     assert.equal(run.consents.length, 1, `one consent page\n${run.stderr}`);
-    assert.deepEqual(toolNames(run.stdout), ['add', 'admin_stats', 'call_backend', 'whoami']);
+    assert.deepEqual(toolNames(run.stdout), ['add', 'admin_stats', 'call_backend', 'forecast', 'whoami']);
   });
 });

@@ -595,18 +595,7 @@ async fn consent_form_is_csrf_protected_and_single_use(backend: Backend) {
         .await;
 
     // Another browser (no cookie) posting the victim's form.
-    let stranger = crate::helpers::client();
-    let response = stranger
-        .post(app.url("/authorize"))
-        .form(&[
-            ("request_id", form.request_id.as_str()),
-            ("csrf_token", form.csrf_token.as_str()),
-            ("user", "dev"),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app.approve_from_another_browser(&form).await;
     let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
     assert!(page.contains("CSRF"));
 
@@ -643,18 +632,7 @@ async fn consent_form_expires(backend: Backend) {
     app.clock.advance(11 * 60);
 
     // Another browser (no cookie) gets nothing from the expired form.
-    let stranger = crate::helpers::client();
-    let response = stranger
-        .post(app.url("/authorize"))
-        .form(&[
-            ("request_id", form.request_id.as_str()),
-            ("csrf_token", form.csrf_token.as_str()),
-            ("user", "dev"),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app.approve_from_another_browser(&form).await;
     let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
     assert!(page.contains("This form can no longer be used"), "{page}");
     assert!(!page.contains(r#"name="request_id""#), "{page}");

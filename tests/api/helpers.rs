@@ -543,6 +543,22 @@ impl TestApp {
         self.submit_consent(form, decision, user, None).await
     }
 
+    /// Approves `form` as `dev` from another browser: one without the page's cookie, as a
+    /// cross-site request would come (CSRF).
+    pub async fn approve_from_another_browser(&self, form: &ConsentForm) -> reqwest::Response {
+        client()
+            .post(self.url("/authorize"))
+            .form(&[
+                ("request_id", form.request_id.as_str()),
+                ("csrf_token", form.csrf_token.as_str()),
+                ("user", "dev"),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Approves as a user who has a password, giving `password`.
     pub async fn approve_with_password(
         &self,

@@ -351,18 +351,7 @@ async fn each_dead_end_has_its_heading_and_names_the_client(backend: Backend) {
     let form = app
         .consent_form(&app.authorize_params(&client.client_id, &[]))
         .await;
-    let stranger = crate::helpers::client();
-    let response = stranger
-        .post(app.url("/authorize"))
-        .form(&[
-            ("request_id", form.request_id.as_str()),
-            ("csrf_token", form.csrf_token.as_str()),
-            ("user", "dev"),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app.approve_from_another_browser(&form).await;
     let page = assert_error_page(response, StatusCode::FORBIDDEN).await;
     assert!(
         page.contains("<h1>This form can no longer be used</h1>"),

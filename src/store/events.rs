@@ -83,39 +83,41 @@ const COLUMNS: &str = "seq, id, time_ms, flow_id, type, endpoint, client_id, sub
                        error, description, rule, expected, received, hint, details";
 
 impl Store {
-    /// Stores events in one transaction, in order.
+    /// Stores events in one statement, in order (their `seq` follows it).
     pub async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, \
-                           subject, outcome, error, description, rule, expected, received, hint, \
-                           details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                           $13, $14, $15)";
+        if events.is_empty() {
+            return Ok(());
+        }
         let details: Vec<String> = events
             .iter()
             .map(|event| to_json("events.details", &event.details))
             .collect::<Result<_, _>>()?;
+        // One statement for the whole batch: on SQLite each statement is a round trip to the
+        // connection's thread, and the batch holds the single write lock while it runs, so
+        // row-by-row inserts made token requests queue behind the event writer.
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for (event, details) in events.iter().zip(&details) {
-                sqlx::query(SQL)
-                    .bind(&event.id)
-                    .bind(event.time_ms)
-                    .bind(&event.flow)
-                    .bind(event.kind.as_str())
-                    .bind(&event.endpoint)
-                    .bind(&event.client_id)
-                    .bind(&event.user)
-                    .bind(event.outcome.as_str())
-                    .bind(&event.error)
-                    .bind(&event.description)
-                    .bind(&event.rule)
-                    .bind(&event.expected)
-                    .bind(&event.received)
-                    .bind(&event.hint)
-                    .bind(details)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, subject, \
+                 outcome, error, description, rule, expected, received, hint, details) ",
+            );
+            insert.push_values(events.iter().zip(&details), |mut row, (event, details)| {
+                row.push_bind(&event.id)
+                    .push_bind(event.time_ms)
+                    .push_bind(&event.flow)
+                    .push_bind(event.kind.as_str())
+                    .push_bind(&event.endpoint)
+                    .push_bind(&event.client_id)
+                    .push_bind(&event.user)
+                    .push_bind(event.outcome.as_str())
+                    .push_bind(&event.error)
+                    .push_bind(&event.description)
+                    .push_bind(&event.rule)
+                    .push_bind(&event.expected)
+                    .push_bind(&event.received)
+                    .push_bind(&event.hint)
+                    .push_bind(details);
+            });
+            insert.build().execute(pool).await?;
         });
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! user approves one.
 
 use super::grants::NewGrant;
-use super::{Store, StoreError, from_json, on_pool, to_json};
+use super::{Store, StoreError, from_json, on_pool, on_writer, to_json};
 
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
@@ -87,7 +87,7 @@ impl Store {
                            nonce, expires_at, flow_id) \
                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         let resources = to_json("authorization_requests.resources", &request.resources)?;
-        on_pool!(self, pool => sqlx::query(SQL)
+        on_writer!(self, pool => sqlx::query(SQL)
             .bind(&request.id)
             .bind(&request.csrf_digest)
             .bind(&request.browser_digest)
@@ -138,7 +138,7 @@ impl Store {
              AND browser_digest = $3 AND expires_at > $4 RETURNING ",
             request_columns!()
         );
-        let row: Option<AuthorizationRequestRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+        let row: Option<AuthorizationRequestRow> = on_writer!(self, pool => sqlx::query_as(SQL)
             .bind(id)
             .bind(csrf_digest)
             .bind(browser_digest)
@@ -158,7 +158,7 @@ impl Store {
                                 redirect_uri, code_challenge, nonce, expires_at) \
                                 VALUES ($1, $2, $3, $4, $5, $6)";
         let resources = to_json("grants.resources", &grant.resources)?;
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(super::grants::INSERT_GRANT_SQL)
                 .bind(&grant.id)

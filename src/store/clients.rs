@@ -1,6 +1,6 @@
 //! Registered clients.
 
-use super::{Store, StoreError, from_json, on_pool, to_json};
+use super::{Store, StoreError, from_json, on_pool, on_writer, to_json};
 use crate::oauth::client::{Client, ClientMetadata, ClientPolicy, ClientSource};
 
 #[derive(sqlx::FromRow)]
@@ -61,7 +61,7 @@ impl Store {
                            VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let metadata = to_json("clients.metadata", &client.metadata)?;
         let policy = policy_json(client)?;
-        on_pool!(self, pool => sqlx::query(SQL)
+        on_writer!(self, pool => sqlx::query(SQL)
             .bind(&client.client_id)
             .bind(&client.secret_digest)
             .bind(&client.registration_token_digest)
@@ -134,7 +134,7 @@ impl Store {
                            WHERE clients.source = excluded.source";
         let metadata = to_json("clients.metadata", &client.metadata)?;
         let policy = policy_json(client)?;
-        let changed = on_pool!(self, pool => sqlx::query(SQL)
+        let changed = on_writer!(self, pool => sqlx::query(SQL)
             .bind(&client.client_id)
             .bind(&client.secret_digest)
             .bind(&metadata)
@@ -157,7 +157,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const SQL: &str = "UPDATE clients SET secret_digest = $3 \
                            WHERE client_id = $1 AND source = 'declared' AND secret_digest = $2";
-        let changed = on_pool!(self, pool => sqlx::query(SQL)
+        let changed = on_writer!(self, pool => sqlx::query(SQL)
             .bind(client_id)
             .bind(current)
             .bind(replacement)
@@ -184,7 +184,7 @@ impl Store {
         let metadata = metadata
             .map(|metadata| to_json("clients.metadata", metadata))
             .transpose()?;
-        let changed = on_pool!(self, pool => sqlx::query(SQL)
+        let changed = on_writer!(self, pool => sqlx::query(SQL)
             .bind(client_id)
             .bind(current)
             .bind(next)
@@ -201,7 +201,7 @@ impl Store {
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         const TOKENS_SQL: &str = "DELETE FROM access_tokens WHERE client_id = $1";
         const CLIENT_SQL: &str = "DELETE FROM clients WHERE client_id = $1";
-        let deleted = on_pool!(self, pool => {
+        let deleted = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(TOKENS_SQL).bind(client_id).execute(&mut *tx).await?;
             let deleted = sqlx::query(CLIENT_SQL)

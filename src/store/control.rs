@@ -2,7 +2,7 @@
 //! a client, a user or a flow at once, and reset the database to what the configuration
 //! declares.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_writer};
 
 /// Whose tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl Store {
         now: i64,
     ) -> Result<TokensChanged, StoreError> {
         let (sql, key) = owner.sql();
-        let (grants, access_tokens) = on_pool!(self, pool => {
+        let (grants, access_tokens) = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             // Access tokens first: their condition may go through the grants.
             let access_tokens = sqlx::query(sql.revoke_access_tokens)
@@ -142,7 +142,7 @@ impl Store {
     ) -> Result<TokensChanged, StoreError> {
         let (sql, key) = owner.sql();
         let mut changed = [0u64; 3];
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             for (statement, count) in sql.expire.into_iter().zip(&mut changed) {
                 *count = sqlx::query(statement)
@@ -178,7 +178,7 @@ impl Store {
         // 'seed' is what instances before migration 0004 called 'declared'.
         const CLIENTS: &str = "DELETE FROM clients WHERE source NOT IN ('declared', 'seed', 'cli')";
         const EVENTS: &str = "DELETE FROM events";
-        let removed = on_pool!(self, pool => {
+        let removed = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let access_tokens = sqlx::query(ACCESS_TOKENS)
                 .execute(&mut *tx)

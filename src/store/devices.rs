@@ -5,7 +5,7 @@ use super::grants::{
     INSERT_ACCESS_TOKEN_SQL, INSERT_GRANT_SQL, INSERT_REFRESH_TOKEN_SQL, IssuedTokens, NewGrant,
     Spent,
 };
-use super::{Store, StoreError, from_json, on_pool, to_json};
+use super::{Store, StoreError, from_json, on_pool, on_writer, to_json};
 use crate::oauth::device::{DeviceGrant, DeviceStatus};
 
 #[derive(sqlx::FromRow)]
@@ -83,7 +83,7 @@ impl Store {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING"
         );
         let resources = to_json("device_authorizations.resources", &grant.resources)?;
-        let inserted = on_pool!(self, pool => sqlx::query(SQL)
+        let inserted = on_writer!(self, pool => sqlx::query(SQL)
             .bind(&grant.device_code_digest)
             .bind(&grant.user_code)
             .bind(&grant.client_id)
@@ -146,7 +146,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE device_authorizations SET last_poll_at = $2, poll_interval = $3 \
                            WHERE device_code_digest = $1";
-        on_pool!(self, pool => sqlx::query(SQL)
+        on_writer!(self, pool => sqlx::query(SQL)
             .bind(device_code_digest)
             .bind(now)
             .bind(interval)
@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const SQL: &str = "UPDATE device_authorizations SET csrf_digest = $2, browser_digest = $3 \
                            WHERE user_code = $1 AND status = 'pending' AND expires_at > $4";
-        let changed = on_pool!(self, pool => sqlx::query(SQL)
+        let changed = on_writer!(self, pool => sqlx::query(SQL)
             .bind(user_code)
             .bind(binding.csrf_digest)
             .bind(binding.browser_digest)
@@ -219,7 +219,7 @@ impl Store {
             DeviceDecision::Approve { subject } => (DeviceStatus::Approved, Some(subject)),
             DeviceDecision::Deny => (DeviceStatus::Denied, None),
         };
-        let row: Option<DeviceRow> = on_pool!(self, pool => sqlx::query_as(SQL)
+        let row: Option<DeviceRow> = on_writer!(self, pool => sqlx::query_as(SQL)
             .bind(user_code)
             .bind(status.as_str())
             .bind(subject)
@@ -246,7 +246,7 @@ impl Store {
                                  WHERE device_code_digest = $1 AND status = 'approved' \
                                  AND expires_at > $2";
         let resources = to_json("grants.resources", &grant.resources)?;
-        let spent = on_pool!(self, pool => {
+        let spent = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(SPEND_SQL)
                 .bind(device_code_digest)
@@ -307,7 +307,7 @@ impl Store {
         const SQL: &str = "DELETE FROM device_authorizations WHERE device_code_digest IN \
                            (SELECT device_code_digest FROM device_authorizations \
                            WHERE expires_at < $1 LIMIT $2)";
-        Ok(on_pool!(self, pool => sqlx::query(SQL)
+        Ok(on_writer!(self, pool => sqlx::query(SQL)
             .bind(now)
             .bind(batch)
             .execute(pool)

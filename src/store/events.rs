@@ -1,6 +1,6 @@
 //! The event log: written in batches, read by filter, swept by age.
 
-use super::{Store, StoreError, from_json, on_pool, to_json};
+use super::{Store, StoreError, from_json, on_pool, on_writer, to_json};
 use crate::oauth::event::{Event, EventType, Outcome};
 
 /// Which events to read.
@@ -95,7 +95,7 @@ impl Store {
         // One statement for the whole batch: on SQLite each statement is a round trip to the
         // connection's thread, and the batch holds the single write lock while it runs, so
         // row-by-row inserts made token requests queue behind the event writer.
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, subject, \
                  outcome, error, description, rule, expected, received, hint, details) ",
@@ -217,7 +217,7 @@ impl Store {
     pub async fn sweep_events(&self, before_ms: i64, batch: i64) -> Result<u64, StoreError> {
         const SQL: &str = "DELETE FROM events WHERE seq IN \
                            (SELECT seq FROM events WHERE time_ms < $1 ORDER BY seq LIMIT $2)";
-        Ok(on_pool!(self, pool => sqlx::query(SQL)
+        Ok(on_writer!(self, pool => sqlx::query(SQL)
             .bind(before_ms)
             .bind(batch)
             .execute(pool)

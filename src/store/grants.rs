@@ -1,7 +1,7 @@
 //! Grants and the credentials that follow from them: redeeming codes, rotating refresh
 //! tokens, recording access tokens, and revoking a whole family.
 
-use super::{Store, StoreError, from_json, on_pool};
+use super::{Store, StoreError, from_json, on_pool, on_writer};
 use crate::oauth::access_token::AccessTokenClaims;
 use crate::oauth::grant::{AccessTokenRecord, CodeGrant, RefreshGrant};
 
@@ -250,7 +250,7 @@ impl Store {
         const SQL: &str = "DELETE FROM refresh_successors WHERE token_digest IN \
                            (SELECT token_digest FROM refresh_successors WHERE expires_at <= $1 \
                            LIMIT $2)";
-        Ok(on_pool!(self, pool => sqlx::query(SQL)
+        Ok(on_writer!(self, pool => sqlx::query(SQL)
             .bind(now)
             .bind(batch)
             .execute(pool)
@@ -288,7 +288,7 @@ impl Store {
                                   AND g.revoked_at IS NULL)";
         const SUCCESSOR_SQL: &str = "INSERT INTO refresh_successors (token_digest, sealed, \
                                      expires_at) VALUES ($1, $2, $3)";
-        let spent = on_pool!(self, pool => {
+        let spent = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let spent = match &spend {
                 Spend::Code => sqlx::query(CODE_SQL).bind(key).bind(now),
@@ -378,7 +378,7 @@ impl Store {
     /// family: they are all checked against the grant's `revoked_at`.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
         const SQL: &str = "UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-        on_pool!(self, pool => sqlx::query(SQL)
+        on_writer!(self, pool => sqlx::query(SQL)
             .bind(grant_id)
             .bind(now)
             .execute(pool)
@@ -406,7 +406,7 @@ impl Store {
         grant_id: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(INSERT_ACCESS_TOKEN_SQL)
+        on_writer!(self, pool => sqlx::query(INSERT_ACCESS_TOKEN_SQL)
             .bind(&token.jti)
             .bind(grant_id)
             .bind(&token.client_id)
@@ -441,7 +441,7 @@ impl Store {
     pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<(), StoreError> {
         const SQL: &str =
             "UPDATE access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL";
-        on_pool!(self, pool => sqlx::query(SQL)
+        on_writer!(self, pool => sqlx::query(SQL)
             .bind(jti)
             .bind(now)
             .execute(pool)

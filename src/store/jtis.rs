@@ -1,7 +1,7 @@
 //! JWTs that may be used once (client assertions, identity assertions): the first use wins,
 //! across instances.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_writer};
 
 impl Store {
     /// Records the use of the JWT `jti` from `issuer`, kept until `expires_at`. Returns
@@ -17,7 +17,7 @@ impl Store {
         }
         const SQL: &str = "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) \
                            ON CONFLICT DO NOTHING";
-        let inserted = on_pool!(self, pool => sqlx::query(SQL)
+        let inserted = on_writer!(self, pool => sqlx::query(SQL)
             .bind(issuer)
             .bind(jti)
             .bind(expires_at)
@@ -31,7 +31,7 @@ impl Store {
     pub async fn sweep_used_jtis(&self, now: i64, batch: i64) -> Result<u64, StoreError> {
         const SQL: &str = "DELETE FROM used_jtis WHERE (issuer, jti) IN \
                            (SELECT issuer, jti FROM used_jtis WHERE expires_at < $1 LIMIT $2)";
-        Ok(on_pool!(self, pool => sqlx::query(SQL)
+        Ok(on_writer!(self, pool => sqlx::query(SQL)
             .bind(now)
             .bind(batch)
             .execute(pool)

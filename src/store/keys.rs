@@ -1,6 +1,6 @@
 //! Signing keys.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredKey {
@@ -35,7 +35,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO signing_keys (kid, private_key_pem, active, created_at) \
                            VALUES ($1, $2, TRUE, $3) ON CONFLICT DO NOTHING";
-        let result = on_pool!(self, pool => sqlx::query(SQL)
+        let result = on_writer!(self, pool => sqlx::query(SQL)
             .bind(kid)
             .bind(private_key_pem)
             .bind(now)
@@ -66,7 +66,7 @@ impl Store {
                                   WHERE kid = $1 AND active";
         const INSERT_SQL: &str = "INSERT INTO signing_keys (kid, private_key_pem, active, \
                                   created_at) VALUES ($1, $2, TRUE, $3)";
-        let rotated = on_pool!(self, pool => {
+        let rotated = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
             let retired = sqlx::query(RETIRE_SQL)
                 .bind(current_kid)

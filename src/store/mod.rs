@@ -134,24 +134,49 @@ pub struct Store {
 
 #[derive(Clone, Debug)]
 enum Backend {
-    Sqlite(SqlitePool),
+    /// SQLite admits one writer at a time. Writers that meet on the file's lock wait in its
+    /// busy handler, which sleeps 1, 2, 5, 10, ... ms between tries: under 8 concurrent
+    /// token requests that made the p99 tens of milliseconds. So every statement that writes
+    /// goes through `write`, one connection, where writers queue in the pool without
+    /// sleeping, and reads go through `read`, whose connections are `query_only` (a write
+    /// sent there by mistake fails in the tests rather than contending for the lock).
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
-/// Runs the same expression with `$pool` bound to whichever pool is live. The expression is
-/// compiled once per backend, so a query that does not type-check on both does not build.
+/// Runs the same expression with `$pool` bound to whichever pool reads: SQLite's read pool,
+/// or the PostgreSQL pool. The expression is compiled once per backend, so a query that
+/// does not type-check on both does not build.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Sqlite { read: $pool, .. } => $body,
             $crate::store::Backend::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
 
+/// [`on_pool!`] for statements and transactions that write: SQLite's single writer
+/// connection, or the PostgreSQL pool.
+macro_rules! on_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
+
 /// SQLite waits this long for another writer before giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite connections that only read (WAL lets them run beside the writer).
+const SQLITE_READERS: u32 = 8;
 
 /// How long a request waits for a database connection (sqlx's default is 30 s, the whole
 /// request timeout): beyond it, the database counts as unavailable and the request is
@@ -186,16 +211,25 @@ impl Store {
             // connection first, it is a no-op for the pool's connections (WAL is stored in
             // the file), which otherwise race for it and fail with "database is locked".
             sqlx::Connection::close(sqlx::ConnectOptions::connect(&options).await?).await?;
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                // Keeps `sqlite::memory:` databases alive between uses.
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
+            // Both pools come from the same options, so a `sqlite::memory:` database (shared
+            // cache, named once in the options) is the same database in both.
+            let pool = || {
+                SqlitePoolOptions::new()
+                    // Keeps `sqlite::memory:` databases alive between uses.
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+            };
+            let write = pool()
+                .max_connections(1)
+                .connect_with(options.clone())
                 .await?;
-            Backend::Sqlite(pool)
+            let read = pool()
+                .max_connections(SQLITE_READERS)
+                .connect_with(options.pragma("query_only", "ON"))
+                .await?;
+            Backend::Sqlite { read, write }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -215,7 +249,7 @@ impl Store {
     /// database lock while migrating.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Backend::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
             Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -224,7 +258,7 @@ impl Store {
     /// "sqlite" or "postgres", for logs.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
-            Backend::Sqlite(_) => "sqlite",
+            Backend::Sqlite { .. } => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
     }
@@ -237,7 +271,10 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await);
+        if let Backend::Sqlite { read, .. } = &self.backend {
+            read.close().await;
+        }
+        on_writer!(self, pool => pool.close().await);
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a serving instance records about itself, for commands that run without its
 //! configuration (`migrations/*/0002_server_settings.sql`).
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_writer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerSetting {
@@ -52,7 +52,7 @@ impl Store {
                            VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET \
                            value = excluded.value, updated_at = excluded.updated_at \
                            WHERE server_settings.value <> excluded.value";
-        let changed = on_pool!(self, pool => sqlx::query(SQL)
+        let changed = on_writer!(self, pool => sqlx::query(SQL)
             .bind(setting.as_str())
             .bind(value)
             .bind(now)

@@ -3,7 +3,7 @@
 //! and a sweep never holds SQLite's write lock for long. What must outlive its expiry, and
 //! for how long, is the caller's `cutoff`; see `services::sweeper`.
 
-use super::{Backend, Store, StoreError, on_pool};
+use super::{Backend, Store, StoreError, on_pool, on_writer};
 
 /// Where a walk through the grants stands: the last grant looked at, in `(created_at, id)`
 /// order.
@@ -35,7 +35,7 @@ impl Store {
         const SQL: &str = "DELETE FROM authorization_requests WHERE id IN \
                            (SELECT id FROM authorization_requests WHERE expires_at < $1 \
                            LIMIT $2)";
-        Ok(on_pool!(self, pool => sqlx::query(SQL)
+        Ok(on_writer!(self, pool => sqlx::query(SQL)
             .bind(now)
             .bind(batch)
             .execute(pool)
@@ -49,7 +49,7 @@ impl Store {
     pub async fn sweep_access_tokens(&self, cutoff: i64, batch: i64) -> Result<u64, StoreError> {
         const SQL: &str = "DELETE FROM access_tokens WHERE jti IN \
                            (SELECT jti FROM access_tokens WHERE expires_at < $1 LIMIT $2)";
-        Ok(on_pool!(self, pool => sqlx::query(SQL)
+        Ok(on_writer!(self, pool => sqlx::query(SQL)
             .bind(cutoff)
             .bind(batch)
             .execute(pool)
@@ -107,7 +107,7 @@ impl Store {
                 None,
             ),
         };
-        let deleted = on_pool!(self, pool => sqlx::query(DELETE_SQL)
+        let deleted = on_writer!(self, pool => sqlx::query(DELETE_SQL)
             .bind(after.created_at)
             .bind(&after.id)
             .bind(upto.created_at)
@@ -125,7 +125,8 @@ impl Store {
     /// never restarts and grows without bound (387 MB beside a 14 MB database, issue 18);
     /// a `TRUNCATE` checkpoint waits for the readers of the moment and restarts it.
     pub async fn checkpoint_wal_above(&self, above: u64) -> Result<Option<u64>, StoreError> {
-        let (Backend::Sqlite(pool), Some(wal)) = (&self.backend, &self.wal_path) else {
+        let (Backend::Sqlite { write: pool, .. }, Some(wal)) = (&self.backend, &self.wal_path)
+        else {
             return Ok(None);
         };
         let size = match std::fs::metadata(wal) {

@@ -20,6 +20,12 @@ use tokio::sync::{Notify, mpsc, oneshot};
 /// Events written per transaction at most.
 const BATCH: usize = 256;
 
+/// How long the writer gathers events after the first of a batch before it writes them
+/// (unless the batch fills or someone waits on a flush first). Writing as soon as one event
+/// arrived made a transaction of one or two events per request: on SQLite, whose single
+/// writer the token requests also need, that doubled the write transactions under load.
+const GATHER: Duration = Duration::from_millis(20);
+
 enum Message {
     Event(Box<Event>),
     /// Answered once everything sent before it is stored.
@@ -102,22 +108,32 @@ impl EventLog {
     }
 }
 
-/// Drains the buffer: waits for an event, takes what else is there (up to a batch), stores
-/// it in one transaction. A database failure loses that batch, logged once per batch; the
-/// request that caused the events has been answered long before.
+/// Drains the buffer: waits for an event, gathers what else comes within [`GATHER`] (up to
+/// a batch, and no longer once a flush is waiting), stores it in one statement. A database
+/// failure loses that batch, logged once per batch; the request that caused the events has
+/// been answered long before.
 async fn write(store: Store, mut receiver: mpsc::Receiver<Message>, stored: Arc<Notify>) {
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = receiver.recv().await {
+        let until = tokio::time::Instant::now() + GATHER;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Event(event) => batch.push(*event),
                 Message::Flush(done) => waiting.push(done),
             }
-            if batch.len() < BATCH {
-                next = receiver.try_recv().ok();
+            if batch.len() >= BATCH {
+                break;
             }
+            next = match receiver.try_recv() {
+                Ok(message) => Some(message),
+                Err(_) if waiting.is_empty() => tokio::time::timeout_at(until, receiver.recv())
+                    .await
+                    .ok()
+                    .flatten(),
+                Err(_) => None,
+            };
         }
         if !batch.is_empty() {
             match store.insert_events(&batch).await {

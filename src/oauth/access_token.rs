@@ -73,7 +73,7 @@ impl AccessTokenClaims {
             aud: Audience::from_list(audience),
             exp: iat.saturating_add(ttl_secs),
             iat,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: uuid::Uuid::now_v7().to_string(),
             client_id: client_id.to_owned(),
             scope,
             act: None,

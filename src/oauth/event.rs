@@ -194,7 +194,10 @@ impl Event {
     /// An event of `kind` that went through.
     pub fn new(kind: EventType, time_ms: i64) -> Self {
         Event {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Time-ordered (UUIDv7), as are flow ids, grant ids and `jti`s: each new row then
+            // lands on the last page of its unique index instead of a random one, so a batch
+            // of events rewrites a few pages of SQLite's log rather than one per event.
+            id: uuid::Uuid::now_v7().to_string(),
             seq: 0,
             time_ms,
             flow: None,

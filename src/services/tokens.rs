@@ -336,7 +336,7 @@ impl TokenIssuer {
             sub: assertion.subject.to_owned(),
             aud: Audience::One(assertion.decision.audience.clone()),
             client_id: assertion.decision.client_id.clone(),
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: uuid::Uuid::now_v7().to_string(),
             exp: now.saturating_add(id_jag::LIFETIME_SECS),
             iat: now,
             resource: Some(Resources::One(assertion.decision.resource.clone())),

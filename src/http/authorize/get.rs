@@ -46,7 +46,7 @@ async fn show_consent(
 ) -> Result<Response, PageError> {
     // Each authorization request starts a flow: the event log follows it through the
     // consent, the code, the tokens and every refresh.
-    let flow_id = uuid::Uuid::new_v4().to_string();
+    let flow_id = uuid::Uuid::now_v7().to_string();
     events::set_flow(&flow_id);
     events::detail("parameters", params.to_json());
     let client_id = params

@@ -204,7 +204,7 @@ pub(super) async fn issue_code(
     let now = app.now();
     let code = Secret::generate();
     let grant = NewGrant {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::now_v7().to_string(),
         client_id: approval.client_id.to_owned(),
         subject: approval.subject.to_owned(),
         scope: approval.scope.to_owned(),

@@ -44,7 +44,7 @@ pub async fn device_authorization(
     client.metadata.require_grant(GrantType::DeviceCode)?;
     // Each device authorization is a flow: the event log follows it through the page, the
     // polls and the tokens.
-    let flow_id = uuid::Uuid::new_v4().to_string();
+    let flow_id = uuid::Uuid::now_v7().to_string();
     events::set_flow(&flow_id);
     let resources = resource::resolve_requested(
         params.all("resource")?,

@@ -39,7 +39,7 @@ pub async fn exchange(
         .into());
     }
     // Each client_credentials request is a flow of its own.
-    events::set_flow(&uuid::Uuid::new_v4().to_string());
+    events::set_flow(&uuid::Uuid::now_v7().to_string());
     let resources = resource::resolve_requested(
         params.all("resource")?,
         &app.config.resources,

@@ -90,7 +90,7 @@ pub async fn exchange(
             );
     }
     let grant = NewGrant {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::now_v7().to_string(),
         client_id: client.client_id.clone(),
         subject: subject.to_owned(),
         scope: device.scope.clone(),

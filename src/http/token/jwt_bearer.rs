@@ -44,7 +44,7 @@ pub async fn exchange(
         .rule(&rules::JAG_4)
         .into());
     }
-    events::set_flow(&uuid::Uuid::new_v4().to_string());
+    events::set_flow(&uuid::Uuid::now_v7().to_string());
     let claims = app
         .trusted_issuers
         .verify(params.require("assertion")?, app.issuer.as_str())

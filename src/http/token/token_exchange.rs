@@ -41,7 +41,7 @@ pub async fn exchange(
         .into());
     }
     // Each exchange is a flow of its own.
-    events::set_flow(&uuid::Uuid::new_v4().to_string());
+    events::set_flow(&uuid::Uuid::now_v7().to_string());
     let requested_type = params.get("requested_token_type")?;
     events::detail(
         "requested_token_type",

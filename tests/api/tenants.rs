@@ -184,11 +184,11 @@ async fn each_tenant_has_its_own_users_clients_and_consent_mode(backend: Backend
     let carol = app.decide(&form, "approve", "carol").await;
     assert_error_page(carol, StatusCode::BAD_REQUEST).await;
 
-    // beta: no page at all, approved as bob.
+    // beta: no page at all, approved as bob (the redirect of a GET: 302).
     let response = beta
         .get_authorize(&beta.authorize_params("beta-app", &[]))
         .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.status(), StatusCode::FOUND);
     let callback = Callback::from_response(&response);
     assert_eq!(callback.one("iss"), beta.issuer);
     let tokens = beta.redeemed("beta-app", &callback.one("code")).await;
@@ -358,6 +358,29 @@ async fn a_tenants_state_survives_a_restart_in_its_own_store(backend: Backend) {
     let kid = acme.jwks().await["keys"][0]["kid"].clone();
     drop(acme);
     first.stop().await;
+
+    // Where the stores are: a file beside the default one, or a schema of the database.
+    match backend {
+        Backend::Sqlite => {
+            let default = db.url.trim_start_matches("sqlite://");
+            for name in ["acme", "beta"] {
+                let file = default.replace("tollgate.db", &format!("tollgate.{name}.db"));
+                assert!(std::path::Path::new(&file).exists(), "{file}");
+            }
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let schemas: Vec<String> = sqlx::query_scalar(
+                "SELECT table_schema::text FROM information_schema.tables \
+                 WHERE table_name = 'clients' ORDER BY 1",
+            )
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+            assert_eq!(schemas, ["public", "tenant_acme", "tenant_beta"]);
+        }
+    }
 
     let again = two_tenants(backend).on_db(db).spawn().await;
     let acme = again.tenant("acme");

@@ -255,3 +255,35 @@ pub(crate) fn client_ip(request: &Request) -> Option<IpAddr> {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::names_issuer;
+
+    #[test]
+    fn a_request_goes_to_the_tenant_whose_issuer_it_names() {
+        for path in [
+            "/t/acme",
+            "/t/acme/token",
+            "/t/acme/_tollgate/api/clock",
+            "/t/acme/.well-known/openid-configuration",
+            // RFC 8414 §3.1 and OpenID path insertion (MD-2, MD-9).
+            "/.well-known/oauth-authorization-server/t/acme",
+            "/.well-known/openid-configuration/t/acme",
+        ] {
+            assert!(names_issuer("/t/acme", path), "{path}");
+        }
+        for path in [
+            "/token",
+            "/t/acme-eu/token",
+            "/t/acmetoken",
+            "/t",
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/oauth-authorization-server/t/acme/x",
+            "/.well-known/oauth-authorization-server/t/acme-eu",
+            "/x/t/acme/token",
+        ] {
+            assert!(!names_issuer("/t/acme", path), "{path}");
+        }
+    }
+}

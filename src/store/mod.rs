@@ -322,3 +322,24 @@ fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result
 fn to_json<T: serde::Serialize>(column: &str, value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{tenant_file, tenant_schema};
+    use std::path::Path;
+
+    #[test]
+    fn a_tenants_store_is_beside_the_default_one() {
+        assert_eq!(
+            tenant_file(Path::new("data/tollgate.db"), "acme"),
+            Path::new("data/tollgate.acme.db")
+        );
+        assert_eq!(
+            tenant_file(Path::new("/var/lib/tollgate"), "team-2"),
+            Path::new("/var/lib/tollgate.team-2")
+        );
+        assert_eq!(tenant_schema("acme"), "tenant_acme");
+        // Names are [a-z0-9-]+: `-` becomes `_`, which no name has, so no two names meet.
+        assert_eq!(tenant_schema("team-2"), "tenant_team_2");
+    }
+}

@@ -453,6 +453,38 @@ async fn cli_commands_act_on_the_tenant_they_name(backend: Backend) {
     );
     let serve = run_tollgate(&[&["serve", "--tenant", "acme"][..], &base].concat(), &[]);
     assert_eq!(serve.status.code(), Some(2));
+
+    // `ctl --tenant acme` drives acme's control API (`{issuer}/t/acme/_tollgate/api`): its
+    // key rotates, the default tenant's does not.
+    let kids = |jwks: Value| -> Vec<Value> {
+        let keys = jwks["keys"].as_array().unwrap();
+        keys.iter().map(|k| k["kid"].clone()).collect()
+    };
+    let (acme_before, default_before) = (kids(acme.jwks().await), kids(app.jwks().await));
+    let bind = app.addr.to_string();
+    let args: Vec<String> = [
+        &["ctl", "--tenant", "acme", "--bind", &bind][..],
+        &base,
+        &["keys", "rotate"],
+    ]
+    .concat()
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let rotated = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_tollgate(&args, &[])
+    })
+    .await
+    .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let acme_after = kids(acme.jwks().await);
+    assert_eq!(acme_after.len(), acme_before.len() + 1, "{acme_after:?}");
+    assert_eq!(kids(app.jwks().await), default_before);
 }
 
 /// `check-config` checks each tenant as its own server would, and its name and path, with

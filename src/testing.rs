@@ -23,6 +23,11 @@
 //! The control operations of the control API (move the clock, revoke or expire tokens,
 //! rotate the key, reset, faults) are methods of [`TestServer`] too (`testing/control.rs`).
 //!
+//! Several issuers in one server (issue 17): [`TestServerBuilder::tenant`] declares a tenant
+//! with settings of its own, and [`TestServer::tenant`] gives it as a `TestServer` whose
+//! issuer is `http://127.0.0.1:<port>/t/<name>`, with its own keys, users, clients and
+//! store.
+//!
 //! Tollgate's own black-box tests (`tests/api`) run on this fixture too, with the options
 //! they need: a database of their own ([`TestServerBuilder::database_url`]), a
 //! [`ManualClock`](crate::clock::ManualClock) ([`TestServerBuilder::clock`]), an issuer

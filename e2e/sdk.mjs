@@ -70,9 +70,14 @@ export class InMemoryOAuthProvider {
   #client;
   #tokens;
   #codeVerifier;
+  #user;
 
-  /** `grantTypes` without `refresh_token` makes a client that gets no refresh tokens. */
-  constructor({ clientName = 'Tollgate e2e (MCP TypeScript SDK)', grantTypes = ['authorization_code', 'refresh_token'] } = {}) {
+  /**
+   * `grantTypes` without `refresh_token` makes a client that gets no refresh tokens; `user` is
+   * who approves on the consent page.
+   */
+  constructor({ clientName = 'Tollgate e2e (MCP TypeScript SDK)', grantTypes = ['authorization_code', 'refresh_token'], user = 'dev' } = {}) {
+    this.#user = user;
     this.#clientMetadata = {
       client_name: clientName,
       redirect_uris: [CALLBACK],
@@ -130,7 +135,7 @@ export class InMemoryOAuthProvider {
   async redirectToAuthorization(authorizationUrl) {
     this.authorizationUrls.push(authorizationUrl);
     if (!this.allowRedirect) throw new Error(`unexpected redirect to ${authorizationUrl}`);
-    this.callbacks.push(await approveInBrowser(authorizationUrl));
+    this.callbacks.push(await approveInBrowser(authorizationUrl, { user: this.#user }));
   }
 
   /** The code of the latest redirect back, checked as a client checks it. */

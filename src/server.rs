@@ -39,7 +39,10 @@ pub enum StartError {
 /// A bound, ready server: the database is migrated and the keys are loaded.
 pub struct Server {
     listener: TcpListener,
+    /// The default tenant.
     app: AppState,
+    /// The other tenants (`[[tenants]]`), in the order declared.
+    tenants: Vec<AppState>,
 }
 
 /// Options for [`Server::start`] beyond the configuration.
@@ -92,51 +95,27 @@ impl Server {
             problems.dedup();
             return Err(StartError::Config(problems.join("; ")));
         }
-        // The control API moves this clock forward; everything reads it.
-        let clock = Arc::new(ServerClock::new(
-            launch.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-        ));
-        let store = Store::connect(&config.database_url).await?;
-        store.migrate().await?;
-        // For `tollgate token`, `tollgate keys` and `tollgate device`, which may run with
-        // nothing but the database URL.
-        let grace = config.key_grace_period().as_secs().to_string();
-        let reload = config.keys.reload_interval.as_millis().to_string();
-        let subjects: Vec<String> = config.all_users().into_iter().map(|u| u.subject).collect();
-        let users = serde_json::to_string(&subjects).unwrap_or_default();
-        for (setting, value) in [
-            (ServerSetting::Issuer, issuer.as_str()),
-            (ServerSetting::KeyGracePeriod, &grace),
-            (ServerSetting::KeyReloadInterval, &reload),
-            (ServerSetting::Users, &users),
-        ] {
-            store
-                .record_server_setting(setting, value, clock.now())
-                .await?;
+        let base_clock = launch.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        // Each tenant (issue 17) is an issuer of its own: its own App, store, keys and
+        // clock, served under its path beside the default tenant.
+        let tenant_configs: Vec<Config> =
+            config.tenants.iter().map(|t| config.effective(t)).collect();
+        let allow_insecure_issuer = config.allow_insecure_issuer;
+        let app = open_app(config, issuer.clone(), Arc::clone(&base_clock), addr).await?;
+        let mut tenants = Vec::with_capacity(tenant_configs.len());
+        for tenant_config in tenant_configs {
+            let tenant_issuer = Issuer::parse(
+                &format!("{}{}", issuer.as_str(), tenant_config.tenant_path()),
+                allow_insecure_issuer,
+            )?;
+            tenants
+                .push(open_app(tenant_config, tenant_issuer, Arc::clone(&base_clock), addr).await?);
         }
-        let keys =
-            signing_keys::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
-        let (applied, secret_check) = declarations::apply(&store, &config, clock.now()).await?;
-        if applied != Applied::default() {
-            tracing::info!(
-                written = applied.written,
-                removed = applied.removed,
-                "applied the clients of the configuration"
-            );
-        }
-        warn_about_undeclared_approvers(&store, &config).await?;
-        // Argon2 verifications of declared secrets run after start-up (see `services::declarations`).
-        let declared_secrets = secret_check.spawn(store.clone());
-        let app = Arc::new(App::new(
-            config,
-            issuer,
-            store,
-            keys,
-            clock,
-            declared_secrets,
-            addr,
-        ));
-        Ok(Server { listener, app })
+        Ok(Server {
+            listener,
+            app,
+            tenants,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -152,33 +131,102 @@ impl Server {
         Arc::clone(&self.app)
     }
 
+    /// The other tenants (`[[tenants]]`), in the order declared.
+    pub fn tenants(&self) -> &[AppState] {
+        &self.tenants
+    }
+
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = crate::http::router(Arc::clone(&self.app));
-        let maintenance = tokio::spawn(maintain_keys(Arc::clone(&self.app)));
-        let sweeper = tokio::spawn(sweep(Arc::clone(&self.app)));
-        let app = Arc::clone(&self.app);
-        tokio::spawn(async move { app.users.hash_clear_passwords().await });
-        let app = Arc::clone(&self.app);
+        let apps: Vec<AppState> = std::iter::once(Arc::clone(&self.app))
+            .chain(self.tenants.iter().cloned())
+            .collect();
+        let router = crate::http::tenants_router(&apps);
+        let mut background = Vec::new();
+        for app in &apps {
+            background.push(tokio::spawn(maintain_keys(Arc::clone(app))));
+            background.push(tokio::spawn(sweep(Arc::clone(app))));
+            let app = Arc::clone(app);
+            tokio::spawn(async move { app.users.hash_clear_passwords().await });
+        }
+        let closing = apps.clone();
         let shutdown = async move {
             shutdown.await;
             // Graceful shutdown waits for every response to end, event streams included.
-            app.closing.send_replace(true);
+            for app in &closing {
+                app.closing.send_replace(true);
+            }
         };
         let limits = ConnectionLimits {
             header_read_timeout: self.app.config.limits.header_read_timeout,
             max_connections: max_connections(self.app.config.limits.max_connections),
         };
         let result = serve::serve(self.listener, router, limits, shutdown).await;
-        maintenance.abort();
-        sweeper.abort();
-        self.app.events.flush().await;
-        self.app.store.close().await;
+        for task in background {
+            task.abort();
+        }
+        for app in &apps {
+            app.events.flush().await;
+            app.store.close().await;
+        }
         result
     }
+}
+
+/// Opens the store of one tenant (the default one or another), loads its keys, applies its
+/// declarations and builds its [`App`].
+async fn open_app(
+    config: Config,
+    issuer: Issuer,
+    base_clock: Arc<dyn Clock>,
+    addr: SocketAddr,
+) -> Result<AppState, StartError> {
+    // The control API moves this clock forward; everything reads it.
+    let clock = Arc::new(ServerClock::new(base_clock));
+    let tenant = config.tenant.as_ref().map(|t| t.name.as_str());
+    let store = Store::connect_tenant(&config.database_url, tenant).await?;
+    store.migrate().await?;
+    // For `tollgate token`, `tollgate keys` and `tollgate device`, which may run with
+    // nothing but the database URL.
+    let grace = config.key_grace_period().as_secs().to_string();
+    let reload = config.keys.reload_interval.as_millis().to_string();
+    let subjects: Vec<String> = config.all_users().into_iter().map(|u| u.subject).collect();
+    let users = serde_json::to_string(&subjects).unwrap_or_default();
+    for (setting, value) in [
+        (ServerSetting::Issuer, issuer.as_str()),
+        (ServerSetting::KeyGracePeriod, &grace),
+        (ServerSetting::KeyReloadInterval, &reload),
+        (ServerSetting::Users, &users),
+    ] {
+        store
+            .record_server_setting(setting, value, clock.now())
+            .await?;
+    }
+    let keys = signing_keys::load_or_create(&store, clock.now(), config.key_grace_period()).await?;
+    let (applied, secret_check) = declarations::apply(&store, &config, clock.now()).await?;
+    if applied != Applied::default() {
+        tracing::info!(
+            written = applied.written,
+            removed = applied.removed,
+            "applied the clients of the configuration"
+        );
+    }
+    warn_about_undeclared_approvers(&store, &config).await?;
+    // Argon2 verifications of declared secrets run after start-up (see `services::declarations`).
+    let declared_secrets = secret_check.spawn(store.clone());
+    let app = Arc::new(App::new(
+        config,
+        issuer,
+        store,
+        keys,
+        clock,
+        declared_secrets,
+        addr,
+    ));
+    Ok(app)
 }
 
 /// Warns about clients added with `tollgate clients add --approve-as` (checked then against

@@ -23,6 +23,11 @@
 //! The control operations of the control API (move the clock, revoke or expire tokens,
 //! rotate the key, reset, faults) are methods of [`TestServer`] too (`testing/control.rs`).
 //!
+//! Several issuers in one server (issue 17): [`TestServerBuilder::tenant`] declares a tenant
+//! with settings of its own, and [`TestServer::tenant`] gives it as a `TestServer` whose
+//! issuer is `http://127.0.0.1:<port>/t/<name>`, with its own keys, users, clients and
+//! store.
+//!
 //! Tollgate's own black-box tests (`tests/api`) run on this fixture too, with the options
 //! they need: a database of their own ([`TestServerBuilder::database_url`]), a
 //! [`ManualClock`](crate::clock::ManualClock) ([`TestServerBuilder::clock`]), an issuer
@@ -61,6 +66,8 @@ pub struct TestServer {
     addr: SocketAddr,
     issuer: String,
     app: AppState,
+    /// The other tenants (issue 17), by name.
+    tenants: Vec<(String, AppState)>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -86,6 +93,22 @@ impl TestServer {
             listener: None,
             issuer_path: None,
         }
+    }
+
+    /// The tenant `name` (declared with [`TestServerBuilder::tenant`]) as a server of its
+    /// own: its issuer (`http://127.0.0.1:<port>/t/<name>`), JWKS, tokens and control
+    /// operations. It is a view: the server runs while the `TestServer` that spawned it
+    /// lives, and dropping the view stops nothing.
+    pub fn tenant(&self, name: &str) -> Option<TestServer> {
+        let (_, app) = self.tenants.iter().find(|(n, _)| n == name)?;
+        Some(TestServer {
+            addr: self.addr,
+            issuer: app.issuer.as_str().to_owned(),
+            app: Arc::clone(app),
+            tenants: Vec::new(),
+            shutdown: None,
+            task: None,
+        })
     }
 
     /// The issuer identifier, `http://127.0.0.1:<port>`.
@@ -352,6 +375,19 @@ impl TestServerBuilder {
         self
     }
 
+    /// Adds a tenant (`[[tenants]]`, issue 17) named `name`, served under `/t/<name>`
+    /// with an issuer of its own: `settings` receives a configuration with the defaults
+    /// (its process settings, such as `bind` or `database_url`, are the server's and are
+    /// ignored). [`TestServer::tenant`] gives it once started.
+    pub fn tenant(mut self, name: &str, settings: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::default();
+        settings(&mut config);
+        self.config
+            .tenants
+            .push(crate::config::TenantConfig::new(name, config));
+        self
+    }
+
     /// Serves on a listener the caller bound, instead of binding `127.0.0.1:0` (the
     /// configuration's `bind`).
     pub fn listener(mut self, listener: TcpListener) -> Self {
@@ -384,6 +420,14 @@ impl TestServerBuilder {
         .await?;
         let issuer = server.issuer().to_owned();
         let app = server.app();
+        let tenants = server
+            .tenants()
+            .iter()
+            .filter_map(|app| {
+                let name = app.config.tenant.as_ref()?.name.clone();
+                Some((name, Arc::clone(app)))
+            })
+            .collect();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.run_until(async {
             let _ = rx.await;
@@ -392,6 +436,7 @@ impl TestServerBuilder {
             addr,
             issuer,
             app,
+            tenants,
             shutdown: Some(tx),
             task: Some(task),
         })

@@ -218,7 +218,11 @@ impl Api {
                 if addr.ip().is_unspecified() {
                     addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                 }
-                crate::server::default_issuer(addr)
+                format!(
+                    "{}{}",
+                    crate::server::default_issuer(addr),
+                    config.tenant_path()
+                )
             }
         };
         let token = args.token.clone().or_else(|| {

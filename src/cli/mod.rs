@@ -118,6 +118,11 @@ struct ConfigArgs {
         serialize_with = "duration::optional::serialize"
     )]
     access_token_ttl: Option<std::time::Duration>,
+    /// The tenant (a `[[tenants]]` name) whose issuer, users, clients and store to act on
+    /// [default: the default tenant]
+    #[arg(long, value_name = "NAME")]
+    #[serde(skip)]
+    tenant: Option<String>,
 }
 
 impl ConfigArgs {
@@ -126,7 +131,21 @@ impl ConfigArgs {
         Config::is_given(self.config.as_deref(), self, key)
     }
 
+    /// The effective configuration of the tenant `--tenant` names (issue 17), or of the
+    /// default tenant.
     fn load(&self) -> Result<Config, Failure> {
+        let config = self.load_all()?;
+        match &self.tenant {
+            None => Ok(config),
+            Some(name) => config.tenant(name).map_err(|error| Failure {
+                code: 2,
+                message: error.to_string(),
+            }),
+        }
+    }
+
+    /// The whole configuration, every tenant included.
+    fn load_all(&self) -> Result<Config, Failure> {
         Config::load(self.config.as_deref(), self).map_err(|error| {
             let lines: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
             Failure {
@@ -177,9 +196,13 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Opens and migrates the configured database.
+/// Opens and migrates the configured database: the store of the tenant `config` is the
+/// effective configuration of.
 async fn open_store(config: &Config) -> Result<Store, Failure> {
-    let store = Store::connect(&config.database_url).await.map_err(fail)?;
+    let tenant = config.tenant.as_ref().map(|t| t.name.as_str());
+    let store = Store::connect_tenant(&config.database_url, tenant)
+        .await
+        .map_err(fail)?;
     store.migrate().await.map_err(fail)?;
     Ok(store)
 }

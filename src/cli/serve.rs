@@ -4,7 +4,16 @@ use super::{ConfigArgs, Failure, fail, open_store};
 use crate::server::Server;
 
 pub(super) async fn serve(args: &ConfigArgs) -> Result<(), Failure> {
-    let config = args.load()?;
+    if let Some(tenant) = &args.tenant {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "serve serves every tenant; --tenant {tenant} is for the commands that act on \
+                 one tenant's state (token, events, clients, keys, device, ctl, ...)"
+            ),
+        });
+    }
+    let config = args.load_all()?;
     let server = Server::bind(config).await.map_err(fail)?;
     let addr = server.local_addr().map_err(fail)?;
     // One line on stdout that scripts can wait for and parse.
@@ -13,20 +22,44 @@ pub(super) async fn serve(args: &ConfigArgs) -> Result<(), Failure> {
         server.issuer()
     );
     tracing::info!(%addr, issuer = server.issuer(), "ready");
+    for tenant in server.tenants() {
+        let name = tenant
+            .config
+            .tenant
+            .as_ref()
+            .map_or("", |t| t.name.as_str());
+        println!("tollgate tenant {name} with issuer {}", tenant.issuer);
+        tracing::info!(tenant = name, issuer = %tenant.issuer, "tenant ready");
+    }
     server
         .run_until(shutdown_signal())
         .await
         .map_err(|e| fail(format!("server error: {e}")))
 }
 
+/// Migrates the store of `--tenant`, or without it every tenant's store.
 pub(super) async fn migrate(args: &ConfigArgs) -> Result<(), Failure> {
-    let config = args.load()?;
-    let store = open_store(&config).await?;
-    store.close().await;
-    println!(
-        "tollgate: the {} database is up to date",
-        store.backend_name()
-    );
+    let configs = if args.tenant.is_some() {
+        vec![args.load()?]
+    } else {
+        let all = args.load_all()?;
+        let mut configs: Vec<_> = all.tenants.iter().map(|t| all.effective(t)).collect();
+        configs.insert(0, all);
+        configs
+    };
+    for config in &configs {
+        let store = open_store(config).await?;
+        store.close().await;
+        let tenant = config
+            .tenant
+            .as_ref()
+            .map(|t| format!(" of tenant {}", t.name))
+            .unwrap_or_default();
+        println!(
+            "tollgate: the {} database{tenant} is up to date",
+            store.backend_name()
+        );
+    }
     Ok(())
 }
 

@@ -196,7 +196,11 @@ pub(super) async fn issuer(
         .map_err(fail)?;
     let explicit = match &config.issuer {
         Some(issuer) => Some(issuer.clone()),
-        None if args.gives("bind") && config.bind.port() != 0 => Some(default_issuer(config.bind)),
+        None if args.gives("bind") && config.bind.port() != 0 => Some(format!(
+            "{}{}",
+            default_issuer(config.bind),
+            config.tenant_path()
+        )),
         None => None,
     };
     match (explicit, recorded) {
@@ -215,6 +219,10 @@ pub(super) async fn issuer(
             "no server has recorded its issuer in this database, and the issuer depends on \
              the port the server binds; give --issuer or a fixed --bind",
         )),
-        (None, None) => Ok(default_issuer(config.bind)),
+        (None, None) => Ok(format!(
+            "{}{}",
+            default_issuer(config.bind),
+            config.tenant_path()
+        )),
     }
 }

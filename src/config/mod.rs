@@ -6,12 +6,14 @@ pub mod declarations;
 pub mod duration;
 pub mod faults;
 pub mod grants;
+pub mod tenants;
 pub mod validate;
 
 pub use crate::oauth::consent::{ConsentMode, DEFAULT_USER};
 pub use declarations::{ConsentConfig, DeclaredClient, User};
 pub use faults::FaultSpec;
 pub use grants::{DeviceConfig, IdJagConfig};
+pub use tenants::{TenantConfig, TenantId, UnknownTenant};
 
 use crate::oauth::exchange::ExchangeRule;
 pub use crate::oauth::grant::RefreshReuse;
@@ -78,6 +80,14 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// The background deletion of expired rows.
     pub sweep: SweepConfig,
+    /// More issuers served by this process (`[[tenants]]`, `tenants.rs`), each with its own
+    /// users, clients, keys and store.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantConfig>,
+    /// Set on the effective configuration of a tenant (`Config::tenant`); `None` for the
+    /// default tenant. Never read from a file.
+    #[serde(skip)]
+    pub tenant: Option<TenantId>,
 }
 
 impl Default for Config {
@@ -107,6 +117,8 @@ impl Default for Config {
             faults: Vec::new(),
             limits: LimitsConfig::default(),
             sweep: SweepConfig::default(),
+            tenants: Vec::new(),
+            tenant: None,
         }
     }
 }
@@ -165,7 +177,7 @@ impl Config {
     }
 
     /// The configuration keys, for picking `TOLLGATE_*` variables out of the environment.
-    pub const KEYS: [&'static str; 24] = [
+    pub const KEYS: [&'static str; 25] = [
         "issuer",
         "allow_insecure_issuer",
         "bind",
@@ -190,6 +202,7 @@ impl Config {
         "faults",
         "limits",
         "sweep",
+        "tenants",
     ];
 
     /// How long a retired signing key stays in the JWKS: the configured grace period, but

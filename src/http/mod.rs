@@ -35,7 +35,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// Liveness and database check for orchestrators (`tollgate healthcheck`), at the host root.
-pub const HEALTH: &str = "/healthz";
+pub const HEALTH: &str = endpoints::HEALTH;
 
 /// Builds the whole application: every route of the issuer, each with its layers.
 pub fn router(app: AppState) -> Router {
@@ -164,6 +164,47 @@ pub fn router(app: AppState) -> Router {
         ))
 }
 
+/// Serves several tenants (issue 17) on one listener: `apps[0]` is the default tenant, the
+/// others are served under their issuer's path. Each tenant has a whole router of its own
+/// (its layers, its event scope, its fallback), and a request goes to the one whose
+/// issuer it names: by its path under the issuer, or by the RFC 8414 §3.1 path-inserted
+/// (`/.well-known/oauth-authorization-server/t/acme`) and OpenID (`/t/acme/.well-known/
+/// openid-configuration`, under the path anyway) metadata URLs. Everything else is the
+/// default tenant's, so a single-tenant server is exactly [`router`].
+pub fn tenants_router(apps: &[AppState]) -> Router {
+    let mut routers = apps
+        .iter()
+        .map(|app| (app.issuer.path().to_owned(), router(app.clone())));
+    let Some((_, default)) = routers.next() else {
+        return Router::new().fallback(not_found);
+    };
+    let tenants: std::sync::Arc<[(String, Router)]> = routers.collect();
+    if tenants.is_empty() {
+        return default;
+    }
+    let dispatch = tower::service_fn(move |request: Request| {
+        let path = request.uri().path();
+        let chosen = tenants
+            .iter()
+            .find(|(issuer_path, _)| names_issuer(issuer_path, path))
+            .map_or(&default, |(_, router)| router)
+            .clone();
+        async move { tower::ServiceExt::oneshot(chosen, request).await }
+    });
+    Router::new().fallback_service(dispatch)
+}
+
+/// Whether a request for `path` is for the issuer whose path is `issuer_path` (not empty).
+fn names_issuer(issuer_path: &str, path: &str) -> bool {
+    let under = path
+        .strip_prefix(issuer_path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    under
+        || [endpoints::OAUTH_METADATA, endpoints::OPENID_CONFIGURATION]
+            .iter()
+            .any(|known| path.strip_prefix(known) == Some(issuer_path))
+}
+
 /// 200 when the server can reach its database, 503 otherwise.
 async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
     let (status, body) = match app.store.ping().await {
@@ -213,4 +254,36 @@ pub(crate) fn client_ip(request: &Request) -> Option<IpAddr> {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_issuer;
+
+    #[test]
+    fn a_request_goes_to_the_tenant_whose_issuer_it_names() {
+        for path in [
+            "/t/acme",
+            "/t/acme/token",
+            "/t/acme/_tollgate/api/clock",
+            "/t/acme/.well-known/openid-configuration",
+            // RFC 8414 §3.1 and OpenID path insertion (MD-2, MD-9).
+            "/.well-known/oauth-authorization-server/t/acme",
+            "/.well-known/openid-configuration/t/acme",
+        ] {
+            assert!(names_issuer("/t/acme", path), "{path}");
+        }
+        for path in [
+            "/token",
+            "/t/acme-eu/token",
+            "/t/acmetoken",
+            "/t",
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/oauth-authorization-server/t/acme/x",
+            "/.well-known/oauth-authorization-server/t/acme-eu",
+            "/x/t/acme/token",
+        ] {
+            assert!(!names_issuer("/t/acme", path), "{path}");
+        }
+    }
 }

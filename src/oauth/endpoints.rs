@@ -23,3 +23,6 @@ pub const CONTROL: &str = "/_tollgate/api";
 pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
 /// OpenID Connect Discovery §4 well-known suffix.
 pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+
+/// The health check (`http::HEALTH`), at the host root whatever the issuer's path.
+pub const HEALTH: &str = "/healthz";

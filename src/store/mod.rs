@@ -190,9 +190,26 @@ impl Store {
     /// Opens the database named by `url`: `sqlite:` URLs (the file is created if missing)
     /// or `postgres:`/`postgresql:` URLs.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_tenant(url, None).await
+    }
+
+    /// Opens the store of the tenant `tenant` (issue 17) on the database named by `url`,
+    /// or the default tenant's (`None`, the same as [`Store::connect`]). Tenants' stores
+    /// are apart, so nothing of one can be read through another: on SQLite a file beside
+    /// the default one (`tollgate.db` → `tollgate.acme.db`; an in-memory database is
+    /// another in-memory database), on PostgreSQL a schema of the same database
+    /// (`tenant_acme`, made if missing), chosen by the connections' `search_path`.
+    pub async fn connect_tenant(url: &str, tenant: Option<&str>) -> Result<Self, StoreError> {
         let mut wal_path = None;
         let backend = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let mut options = SqliteConnectOptions::from_str(url)?;
+            if let Some(tenant) = tenant {
+                if !url.contains(":memory:") {
+                    let file = tenant_file(options.get_filename(), tenant);
+                    options = options.filename(file);
+                }
+            }
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -231,7 +248,12 @@ impl Store {
                 .await?;
             Backend::Sqlite { read, write }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?;
+            let mut options = PgConnectOptions::from_str(url)?;
+            if let Some(tenant) = tenant {
+                let schema = tenant_schema(tenant);
+                create_schema(&options, &schema).await?;
+                options = options.options([("search_path", schema)]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -278,6 +300,57 @@ impl Store {
     }
 }
 
+/// The SQLite file of a tenant: the default file with the tenant's name before its
+/// extension (`data/tollgate.db` → `data/tollgate.acme.db`; `data/tollgate` →
+/// `data/tollgate.acme`).
+fn tenant_file(file: &std::path::Path, tenant: &str) -> std::path::PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match file.extension() {
+        Some(ext) => format!("{stem}.{tenant}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{tenant}"),
+    };
+    file.with_file_name(name)
+}
+
+/// The PostgreSQL schema of a tenant. Tenant names are `[a-z0-9-]+` (checked with the
+/// configuration), so `-` becomes `_` (never in a name, so no two names meet) and the
+/// schema needs no quoting.
+fn tenant_schema(tenant: &str) -> String {
+    let safe: String = tenant
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("tenant_{safe}")
+}
+
+/// Makes the tenant's schema, before the pool's connections select it and migrations fill
+/// it (sqlx's `_sqlx_migrations` lands in it too, so each tenant migrates on its own).
+async fn create_schema(options: &PgConnectOptions, schema: &str) -> Result<(), StoreError> {
+    use sqlx::{ConnectOptions, Connection, Executor};
+    let mut connection = options.connect().await?;
+    let created = connection
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .await;
+    // Two instances starting at once may both try to create it; one wins, and the other's
+    // unique violation (23505) means it exists.
+    if let Err(error) = created {
+        let exists = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "23505" || code == "42P06");
+        if !exists {
+            return Err(error.into());
+        }
+    }
+    connection.close().await?;
+    Ok(())
+}
+
 /// Decodes a JSON column written by this module.
 fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
@@ -285,4 +358,25 @@ fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result
 
 fn to_json<T: serde::Serialize>(column: &str, value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{tenant_file, tenant_schema};
+    use std::path::Path;
+
+    #[test]
+    fn a_tenants_store_is_beside_the_default_one() {
+        assert_eq!(
+            tenant_file(Path::new("data/tollgate.db"), "acme"),
+            Path::new("data/tollgate.acme.db")
+        );
+        assert_eq!(
+            tenant_file(Path::new("/var/lib/tollgate"), "team-2"),
+            Path::new("/var/lib/tollgate.team-2")
+        );
+        assert_eq!(tenant_schema("acme"), "tenant_acme");
+        // Names are [a-z0-9-]+: `-` becomes `_`, which no name has, so no two names meet.
+        assert_eq!(tenant_schema("team-2"), "tenant_team_2");
+    }
 }

@@ -212,6 +212,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Adds a tenant (issue 17) under `/t/<name>`; `settings` starts from the defaults.
+    /// `TestApp::tenant` drives it once started.
+    pub fn tenant(mut self, name: &str, settings: impl FnOnce(&mut Config)) -> Self {
+        self.server = self.server.tenant(name, settings);
+        self
+    }
+
     /// Gives the issuer a path, such as "/t1".
     pub fn issuer_path(mut self, path: &str) -> Self {
         self.server = self.server.issuer_path(path);
@@ -384,6 +391,24 @@ impl TestApp {
             http: client(),
             server: None,
             _db: db,
+        }
+    }
+
+    /// The tenant `name` (see `TestAppBuilder::tenant`), driven with the same helpers: its
+    /// issuer is `http://<addr>/t/<name>`; the clock is the server's. It is a view: the
+    /// server runs while `self` lives.
+    pub fn tenant(&self, name: &str) -> TestApp {
+        let tenant = self
+            .fixture()
+            .tenant(name)
+            .unwrap_or_else(|| panic!("no tenant {name}"));
+        TestApp {
+            addr: self.addr,
+            issuer: tenant.issuer().to_owned(),
+            clock: self.clock.clone(),
+            http: client(),
+            server: Some(tenant),
+            _db: Arc::clone(&self._db),
         }
     }
 

@@ -49,5 +49,6 @@ mod scripts;
 mod store;
 mod store_devices;
 mod sweeper;
+mod tenants;
 mod token;
 mod token_exchange;

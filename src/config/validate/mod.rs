@@ -161,7 +161,76 @@ impl Config {
                 );
             }
         }
+        self.check_tenants(&mut problems);
         problems.0
+    }
+
+    /// Each tenant's name and path, and each tenant's own settings as its server would
+    /// check them (the process settings it inherits are checked once, at the top level).
+    fn check_tenants(&self, problems: &mut Problems) {
+        use super::tenants::{PROCESS_KEYS, path_problem, valid_name};
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            let at = [Key("tenants"), Index(i)];
+            if !valid_name(&tenant.name) {
+                problems.add(
+                    &[Key("tenants"), Index(i), Key("name")],
+                    format!(
+                        "'{}' cannot name a tenant: use lower-case letters, digits and '-'                          (it appears in URLs, store names and --tenant)",
+                        tenant.name
+                    ),
+                );
+            } else if self.tenants[..i].iter().any(|t| t.name == tenant.name) {
+                problems.add(
+                    &[Key("tenants"), Index(i), Key("name")],
+                    format!("a tenant named '{}' is declared before", tenant.name),
+                );
+            }
+            let path = tenant.path();
+            let path_at = if tenant.path.is_some() {
+                [Key("tenants"), Index(i), Key("path")]
+            } else {
+                [Key("tenants"), Index(i), Key("name")]
+            };
+            if let Some(why) = path_problem(&path) {
+                problems.add(&path_at, format!("path \"{path}\" {why}"));
+            } else if let Some(route) = default_route_under(&path) {
+                problems.add(
+                    &path_at,
+                    format!(
+                        "path \"{path}\" clashes with the default tenant's {route}: choose \
+                         another first segment"
+                    ),
+                );
+            } else if let Some(other) = self.tenants[..i].iter().find(|t| {
+                let other = t.path();
+                nested(&other, &path) || nested(&path, &other)
+            }) {
+                problems.add(
+                    &path_at,
+                    format!(
+                        "path \"{path}\" is, or lies under or above, tenant '{}''s path \
+                         \"{}\": each tenant needs a path of its own",
+                        other.name,
+                        other.path()
+                    ),
+                );
+            }
+            for problem in self.effective(tenant).validate() {
+                let inherited = matches!(
+                    problem.path.first(),
+                    Some(Key(key)) if PROCESS_KEYS.contains(key)
+                );
+                if inherited {
+                    continue;
+                }
+                let prefix = |path: &[PathPart]| [&at[..], path].concat();
+                problems.0.push(Problem {
+                    path: prefix(&problem.path),
+                    message: problem.message,
+                    assumes: problem.assumes.iter().map(|a| prefix(a)).collect(),
+                });
+            }
+        }
     }
 
     fn knows_user(&self, subject: &str) -> bool {
@@ -289,6 +358,37 @@ pub fn loopback_only_problem(addr: std::net::SocketAddr) -> Option<String> {
              other hosts); bind to 127.0.0.1 or [::1], or turn it off"
         )
     })
+}
+
+/// The default tenant's route that a tenant at `path` would hide, if any: a tenant's
+/// first segment must not be one of the default tenant's.
+fn default_route_under(path: &str) -> Option<&'static str> {
+    use crate::oauth::endpoints;
+    let first = |route: &'static str| route.trim_start_matches('/').split('/').next();
+    let segment = path.trim_start_matches('/').split('/').next()?;
+    [
+        endpoints::AUTHORIZE,
+        endpoints::TOKEN,
+        endpoints::REGISTER,
+        endpoints::JWKS,
+        endpoints::REVOKE,
+        endpoints::INTROSPECT,
+        endpoints::DEVICE_AUTHORIZATION,
+        endpoints::DEVICE,
+        endpoints::CONSOLE,
+        endpoints::OAUTH_METADATA,
+        endpoints::HEALTH,
+    ]
+    .into_iter()
+    .find(|route| first(route) == Some(segment))
+}
+
+/// Whether `inner` is `outer` or lies under it.
+fn nested(outer: &str, inner: &str) -> bool {
+    inner == outer
+        || inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn unknown_user(subject: &str) -> String {

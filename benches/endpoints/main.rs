@@ -43,8 +43,9 @@
 //! - mix: an open-loop mix of `client_credentials`, authorization (auto consent), code
 //!   redemption and registration, in equal parts, at a fixed rate; latency counts from when a
 //!   request was due. Rates step up (250, 500, 1000, 1500, 2000, 3000, ...) on a fresh server
-//!   each until p99 reaches 50 ms or more than 0.1 % fail; the highest passing rate is then
-//!   run for `--mix-seconds` (one step lower if that fails).
+//!   each until p99 reaches 50 ms or more than 0.1 % fail, then the gap to the last passing
+//!   rate is halved twice; the highest passing rate is then run for `--mix-seconds` (the next
+//!   lower passing one if that fails), with the database and WAL sizes at its end.
 //! - state: the token and code-flow figures on an empty database, then again after seeding
 //!   (`state.rs`), with the database and WAL sizes.
 //!
@@ -155,44 +156,63 @@ fn usage(problem: &str) -> ! {
 /// The table printed at the end: a row per figure, a column per backend.
 #[derive(Default)]
 struct Report {
-    rows: Vec<(String, Vec<(&'static str, String)>, &'static str)>,
+    rows: Vec<Row>,
+}
+
+struct Row {
+    figure: String,
+    /// The value on each backend that has one.
+    values: Vec<(&'static str, String)>,
+    budget: &'static str,
+}
+
+impl Row {
+    fn cell(&self, backend: &str) -> &str {
+        self.values
+            .iter()
+            .find(|(b, _)| *b == backend)
+            .map_or("-", |(_, v)| v.as_str())
+    }
 }
 
 impl Report {
     fn put(&mut self, figure: &str, backend: &'static str, value: String, budget: &'static str) {
-        match self.rows.iter_mut().find(|(f, _, _)| f == figure) {
-            Some((_, values, _)) => values.push((backend, value)),
-            None => self
-                .rows
-                .push((figure.to_owned(), vec![(backend, value)], budget)),
+        match self.rows.iter_mut().find(|row| row.figure == figure) {
+            Some(row) => row.values.push((backend, value)),
+            None => self.rows.push(Row {
+                figure: figure.to_owned(),
+                values: vec![(backend, value)],
+                budget,
+            }),
         }
     }
 
     fn print(&self, backends: &[&'static str]) {
-        let width = self
-            .rows
-            .iter()
-            .map(|(f, _, _)| f.len())
-            .max()
-            .unwrap_or(10);
-        let cell = |values: &[(&str, String)], backend: &str| {
-            values
+        let width = |cell: &dyn Fn(&Row) -> &str, title: &str| {
+            self.rows
                 .iter()
-                .find(|(b, _)| *b == backend)
-                .map_or_else(|| "-".to_owned(), |(_, v)| v.clone())
+                .map(|row| cell(row).len())
+                .chain([title.len()])
+                .max()
+                .unwrap_or_default()
         };
-        print!("{:<width$}", "figure");
-        for backend in backends {
-            print!(" | {backend:<30}");
+        let first = width(&|row| row.figure.as_str(), "figure");
+        let widths: Vec<usize> = backends
+            .iter()
+            .map(|backend| width(&|row| row.cell(backend), backend))
+            .collect();
+        let mut line = format!("{:<first$}", "figure");
+        for (backend, width) in backends.iter().zip(&widths) {
+            line += &format!(" | {backend:<width$}");
         }
-        println!(" | budget (issue 18)");
-        println!("{}", "-".repeat(width + backends.len() * 33 + 22));
-        for (figure, values, budget) in &self.rows {
-            print!("{figure:<width$}");
-            for backend in backends {
-                print!(" | {:<30}", cell(values, backend));
+        println!("{line} | budget (issue 18)");
+        println!("{}", "-".repeat(line.len() + 20));
+        for row in &self.rows {
+            let mut line = format!("{:<first$}", row.figure);
+            for (backend, width) in backends.iter().zip(&widths) {
+                line += &format!(" | {:<width$}", row.cell(backend));
             }
-            println!(" | {budget}");
+            println!("{line} | {}", row.budget);
         }
     }
 }
@@ -631,8 +651,7 @@ impl Bench {
         let passes = |s: &Sample| {
             s.ms(0.99) < MIX_P99_MS && s.failures * 1000 <= s.count() + s.failures && s.count() > 0
         };
-        let mut passed = Vec::new();
-        for rate in MIX_RATES {
+        let step = |rate: f64| async move {
             let (sample, _) = self.mix_run(backend, rate, self.options.step_seconds).await;
             note!(
                 "{}",
@@ -641,11 +660,35 @@ impl Bench {
                     self.options.step_seconds.as_secs()
                 ))
             );
-            if !passes(&sample) {
+            passes(&sample)
+        };
+        let mut passed = Vec::new();
+        let mut failed = None;
+        for rate in MIX_RATES {
+            if !step(rate).await {
+                failed = Some(rate);
                 break;
             }
             passed.push(rate);
         }
+        // Two halvings of the gap between the last rate that passed and the first that did
+        // not, to multiples of 25/s: the ladder alone says "between 250 and 500".
+        if let Some(mut high) = failed {
+            let mut low = passed.last().copied().unwrap_or(0.0);
+            for _ in 0..2 {
+                let middle = ((low + high) / 2.0 / 25.0).round() * 25.0;
+                if middle <= low || middle >= high {
+                    break;
+                }
+                if step(middle).await {
+                    passed.push(middle);
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+        }
+        passed.sort_by(f64::total_cmp);
         let mut found = None;
         // Confirm over the full duration: the highest passing rate, else the one below it.
         for &rate in passed.iter().rev().take(2) {
@@ -673,7 +716,7 @@ impl Bench {
                     format!("; {sizes}")
                 }
             ),
-            None => format!("below {:.0}/s", MIX_RATES[0]),
+            None => "none passed".to_owned(),
         };
         report.put(
             &format!(

@@ -125,12 +125,14 @@ pub async fn auto_round_trip(
 
 /// One round trip through the consent page, as a browser and its user do it: GET /authorize
 /// (the page, with its request id and CSRF token in hidden fields and a cookie binding them to
-/// the browser), POST /authorize approving as `dev` (303 with a code), then the token
+/// the browser), POST /authorize approving as `user` (303 with a code), then the token
 /// request. `http` must keep cookies.
 pub async fn form_round_trip(
     http: &reqwest::Client,
     issuer: &str,
     client_id: &str,
+    user: &str,
+    password: Option<&str>,
 ) -> Option<Duration> {
     let started = Instant::now();
     let page = authorize_request(http, issuer, client_id)
@@ -143,14 +145,16 @@ pub async fn form_round_trip(
     let html = page.text().await.ok()?;
     let request_id = hidden_field(&html, "request_id")?;
     let csrf_token = hidden_field(&html, "csrf_token")?;
+    let mut fields = vec![
+        ("request_id", request_id.as_str()),
+        ("csrf_token", csrf_token.as_str()),
+        ("user", user),
+        ("decision", "approve"),
+    ];
+    fields.extend(password.map(|password| ("password", password)));
     let decision = http
         .post(format!("{issuer}/authorize"))
-        .form(&[
-            ("request_id", request_id.as_str()),
-            ("csrf_token", csrf_token.as_str()),
-            ("user", "dev"),
-            ("decision", "approve"),
-        ])
+        .form(&fields)
         .send()
         .await
         .ok()?;

@@ -26,6 +26,18 @@ impl Sample {
         }
     }
 
+    /// The samples of several runs as one.
+    pub fn merge(samples: Vec<Sample>) -> Sample {
+        let mut latencies = Vec::new();
+        let (mut failures, mut elapsed) = (0, Duration::ZERO);
+        for mut sample in samples {
+            latencies.append(&mut sample.latencies);
+            failures += sample.failures;
+            elapsed += sample.elapsed;
+        }
+        Sample::new(latencies, failures, elapsed)
+    }
+
     pub fn count(&self) -> usize {
         self.latencies.len()
     }

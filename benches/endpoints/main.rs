@@ -2,7 +2,7 @@
 //! its own process, with the load generated here over loopback HTTP:
 //!
 //! ```text
-//! cargo bench --bench endpoints                      # SQLite; about 5 minutes
+//! cargo bench --bench endpoints                      # SQLite; 3 to 5 minutes
 //! cargo bench --bench endpoints -- --quick           # 1 s per phase: a check in about a minute
 //! TOLLGATE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo bench --bench endpoints                  # and PostgreSQL beside SQLite

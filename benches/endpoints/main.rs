@@ -21,6 +21,8 @@
 //!   given; the figure is N = 1000000, whose seeding took 15 minutes on SQLite).
 //! - `--postgres URL`: as `TOLLGATE_BENCH_POSTGRES_URL`: a database the bench may connect to;
 //!   it creates (and drops first) its own databases `tollgate_bench_*` beside it.
+//! - `TOLLGATE_BENCH_BINARY=PATH` (environment): measure that `tollgate` binary instead of the
+//!   one built with the bench, such as an older commit's, for before-and-after figures.
 //! - `--only LIST`: only these phases, comma-separated: `startup`, `token`, `code`,
 //!   `consent`, `metadata`, `events`, `mix`, `state` (`state` also needs `--state`).
 //!

@@ -123,7 +123,11 @@ pub struct Tollgate {
 impl Tollgate {
     /// Starts the server on `database` and waits for its first `200` on the metadata.
     pub async fn start(database: Database, settings: &Settings, log: &Path) -> Tollgate {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        // `TOLLGATE_BENCH_BINARY` measures another build (an older commit's) with this same
+        // harness, for before-and-after figures.
+        let binary = std::env::var_os("TOLLGATE_BENCH_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tollgate").into());
+        let mut command = Command::new(binary);
         command.arg("serve");
         if let Some(file) = &settings.config {
             command.arg("--config").arg(file);

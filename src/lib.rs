@@ -18,6 +18,7 @@
 //! - [`keys`] holds the RSA signing keys, the JWKS and JWT signing.
 //! - `testing` (feature `testing`) starts an in-process server for other crates' tests.
 
+pub mod allocator;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tollgate::secret::release_large_blocks_to_the_os();
+    tollgate::allocator::release_large_blocks_to_the_os();
+    tokio::spawn(tollgate::allocator::return_free_memory_periodically());
     tollgate::telemetry::init();
     tollgate::cli::run(tollgate::cli::Cli::parse()).await
 }

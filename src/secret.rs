@@ -134,31 +134,6 @@ pub async fn with_argon2<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.ok()
 }
 
-/// Makes the memory of every argon2 computation go back to the operating system when it
-/// ends; the binary calls it first thing (it is the process's allocator, so a library
-/// embedding Tollgate decides for itself).
-///
-/// Why: glibc's malloc serves a block above its mmap threshold (128 KiB at first) with its
-/// own `mmap` and unmaps it on `free`, but freeing such a block raises the threshold to
-/// the block's size ("dynamic mmap threshold"). After the first argon2 verification, every
-/// later 19 MiB block comes from a heap arena, and a freed arena block stays in the
-/// process: 19 MiB per thread that ever ran argon2 (idle RSS 32.5 MiB with the example
-/// configuration instead of 13, issue 18). Fixing the threshold at 1 MiB turns the
-/// dynamic adjustment off, so every block of 1 MiB or more (the argon2 blocks; nothing on
-/// a request path allocates that much otherwise) is mapped and unmapped, at the cost of
-/// two system calls per argon2 run, which takes milliseconds anyway. This is smaller and
-/// safer than hashing into memory allocated by hand, and cheaper than `malloc_trim` after
-/// each check. Other allocators (musl, macOS) return such blocks already.
-pub fn release_large_blocks_to_the_os() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets a tuning parameter of glibc's allocator, which is
-    // thread-safe; it touches no memory of ours.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, data).as_ref().to_vec()
 }

@@ -122,6 +122,34 @@ impl<'a> From<&'a Event> for EventInsert<'a> {
     }
 }
 
+/// The JSON text with each NUL character (`\u0000`) replaced by U+FFFD. PostgreSQL's text
+/// cannot hold NUL, and refused the whole batch for one event that quoted a request
+/// parameter holding `%00`; the replacement character shows in the console where the NUL
+/// was, on both backends alike.
+fn without_nul(json: String) -> String {
+    if !json.contains("\\u0000") {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json.as_str();
+    // serde_json writes a backslash of the text as `\\`, so an escape starts at a backslash
+    // that is not the second half of such a pair.
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at..];
+        if let Some(after) = escape.strip_prefix("\\u0000") {
+            out.push_str("\\ufffd");
+            rest = after;
+        } else {
+            let len = escape.chars().take(2).map(char::len_utf8).sum();
+            out.push_str(&escape[..len]);
+            rest = &escape[len..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 const COLUMNS: &str = "seq, id, time_ms, flow_id, type, endpoint, client_id, subject, outcome, \
                        error, description, rule, expected, received, hint, details";
 
@@ -138,7 +166,7 @@ impl Store {
         // prepared: about 12 MiB of RSS after a load run (issue 18). One statement also
         // holds SQLite's single write lock only briefly.
         let rows: Vec<EventInsert<'_>> = events.iter().map(EventInsert::from).collect();
-        let batch = to_json("events", &rows)?;
+        let batch = without_nul(to_json("events", &rows)?);
         match &self.backend {
             Backend::Sqlite { write, .. } => {
                 // `MATERIALIZED`: each element is taken out of the array once. Read straight

@@ -18,12 +18,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Modules every layer may use: they depend on nothing of the crate.
-const LEAVES: [&str; 3] = ["clock", "secret", "telemetry"];
+const LEAVES: [&str; 4] = ["allocator", "clock", "secret", "telemetry"];
 
 /// What each top-level module may import besides the leaves and itself.
 fn allowed(module: &str) -> Option<&'static [&'static str]> {
     Some(match module {
-        "clock" | "secret" | "telemetry" => &[],
+        "allocator" | "clock" | "secret" | "telemetry" => &[],
         "oauth" => &[],
         "store" | "config" | "keys" => &["oauth"],
         "services" => &["oauth", "store", "config", "keys"],

@@ -21,9 +21,9 @@ use tokio::sync::{Notify, mpsc, oneshot};
 const BATCH: usize = 256;
 
 /// How long the writer gathers events after the first of a batch before it writes them
-/// (unless the batch fills or someone waits on a flush first). Writing as soon as one event
-/// arrived made a transaction of one or two events per request: on SQLite, whose single
-/// writer the token requests also need, that doubled the write transactions under load.
+/// (unless a whole batch or a flush is waiting). Writing as soon as one event arrived made a
+/// transaction of one or two events per request: on SQLite, whose single writer the token
+/// requests also need, that doubled the write transactions under load.
 const GATHER: Duration = Duration::from_millis(20);
 
 enum Message {
@@ -40,6 +40,8 @@ pub struct EventLog {
     clock: Arc<dyn Clock>,
     /// Woken after each batch is stored, for live streams.
     stored: Arc<Notify>,
+    /// Wakes the writer before its gather window ends: someone waits on a flush.
+    hurry: Arc<Notify>,
 }
 
 impl EventLog {
@@ -48,12 +50,19 @@ impl EventLog {
     pub fn start(store: Store, clock: Arc<dyn Clock>, capacity: usize) -> Self {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
         let stored = Arc::new(Notify::new());
-        tokio::spawn(write(store, receiver, Arc::clone(&stored)));
+        let hurry = Arc::new(Notify::new());
+        tokio::spawn(write(
+            store,
+            receiver,
+            Arc::clone(&stored),
+            Arc::clone(&hurry),
+        ));
         EventLog {
             sender: Some(sender),
             dropped: AtomicU64::new(0),
             clock,
             stored,
+            hurry,
         }
     }
 
@@ -64,6 +73,7 @@ impl EventLog {
             dropped: AtomicU64::new(0),
             clock,
             stored: Arc::new(Notify::new()),
+            hurry: Arc::new(Notify::new()),
         }
     }
 
@@ -88,6 +98,7 @@ impl EventLog {
         };
         let (done, stored) = oneshot::channel();
         if sender.send(Message::Flush(done)).await.is_ok() {
+            self.hurry.notify_one();
             let _ = stored.await;
         }
     }
@@ -108,32 +119,41 @@ impl EventLog {
     }
 }
 
-/// Drains the buffer: waits for an event, gathers what else comes within [`GATHER`] (up to
-/// a batch, and no longer once a flush is waiting), stores it in one statement. A database
-/// failure loses that batch, logged once per batch; the request that caused the events has
-/// been answered long before.
-async fn write(store: Store, mut receiver: mpsc::Receiver<Message>, stored: Arc<Notify>) {
+/// Drains the buffer: waits for an event, lets the others of the gather window arrive
+/// (unless a flush is waiting or a whole batch is there already), and stores up to
+/// [`BATCH`] events in one statement. The writer sleeps through the window rather than
+/// waking for each event: under load that is two wake-ups a token request, and they cost
+/// the requests' CPU (issue 12). A database failure loses that batch, logged once per
+/// batch; the request that caused the events has been answered long before.
+async fn write(
+    store: Store,
+    mut receiver: mpsc::Receiver<Message>,
+    stored: Arc<Notify>,
+    hurry: Arc<Notify>,
+) {
+    let mut messages: Vec<Message> = Vec::with_capacity(BATCH);
     let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let until = tokio::time::Instant::now() + GATHER;
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
+    while receiver.recv_many(&mut messages, BATCH).await > 0 {
+        let flushing = messages.iter().any(|m| matches!(m, Message::Flush(_)));
+        if messages.len() < BATCH && !flushing {
+            // A flush sent since the last batch has left its permit in `hurry`.
+            tokio::select! {
+                () = tokio::time::sleep(GATHER) => {}
+                () = hurry.notified() => {}
+            }
+            while messages.len() < BATCH {
+                let Ok(message) = receiver.try_recv() else {
+                    break;
+                };
+                messages.push(message);
+            }
+        }
+        for message in messages.drain(..) {
             match message {
                 Message::Event(event) => batch.push(*event),
                 Message::Flush(done) => waiting.push(done),
             }
-            if batch.len() >= BATCH {
-                break;
-            }
-            next = match receiver.try_recv() {
-                Ok(message) => Some(message),
-                Err(_) if waiting.is_empty() => tokio::time::timeout_at(until, receiver.recv())
-                    .await
-                    .ok()
-                    .flatten(),
-                Err(_) => None,
-            };
         }
         if !batch.is_empty() {
             match store.insert_events(&batch).await {

@@ -1340,6 +1340,42 @@ fn event(kind: EventType, time_ms: i64, flow: Option<&str>, client: &str) -> Eve
     event
 }
 
+/// A batch larger than the writer's (the SQLite statement's rows come in chunks, issue 12):
+/// every event stored once, in the order given, and a batch that fails stores none of them.
+async fn a_large_batch_is_stored_whole_and_in_order(backend: Backend) {
+    let Db { store, _db } = open(backend).await;
+    let batch: Vec<Event> = (0..300)
+        .map(|i| event(EventType::TokenRequest, 10_000 + i, Some("f"), "c"))
+        .collect();
+    store.insert_events(&batch).await.unwrap();
+    let stored = store
+        .events(&EventFilter {
+            limit: 1_000,
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap();
+    let ids = |events: &[Event]| events.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&stored), ids(&batch));
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+
+    // The last event repeats an id (unique in the table): the whole batch is refused.
+    let mut failing: Vec<Event> = (0..70)
+        .map(|i| event(EventType::TokenRequest, 20_000 + i, Some("g"), "c"))
+        .collect();
+    failing[69].id.clone_from(&batch[0].id);
+    assert!(store.insert_events(&failing).await.is_err());
+    let after = store
+        .events(&EventFilter {
+            flow: Some("g".into()),
+            limit: 1_000,
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{} of a failed batch stored", after.len());
+}
+
 async fn events_are_stored_filtered_and_swept(backend: Backend) {
     let Db { store, _db } = open(backend).await;
     let mut rejected = event(EventType::TokenRequest, 3_000, Some("f1"), "c1");
@@ -1684,6 +1720,7 @@ on_both_backends!(
     refresh_answers_are_kept_for_the_grace_period,
     a_jti_is_used_once_per_issuer,
     events_are_stored_filtered_and_swept,
+    a_large_batch_is_stored_whole_and_in_order,
     a_challenge_names_the_flow_of_its_code,
     connect_migrate_ping_and_close,
     clients_are_stored_read_and_listed,

@@ -165,10 +165,6 @@ fn without_nul(json: String) -> String {
     out
 }
 
-/// Events per SQLite statement: a batch is written as full chunks of this many, which reuse
-/// one prepared statement, and one statement for the rest.
-const SQLITE_CHUNK: usize = 32;
-
 const COLUMNS: &str = "seq, id, time_ms, flow_id, type, endpoint, client_id, subject, outcome, \
                        error, description, rule, expected, received, hint, details";
 
@@ -180,48 +176,40 @@ impl Store {
         }
         match &self.backend {
             Backend::Sqlite { write, .. } => {
-                // A `VALUES` row of bound parameters per event: SQLite spent a little under
-                // three times as long on a row unpacked from one JSON document, as
-                // PostgreSQL gets them (issue 12). Full chunks share one statement that stays
-                // prepared; the rest of a batch goes in a statement prepared for it and not
-                // kept: cached, every batch size was a statement of its own, up to 100 kept
-                // by the connection, about 12 MiB of RSS after a load run (issue 18). One
-                // transaction, so that the batch is one commit.
-                let mut tx = write.begin().await?;
-                for chunk in events.chunks(SQLITE_CHUNK) {
-                    let mut insert = sqlx::QueryBuilder::new(
-                        "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, \
-                         subject, outcome, error, description, rule, expected, received, hint, \
-                         details) ",
-                    );
-                    let details = chunk
-                        .iter()
-                        .map(|event| to_json("events.details", &event.details).map(without_nul))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    insert.push_values(chunk.iter().zip(details), |mut row, (event, details)| {
-                        row.push_bind(nul_free(&event.id))
-                            .push_bind(event.time_ms)
-                            .push_bind(text(&event.flow))
-                            .push_bind(event.kind.as_str())
-                            .push_bind(text(&event.endpoint))
-                            .push_bind(text(&event.client_id))
-                            .push_bind(text(&event.user))
-                            .push_bind(event.outcome.as_str())
-                            .push_bind(text(&event.error))
-                            .push_bind(text(&event.description))
-                            .push_bind(text(&event.rule))
-                            .push_bind(text(&event.expected))
-                            .push_bind(text(&event.received))
-                            .push_bind(text(&event.hint))
-                            .push_bind(details);
-                    });
-                    insert
-                        .build()
-                        .persistent(chunk.len() == SQLITE_CHUNK)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
+                // A `VALUES` row of bound parameters per event, all in one statement: one
+                // round trip to the connection and one commit, so the token requests that
+                // share this writer wait behind one short step. Unpacked from one JSON
+                // document, as PostgreSQL gets them, a row cost SQLite almost twice as much
+                // (issue 12). The statement is not kept prepared: its text differs with the
+                // batch size, and the writer connection's statement cache kept up to 100 of
+                // them, about 12 MiB of RSS after a load run (issue 18).
+                let details = events
+                    .iter()
+                    .map(|event| to_json("events.details", &event.details).map(without_nul))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, \
+                     subject, outcome, error, description, rule, expected, received, hint, \
+                     details) ",
+                );
+                insert.push_values(events.iter().zip(details), |mut row, (event, details)| {
+                    row.push_bind(nul_free(&event.id))
+                        .push_bind(event.time_ms)
+                        .push_bind(text(&event.flow))
+                        .push_bind(event.kind.as_str())
+                        .push_bind(text(&event.endpoint))
+                        .push_bind(text(&event.client_id))
+                        .push_bind(text(&event.user))
+                        .push_bind(event.outcome.as_str())
+                        .push_bind(text(&event.error))
+                        .push_bind(text(&event.description))
+                        .push_bind(text(&event.rule))
+                        .push_bind(text(&event.expected))
+                        .push_bind(text(&event.received))
+                        .push_bind(text(&event.hint))
+                        .push_bind(details);
+                });
+                insert.build().persistent(false).execute(write).await?;
             }
             Backend::Postgres(pool) => {
                 // The batch goes as one JSON array in one parameter, unpacked by the

@@ -1340,8 +1340,8 @@ fn event(kind: EventType, time_ms: i64, flow: Option<&str>, client: &str) -> Eve
     event
 }
 
-/// A batch larger than the writer's (the SQLite statement's rows come in chunks, issue 12):
-/// every event stored once, in the order given, and a batch that fails stores none of them.
+/// A batch larger than the event writer ever sends (256): every event stored once, in the
+/// order given; and a batch that fails on its last event stores none of them.
 async fn a_large_batch_is_stored_whole_and_in_order(backend: Backend) {
     let Db { store, _db } = open(backend).await;
     let batch: Vec<Event> = (0..300)

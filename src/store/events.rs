@@ -1,6 +1,6 @@
 //! The event log: written in batches, read by filter, swept by age.
 
-use super::{Backend, Store, StoreError, from_json, on_pool, on_writer, to_json};
+use super::{Store, StoreError, from_json, on_pool, on_writer, to_json};
 use crate::oauth::event::{Event, EventType, Outcome};
 use std::borrow::Cow;
 
@@ -80,50 +80,8 @@ impl TryFrom<EventRow> for Event {
     }
 }
 
-/// An event as [`Store::insert_events`] sends it to PostgreSQL: its columns by name.
-#[derive(serde::Serialize)]
-struct EventInsert<'a> {
-    id: &'a str,
-    time_ms: i64,
-    flow_id: Option<&'a str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    endpoint: Option<&'a str>,
-    client_id: Option<&'a str>,
-    subject: Option<&'a str>,
-    outcome: &'static str,
-    error: Option<&'a str>,
-    description: Option<&'a str>,
-    rule: Option<&'a str>,
-    expected: Option<&'a str>,
-    received: Option<&'a str>,
-    hint: Option<&'a str>,
-    details: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-impl<'a> From<&'a Event> for EventInsert<'a> {
-    fn from(event: &'a Event) -> Self {
-        EventInsert {
-            id: &event.id,
-            time_ms: event.time_ms,
-            flow_id: event.flow.as_deref(),
-            kind: event.kind.as_str(),
-            endpoint: event.endpoint.as_deref(),
-            client_id: event.client_id.as_deref(),
-            subject: event.user.as_deref(),
-            outcome: event.outcome.as_str(),
-            error: event.error.as_deref(),
-            description: event.description.as_deref(),
-            rule: event.rule.as_deref(),
-            expected: event.expected.as_deref(),
-            received: event.received.as_deref(),
-            hint: event.hint.as_deref(),
-            details: &event.details,
-        }
-    }
-}
-
-/// The text with each NUL character replaced by U+FFFD, as [`without_nul`] does in JSON.
+/// The text with each NUL character replaced by U+FFFD, as [`without_nul`] does in JSON:
+/// PostgreSQL's text cannot hold NUL, and both backends store the same.
 fn nul_free(text: &str) -> Cow<'_, str> {
     if text.contains('\0') {
         Cow::Owned(text.replace('\0', "\u{fffd}"))
@@ -174,63 +132,41 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        match &self.backend {
-            Backend::Sqlite { write, .. } => {
-                // A `VALUES` row of bound parameters per event, all in one statement: one
-                // round trip to the connection and one commit, so the token requests that
-                // share this writer wait behind one short step. Unpacked from one JSON
-                // document, as PostgreSQL gets them, a row cost SQLite almost twice as much
-                // (issue 12). The statement is not kept prepared: its text differs with the
-                // batch size, and the writer connection's statement cache kept up to 100 of
-                // them, about 12 MiB of RSS after a load run (issue 18).
-                let details = events
-                    .iter()
-                    .map(|event| to_json("events.details", &event.details).map(without_nul))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, \
-                     subject, outcome, error, description, rule, expected, received, hint, \
-                     details) ",
-                );
-                insert.push_values(events.iter().zip(details), |mut row, (event, details)| {
-                    row.push_bind(nul_free(&event.id))
-                        .push_bind(event.time_ms)
-                        .push_bind(text(&event.flow))
-                        .push_bind(event.kind.as_str())
-                        .push_bind(text(&event.endpoint))
-                        .push_bind(text(&event.client_id))
-                        .push_bind(text(&event.user))
-                        .push_bind(event.outcome.as_str())
-                        .push_bind(text(&event.error))
-                        .push_bind(text(&event.description))
-                        .push_bind(text(&event.rule))
-                        .push_bind(text(&event.expected))
-                        .push_bind(text(&event.received))
-                        .push_bind(text(&event.hint))
-                        .push_bind(details);
-                });
-                insert.build().persistent(false).execute(write).await?;
-            }
-            Backend::Postgres(pool) => {
-                // The batch goes as one JSON array in one parameter, unpacked by the
-                // database, so that the statement's text is the same for every batch.
-                let rows: Vec<EventInsert<'_>> = events.iter().map(EventInsert::from).collect();
-                let batch = without_nul(to_json("events", &rows)?);
-                const SQL: &str = "INSERT INTO events (id, time_ms, flow_id, type, endpoint, \
-                    client_id, subject, outcome, error, description, rule, expected, received, \
-                    hint, details) \
-                    SELECT e.id, e.time_ms, e.flow_id, e.type, e.endpoint, e.client_id, \
-                    e.subject, e.outcome, e.error, e.description, e.rule, e.expected, \
-                    e.received, e.hint, e.details::text \
-                    FROM json_array_elements($1::json) WITH ORDINALITY AS batch(value, n), \
-                    json_to_record(batch.value) AS e(id text, time_ms bigint, flow_id text, \
-                    type text, endpoint text, client_id text, subject text, outcome text, \
-                    error text, description text, rule text, expected text, received text, \
-                    hint text, details json) \
-                    ORDER BY batch.n";
-                sqlx::query(SQL).bind(batch).execute(pool).await?;
-            }
-        }
+        // A `VALUES` row of bound parameters per event, all in one statement: on SQLite one
+        // round trip to the writer connection and one commit, so the token requests that
+        // share that writer wait behind one short step. Unpacked from one JSON document
+        // instead, a row cost SQLite almost twice as much (issue 12). The statement is not
+        // kept prepared: its text differs with the batch size, and the writer connection's
+        // statement cache kept up to 100 of them, about 12 MiB of RSS after a load run
+        // (issue 18).
+        let details = events
+            .iter()
+            .map(|event| to_json("events.details", &event.details).map(without_nul))
+            .collect::<Result<Vec<_>, _>>()?;
+        on_writer!(self, pool => {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO events (id, time_ms, flow_id, type, endpoint, client_id, subject, \
+                 outcome, error, description, rule, expected, received, hint, details) ",
+            );
+            insert.push_values(events.iter().zip(details), |mut row, (event, details)| {
+                row.push_bind(nul_free(&event.id))
+                    .push_bind(event.time_ms)
+                    .push_bind(text(&event.flow))
+                    .push_bind(event.kind.as_str())
+                    .push_bind(text(&event.endpoint))
+                    .push_bind(text(&event.client_id))
+                    .push_bind(text(&event.user))
+                    .push_bind(event.outcome.as_str())
+                    .push_bind(text(&event.error))
+                    .push_bind(text(&event.description))
+                    .push_bind(text(&event.rule))
+                    .push_bind(text(&event.expected))
+                    .push_bind(text(&event.received))
+                    .push_bind(text(&event.hint))
+                    .push_bind(details);
+            });
+            insert.build().persistent(false).execute(pool).await?;
+        });
         Ok(())
     }
 

@@ -3,7 +3,8 @@
 //! One [`Store`] value wraps a SQLite or a PostgreSQL pool, chosen once by the URL scheme.
 //! Every query is a single SQL string that both databases accept (`$N` placeholders,
 //! `RETURNING`, `ON CONFLICT`), run through [`on_pool!`] on whichever pool is live, so the
-//! two backends cannot drift apart in behaviour. Steps the RFCs require to be atomic
+//! two backends cannot drift apart in behaviour. (One exception: SQLite stores events with
+//! a statement of its own, see `events.rs`.) Steps the RFCs require to be atomic
 //! (redeeming a code, rotating a refresh token, making the first signing key) are single
 //! conditional statements or transactions that start with their write, which makes them safe
 //! under concurrent requests and across instances sharing one database.
@@ -22,7 +23,7 @@ mod sweeps;
 pub use authorizations::{AuthorizationRequest, NewCode};
 pub use control::{Removed, TokenOwner, TokensChanged};
 pub use devices::{DeviceDecision, PageBinding};
-pub use events::{EventFilter, FlowSummary};
+pub use events::{EVENTS_PER_STATEMENT, EventFilter, FlowSummary};
 pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Rotation, Spent};
 pub use keys::StoredKey;
 pub use settings::ServerSetting;

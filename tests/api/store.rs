@@ -1385,8 +1385,7 @@ async fn events_are_stored_filtered_and_swept(backend: Backend) {
             .compared("a", "b")
             .hint(Some("h".to_owned())),
     );
-    // Events go to the database as one JSON document (issue 18): text that JSON escapes,
-    // and details of every JSON type, come back as they were; a NUL, which PostgreSQL's
+    // Text that JSON or SQL would escape, and details of every JSON type, come back as they were; a NUL, which PostgreSQL's
     // text cannot hold, comes back as U+FFFD on both backends (a backslash before "u0000"
     // is not one).
     rejected.received =

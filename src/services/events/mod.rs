@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Events written per transaction at most.
-const BATCH: usize = 256;
+const BATCH: usize = crate::store::EVENTS_PER_STATEMENT;
 
 /// How long the writer gathers events after the first of a batch before it writes them
 /// (unless a whole batch or a flush is waiting). Writing as soon as one event arrived made a

@@ -123,10 +123,8 @@ fn without_nul(json: String) -> String {
     out
 }
 
-const COLUMNS: &str = "seq, id, time_ms, flow_id, type, endpoint, client_id, subject, outcome, \
-                       error, description, rule, expected, received, hint, details";
-
-/// The columns an insert names, in the order of its bound values.
+/// The columns an insert names, in the order of its bound values; reads add `seq` before
+/// them.
 const INSERT_COLUMNS: &str = "id, time_ms, flow_id, type, endpoint, client_id, subject, outcome, \
                               error, description, rule, expected, received, hint, details";
 
@@ -143,7 +141,10 @@ pub const EVENTS_PER_STATEMENT: usize = 128;
 /// every parameter bound, and its writes do not queue behind one connection, so it prepares
 /// each batch's own statement.
 static SQLITE_INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let row = format!("({})", ["?"; 15].join(", "));
+    let row = format!(
+        "({})",
+        vec!["?"; INSERT_COLUMNS.split(',').count()].join(", ")
+    );
     format!(
         "INSERT INTO events ({INSERT_COLUMNS}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL",
         vec![row; EVENTS_PER_STATEMENT].join(", ")
@@ -156,7 +157,7 @@ struct NewEvent<'a> {
     details: String,
 }
 
-/// Binds an event's 15 values in the order of [`INSERT_COLUMNS`], with `$bind` (`bind` of a
+/// Binds an event's values in the order of [`INSERT_COLUMNS`], with `$bind` (`bind` of a
 /// query, `push_bind` of a `VALUES` row).
 macro_rules! bind_event {
     ($target:expr, $bind:ident, $new:expr) => {{
@@ -267,8 +268,9 @@ impl Store {
         } else {
             "DESC"
         };
-        let sql =
-            format!("SELECT {COLUMNS} FROM events{filter_sql} ORDER BY seq {order} LIMIT {limit}");
+        let sql = format!(
+            "SELECT seq, {INSERT_COLUMNS} FROM events{filter_sql} ORDER BY seq {order} LIMIT {limit}"
+        );
         let rows: Vec<EventRow> = on_pool!(self, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
             for text in &texts {
@@ -294,7 +296,7 @@ impl Store {
         if id.chars().any(char::is_control) {
             return Ok(None);
         }
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = $1");
+        let sql = format!("SELECT seq, {INSERT_COLUMNS} FROM events WHERE id = $1");
         let row: Option<EventRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id)
             .fetch_optional(pool)

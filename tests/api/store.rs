@@ -1340,8 +1340,10 @@ fn event(kind: EventType, time_ms: i64, flow: Option<&str>, client: &str) -> Eve
     event
 }
 
-/// A batch larger than the event writer ever sends (256): every event stored once, in the
-/// order given; and a batch that fails on its last event stores none of them.
+/// A batch larger than the event writer ever sends (more than `EVENTS_PER_STATEMENT`, so
+/// SQLite takes it in several statements): every event stored once, in the order given. A
+/// batch that fails on its last event stores none of its events, whether it fits one
+/// statement or not.
 async fn a_large_batch_is_stored_whole_and_in_order(backend: Backend) {
     let Db { store, _db } = open(backend).await;
     let batch: Vec<Event> = (0..300)
@@ -1360,20 +1362,26 @@ async fn a_large_batch_is_stored_whole_and_in_order(backend: Backend) {
     assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
 
     // The last event repeats an id (unique in the table): the whole batch is refused.
-    let mut failing: Vec<Event> = (0..70)
-        .map(|i| event(EventType::TokenRequest, 20_000 + i, Some("g"), "c"))
-        .collect();
-    failing[69].id.clone_from(&batch[0].id);
-    assert!(store.insert_events(&failing).await.is_err());
-    let after = store
-        .events(&EventFilter {
-            flow: Some("g".into()),
-            limit: 1_000,
-            ..EventFilter::default()
-        })
-        .await
-        .unwrap();
-    assert!(after.is_empty(), "{} of a failed batch stored", after.len());
+    for (size, flow) in [(70, "g"), (200, "h")] {
+        let mut failing: Vec<Event> = (0..size)
+            .map(|i| event(EventType::TokenRequest, 20_000 + i, Some(flow), "c"))
+            .collect();
+        failing[size as usize - 1].id.clone_from(&batch[0].id);
+        assert!(store.insert_events(&failing).await.is_err());
+        let after = store
+            .events(&EventFilter {
+                flow: Some(flow.into()),
+                limit: 1_000,
+                ..EventFilter::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            after.is_empty(),
+            "{} of a failed batch of {size} stored",
+            after.len()
+        );
+    }
 }
 
 async fn events_are_stored_filtered_and_swept(backend: Backend) {
@@ -1385,9 +1393,9 @@ async fn events_are_stored_filtered_and_swept(backend: Backend) {
             .compared("a", "b")
             .hint(Some("h".to_owned())),
     );
-    // Text that JSON or SQL would escape, and details of every JSON type, come back as they were; a NUL, which PostgreSQL's
-    // text cannot hold, comes back as U+FFFD on both backends (a backslash before "u0000"
-    // is not one).
+    // Text that JSON or SQL would escape, and details of every JSON type, come back as they
+    // were; a NUL, which PostgreSQL's text cannot hold, comes back as U+FFFD on both backends
+    // (a backslash before "u0000" is not one).
     rejected.received =
         Some("quote \" backslash \\ newline \n tab \t nul \0 é 🔑 \\u0000".to_owned());
     rejected.detail("nested", json!({"list": [1, "two", null, true], "x": 1.5}));

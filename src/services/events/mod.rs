@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Events written per transaction at most.
+/// Events written per statement at most: the most SQLite's insert takes.
 const BATCH: usize = crate::store::EVENTS_PER_STATEMENT;
 
 /// How long the writer gathers events after the first of a batch before it writes them

@@ -9,6 +9,7 @@ use crate::oauth::issuer::{InvalidIssuer, Issuer};
 use crate::services::declarations::{self, Applied, DeclarationError};
 use crate::services::signing_keys::{self, SigningKeyError};
 use crate::services::sweeper::Sweeper;
+use crate::services::wal_checkpointer;
 use crate::state::{App, AppState};
 use crate::store::{ServerSetting, Store, StoreError};
 use std::future::Future;
@@ -149,6 +150,7 @@ impl Server {
         for app in &apps {
             background.push(tokio::spawn(maintain_keys(Arc::clone(app))));
             background.push(tokio::spawn(sweep(Arc::clone(app))));
+            background.push(tokio::spawn(wal_checkpointer::run(app.store.clone())));
             let app = Arc::clone(app);
             tokio::spawn(async move { app.users.hash_clear_passwords().await });
         }

@@ -19,3 +19,4 @@ pub mod throttle;
 pub mod tokens;
 pub mod trusted_issuers;
 pub mod users;
+pub mod wal_checkpointer;

@@ -27,7 +27,7 @@ pub use events::{EVENTS_PER_STATEMENT, EventFilter, FlowSummary};
 pub use grants::{IssuedTokens, NewAccessToken, NewGrant, NewRefreshToken, Rotation, Spent};
 pub use keys::StoredKey;
 pub use settings::ServerSetting;
-pub use sweeps::GrantCursor;
+pub use sweeps::{GrantCursor, WalProgress};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

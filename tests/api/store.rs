@@ -1722,7 +1722,54 @@ async fn sweeps_delete_expired_rows_in_bounded_pages(backend: Backend) {
     }
 }
 
+/// The WAL checkpointer (issue 18) copies what the writer wrote into the database file from
+/// beside it, before the writer's own checkpoint would (at 1,000 frames of log); on
+/// PostgreSQL it has nothing to do and returns.
+async fn the_wal_checkpointer_copies_the_log_into_the_database_file(backend: Backend) {
+    let Db { store, _db } = open(backend).await;
+    // About 250 frames of log: 1 MB of details, which the database file holds only once they
+    // are checkpointed.
+    let events: Vec<Event> = (0..10)
+        .map(|n| {
+            let mut event = event(EventType::Registration, n, None, "c1");
+            event.detail("padding", "x".repeat(100_000));
+            event
+        })
+        .collect();
+    store.insert_events(&events).await.unwrap();
+    let checkpointer = tokio::spawn(tollgate::services::wal_checkpointer::run(store.clone()));
+    match backend {
+        Backend::Sqlite => {
+            let file = _db.url.strip_prefix("sqlite://").unwrap().to_owned();
+            let size = || std::fs::metadata(&file).unwrap().len();
+            assert!(size() < 1_000_000, "not yet checkpointed: {} bytes", size());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while size() < 1_000_000 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the database file stayed at {} bytes",
+                    size()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            checkpointer.abort();
+            let log = store.checkpoint_wal_passively().await.unwrap().unwrap();
+            assert!(!log.busy, "{log:?}");
+            assert!(log.frames > 250, "{log:?}");
+            assert_eq!(log.checkpointed, log.frames, "{log:?}");
+        }
+        Backend::Postgres => {
+            tokio::time::timeout(std::time::Duration::from_secs(5), checkpointer)
+                .await
+                .expect("the checkpointer returns at once on PostgreSQL")
+                .unwrap();
+            assert_eq!(store.checkpoint_wal_passively().await.unwrap(), None);
+        }
+    }
+}
+
 on_both_backends!(
+    the_wal_checkpointer_copies_the_log_into_the_database_file,
     sweeps_delete_expired_rows_in_bounded_pages,
     refresh_answers_are_kept_for_the_grace_period,
     a_jti_is_used_once_per_issuer,

@@ -209,10 +209,12 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         match &self.backend {
             Backend::Sqlite { write, .. } => {
+                let mut connection = write.lock().await?;
+                let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
                 if rows.len() <= EVENTS_PER_STATEMENT {
-                    sqlite_insert(&rows).execute(write).await?;
+                    sqlite_insert(&rows).execute(connection).await?;
                 } else {
-                    let mut transaction = write.begin().await?;
+                    let mut transaction = sqlx::Connection::begin(connection).await?;
                     for chunk in rows.chunks(EVENTS_PER_STATEMENT) {
                         sqlite_insert(chunk).execute(&mut *transaction).await?;
                     }

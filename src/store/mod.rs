@@ -30,9 +30,12 @@ pub use settings::ServerSetting;
 pub use sweeps::{GrantCursor, WalProgress};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -138,14 +141,44 @@ enum Backend {
     /// SQLite admits one writer at a time. Writers that meet on the file's lock wait in its
     /// busy handler, which sleeps 1, 2, 5, 10, ... ms between tries: under 8 concurrent
     /// token requests that made the p99 tens of milliseconds. So every statement that writes
-    /// goes through `write`, one connection, where writers queue in the pool without
+    /// goes through `write`, one connection, where writers queue in the process without
     /// sleeping, and reads go through `read`, whose connections are `query_only` (a write
     /// sent there by mistake fails in the tests rather than contending for the lock).
     Sqlite {
         read: SqlitePool,
-        write: SqlitePool,
+        write: Arc<SqliteWriter>,
     },
     Postgres(PgPool),
+}
+
+/// SQLite's one writing connection, lent to one task at a time. Not a pool of one: sqlx's
+/// pool pings every connection on its way back, one more round trip to the connection's
+/// thread while the writer, which every write queues for, stays taken (issue 18).
+#[derive(Debug)]
+pub(crate) struct SqliteWriter {
+    /// `None` once closed.
+    connection: tokio::sync::Mutex<Option<SqliteConnection>>,
+}
+
+impl SqliteWriter {
+    /// The connection, waited for at most [`ACQUIRE_TIMEOUT`] as a pool's would be (then the
+    /// database counts as unavailable).
+    pub(crate) async fn lock(
+        &self,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<SqliteConnection>>, sqlx::Error> {
+        tokio::time::timeout(ACQUIRE_TIMEOUT, self.connection.lock())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
+
+    /// Closes the connection once the task holding it is done.
+    async fn close(&self) {
+        if let Some(connection) = self.connection.lock().await.take() {
+            if let Err(error) = sqlx::Connection::close(connection).await {
+                tracing::warn!(%error, "closing the SQLite writer connection failed");
+            }
+        }
+    }
 }
 
 /// Runs the same expression with `$pool` bound to whichever pool reads: SQLite's read pool,
@@ -162,11 +195,22 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 /// [`on_pool!`] for statements and transactions that write: SQLite's single writer
-/// connection, or the PostgreSQL pool.
+/// connection (`&mut SqliteConnection`, held for the whole expression), or the PostgreSQL
+/// pool. Waiting too long for the writer returns `PoolTimedOut` from the enclosing function,
+/// as a pool's wait would.
 macro_rules! on_writer {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::store::Backend::Sqlite { write, .. } => {
+                // `begin` on the connection, as on a pool.
+                #[allow(unused_imports)]
+                use sqlx::Connection as _;
+                let mut connection = write.lock().await?;
+                let Some($pool) = connection.as_mut() else {
+                    return Err(sqlx::Error::PoolClosed.into());
+                };
+                $body
+            }
             $crate::store::Backend::Postgres($pool) => $body,
         }
     };
@@ -245,10 +289,11 @@ impl Store {
                     // and 10 to 17 % more tokens/s with events off (`wrk`, issue 18).
                     .test_before_acquire(false)
             };
-            let write = pool()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
+            let write = Arc::new(SqliteWriter {
+                connection: tokio::sync::Mutex::new(Some(
+                    sqlx::ConnectOptions::connect(&options).await?,
+                )),
+            });
             let read = pool()
                 .max_connections(SQLITE_READERS)
                 .connect_with(options.pragma("query_only", "ON"))
@@ -278,7 +323,11 @@ impl Store {
     /// database lock while migrating.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
+            Backend::Sqlite { write, .. } => {
+                let mut connection = write.lock().await?;
+                let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                sqlx::migrate!("migrations/sqlite").run(connection).await?
+            }
             Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -298,12 +347,15 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
+    /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        if let Backend::Sqlite { read, .. } = &self.backend {
-            read.close().await;
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
         }
-        on_writer!(self, pool => pool.close().await);
     }
 }
 
@@ -369,8 +421,34 @@ fn to_json<T: serde::Serialize>(column: &str, value: &T) -> Result<String, Store
 
 #[cfg(test)]
 mod tests {
-    use super::{tenant_file, tenant_schema};
+    use super::{ACQUIRE_TIMEOUT, SqliteWriter, tenant_file, tenant_schema};
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
     use std::path::Path;
+    use std::str::FromStr;
+
+    /// A write that waits longer than a pool's acquire timeout for the writer gives up as it
+    /// would at a pool (`PoolTimedOut`, which the store reports as unavailable: 503); the
+    /// writer is lent again once released, and not at all once closed.
+    #[tokio::test(start_paused = true)]
+    async fn the_sqlite_writer_is_waited_for_as_long_as_a_pool() {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").unwrap();
+        let writer = SqliteWriter {
+            connection: tokio::sync::Mutex::new(Some(options.connect().await.unwrap())),
+        };
+        let held = writer.lock().await.unwrap();
+        let started = tokio::time::Instant::now();
+        let waited = tokio::time::timeout(ACQUIRE_TIMEOUT * 2, writer.lock()).await;
+        assert!(
+            matches!(waited, Ok(Err(sqlx::Error::PoolTimedOut))),
+            "{waited:?}"
+        );
+        assert_eq!(started.elapsed(), ACQUIRE_TIMEOUT);
+        drop(held);
+        assert!(writer.lock().await.unwrap().is_some());
+        writer.close().await;
+        assert!(writer.lock().await.unwrap().is_none(), "closed");
+    }
 
     #[test]
     fn a_tenants_store_is_beside_the_default_one() {

@@ -138,10 +138,13 @@ impl Store {
         }
         // (busy, frames in the log, frames checkpointed); busy = 1 when a reader or writer
         // kept it from finishing, which the next sweep retries.
-        let (busy, frames, checkpointed): (i64, i64, i64) =
+        let (busy, frames, checkpointed): (i64, i64, i64) = {
+            let mut connection = pool.lock().await?;
+            let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
             sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(pool)
-                .await?;
+                .fetch_one(connection)
+                .await?
+        };
         if busy != 0 {
             tracing::debug!(
                 wal_bytes = size,

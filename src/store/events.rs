@@ -1,6 +1,6 @@
 //! The event log: written in batches, read by filter, swept by age.
 
-use super::{Backend, Store, StoreError, from_json, on_pool, on_writer, to_json};
+use super::{Backend, SqliteWriter, Store, StoreError, from_json, on_pool, on_writer, to_json};
 use crate::oauth::event::{Event, EventType, Outcome};
 use std::borrow::Cow;
 
@@ -210,7 +210,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite { write, .. } => {
                 let mut connection = write.lock().await?;
-                let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                let connection = SqliteWriter::open(&mut connection)?;
                 if rows.len() <= EVENTS_PER_STATEMENT {
                     sqlite_insert(&rows).execute(connection).await?;
                 } else {

@@ -158,17 +158,33 @@ enum Backend {
 pub(crate) struct SqliteWriter {
     /// `None` once closed.
     connection: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// How long a write waits for it: [`ACQUIRE_TIMEOUT`], as for a pool's connection.
+    wait: Duration,
 }
 
 impl SqliteWriter {
-    /// The connection, waited for at most [`ACQUIRE_TIMEOUT`] as a pool's would be (then the
-    /// database counts as unavailable).
+    fn new(connection: SqliteConnection, wait: Duration) -> Self {
+        SqliteWriter {
+            connection: tokio::sync::Mutex::new(Some(connection)),
+            wait,
+        }
+    }
+
+    /// The connection, waited for at most `wait`; after that the database counts as
+    /// unavailable (`PoolTimedOut`, as from a pool).
     pub(crate) async fn lock(
         &self,
     ) -> Result<tokio::sync::MutexGuard<'_, Option<SqliteConnection>>, sqlx::Error> {
-        tokio::time::timeout(ACQUIRE_TIMEOUT, self.connection.lock())
+        tokio::time::timeout(self.wait, self.connection.lock())
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
+
+    /// The connection a [`lock`](Self::lock) holds, unless the writer was closed.
+    pub(crate) fn open(
+        connection: &mut Option<SqliteConnection>,
+    ) -> Result<&mut SqliteConnection, sqlx::Error> {
+        connection.as_mut().ok_or(sqlx::Error::PoolClosed)
     }
 
     /// Closes the connection once the task holding it is done.
@@ -206,9 +222,7 @@ macro_rules! on_writer {
                 #[allow(unused_imports)]
                 use sqlx::Connection as _;
                 let mut connection = write.lock().await?;
-                let Some($pool) = connection.as_mut() else {
-                    return Err(sqlx::Error::PoolClosed.into());
-                };
+                let $pool = $crate::store::SqliteWriter::open(&mut connection)?;
                 $body
             }
             $crate::store::Backend::Postgres($pool) => $body,
@@ -289,11 +303,10 @@ impl Store {
                     // and 10 to 17 % more tokens/s with events off (`wrk`, issue 18).
                     .test_before_acquire(false)
             };
-            let write = Arc::new(SqliteWriter {
-                connection: tokio::sync::Mutex::new(Some(
-                    sqlx::ConnectOptions::connect(&options).await?,
-                )),
-            });
+            let write = Arc::new(SqliteWriter::new(
+                sqlx::ConnectOptions::connect(&options).await?,
+                ACQUIRE_TIMEOUT,
+            ));
             let read = pool()
                 .max_connections(SQLITE_READERS)
                 .connect_with(options.pragma("query_only", "ON"))
@@ -325,8 +338,9 @@ impl Store {
         match &self.backend {
             Backend::Sqlite { write, .. } => {
                 let mut connection = write.lock().await?;
-                let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
-                sqlx::migrate!("migrations/sqlite").run(connection).await?
+                sqlx::migrate!("migrations/sqlite")
+                    .run(SqliteWriter::open(&mut connection)?)
+                    .await?
             }
             Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
@@ -421,33 +435,37 @@ fn to_json<T: serde::Serialize>(column: &str, value: &T) -> Result<String, Store
 
 #[cfg(test)]
 mod tests {
-    use super::{ACQUIRE_TIMEOUT, SqliteWriter, tenant_file, tenant_schema};
+    use super::{SqliteWriter, tenant_file, tenant_schema};
     use sqlx::ConnectOptions;
     use sqlx::sqlite::SqliteConnectOptions;
     use std::path::Path;
     use std::str::FromStr;
 
-    /// A write that waits longer than a pool's acquire timeout for the writer gives up as it
-    /// would at a pool (`PoolTimedOut`, which the store reports as unavailable: 503); the
-    /// writer is lent again once released, and not at all once closed.
-    #[tokio::test(start_paused = true)]
-    async fn the_sqlite_writer_is_waited_for_as_long_as_a_pool() {
+    /// A write that waits too long for the writer gives up as it would at a pool
+    /// (`PoolTimedOut`, which the store reports as unavailable: 503); the writer is lent
+    /// again once released, and not at all once closed.
+    #[tokio::test]
+    async fn a_write_waits_for_the_sqlite_writer_only_so_long() {
         let options = SqliteConnectOptions::from_str("sqlite::memory:").unwrap();
-        let writer = SqliteWriter {
-            connection: tokio::sync::Mutex::new(Some(options.connect().await.unwrap())),
-        };
+        let wait = std::time::Duration::from_millis(50);
+        let writer = SqliteWriter::new(options.connect().await.unwrap(), wait);
         let held = writer.lock().await.unwrap();
-        let started = tokio::time::Instant::now();
-        let waited = tokio::time::timeout(ACQUIRE_TIMEOUT * 2, writer.lock()).await;
+        // The outer bound keeps a writer that never gives up from hanging the test.
+        let waited = tokio::time::timeout(wait * 100, writer.lock()).await;
         assert!(
             matches!(waited, Ok(Err(sqlx::Error::PoolTimedOut))),
             "{waited:?}"
         );
-        assert_eq!(started.elapsed(), ACQUIRE_TIMEOUT);
         drop(held);
-        assert!(writer.lock().await.unwrap().is_some());
+        let mut connection = writer.lock().await.unwrap();
+        assert!(SqliteWriter::open(&mut connection).is_ok());
+        drop(connection);
         writer.close().await;
-        assert!(writer.lock().await.unwrap().is_none(), "closed");
+        let mut connection = writer.lock().await.unwrap();
+        assert!(matches!(
+            SqliteWriter::open(&mut connection),
+            Err(sqlx::Error::PoolClosed)
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and a sweep never holds SQLite's write lock for long. What must outlive its expiry, and
 //! for how long, is the caller's `cutoff`; see `services::sweeper`.
 
-use super::{Backend, Store, StoreError, on_pool, on_writer};
+use super::{Backend, SqliteWriter, Store, StoreError, on_pool, on_writer};
 
 /// Where a walk through the grants stands: the last grant looked at, in `(created_at, id)`
 /// order.
@@ -140,9 +140,8 @@ impl Store {
         // kept it from finishing, which the next sweep retries.
         let (busy, frames, checkpointed): (i64, i64, i64) = {
             let mut connection = pool.lock().await?;
-            let connection = connection.as_mut().ok_or(sqlx::Error::PoolClosed)?;
             sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(connection)
+                .fetch_one(SqliteWriter::open(&mut connection)?)
                 .await?
         };
         if busy != 0 {

@@ -165,7 +165,8 @@ impl Store {
         let (Backend::Sqlite { read: pool, .. }, Some(_)) = (&self.backend, &self.wal_path) else {
             return Ok(None);
         };
-        // A `PRAGMA` copies no data of its own, so `query_only` connections may run it.
+        // A checkpoint changes no content, only the file it is kept in, so a `query_only`
+        // connection may run it.
         let (busy, frames, checkpointed): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                 .fetch_one(pool)

@@ -87,40 +87,44 @@ async fn record_decision(
                     format!("'{subject}' is not a user of this server"),
                 )));
             }
-            // The form is verified before the password (issue 20, item 3): otherwise anyone
-            // could make the server run argon2 (19 MiB, milliseconds) without a form, and
-            // use the page as a password oracle. The request is only read here; it is taken
-            // below, once, so a user who mistyped the password can try again.
-            let pending = app.store.authorization_request(request_id).await?;
-            if !pending.as_ref().is_some_and(|pending| {
-                pending.expires_at > now
-                    && digests_match(&pending.csrf_digest, &csrf_digest)
-                    && digests_match(&pending.browser_digest, &browser_digest)
-            }) {
-                let again = Again::expired(request_id, csrf_token, Some(subject));
-                if let Some(page) = show_again(app, headers, again).await? {
-                    return Ok(page);
+            // With a password to check, the form is verified first (issue 20, item 3):
+            // otherwise anyone could make the server run argon2 (19 MiB, milliseconds)
+            // without a form, and use the page as a password oracle. The request is only read
+            // here; it is taken below, once, so a user who mistyped the password can try
+            // again. Without a password, taking it below verifies the form alone, and the
+            // read would be one more round trip to the database per approval (issue 18).
+            if app.users.needs_password(subject) {
+                let pending = app.store.authorization_request(request_id).await?;
+                if !pending.as_ref().is_some_and(|pending| {
+                    pending.expires_at > now
+                        && digests_match(&pending.csrf_digest, &csrf_digest)
+                        && digests_match(&pending.browser_digest, &browser_digest)
+                }) {
+                    let again = Again::expired(request_id, csrf_token, Some(subject));
+                    if let Some(page) = show_again(app, headers, again).await? {
+                        return Ok(page);
+                    }
+                    return Err(why_unusable(app, request_id, now).await?);
                 }
-                return Err(why_unusable(app, request_id, now).await?);
-            }
-            if let Err(error) = check_password(app, subject, form).await {
-                // A wrong password is a mistake to correct, not a dead end: the same form
-                // again, with the message, as long as it is this browser's form.
-                let PageError::Shown { status, error } = error else {
-                    return Err(error);
-                };
-                let again = Again {
-                    request_id,
-                    csrf_token,
-                    subject: Some(subject),
-                    notice: error.description.to_string(),
-                    status,
-                };
-                events::reject(&error);
-                return match show_again(app, headers, again).await? {
-                    Some(page) => Ok(page),
-                    None => Err(PageError::Shown { status, error }),
-                };
+                if let Err(error) = check_password(app, subject, form).await {
+                    // A wrong password is a mistake to correct, not a dead end: the same form
+                    // again, with the message, as long as it is this browser's form.
+                    let PageError::Shown { status, error } = error else {
+                        return Err(error);
+                    };
+                    let again = Again {
+                        request_id,
+                        csrf_token,
+                        subject: Some(subject),
+                        notice: error.description.to_string(),
+                        status,
+                    };
+                    events::reject(&error);
+                    return match show_again(app, headers, again).await? {
+                        Some(page) => Ok(page),
+                        None => Err(PageError::Shown { status, error }),
+                    };
+                }
             }
             Decision::Approve { subject }
         }

@@ -287,27 +287,24 @@ impl Store {
             // connection first, it is a no-op for the pool's connections (WAL is stored in
             // the file), which otherwise race for it and fail with "database is locked".
             sqlx::Connection::close(sqlx::ConnectOptions::connect(&options).await?).await?;
-            // Both pools come from the same options, so a `sqlite::memory:` database (shared
-            // cache, named once in the options) is the same database in both.
-            let pool = || {
-                SqlitePoolOptions::new()
-                    // Keeps `sqlite::memory:` databases alive between uses.
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    // sqlx pings a connection before lending it by default, which finds a
-                    // dropped network connection; a SQLite connection is in the process and
-                    // cannot drop, and the ping was one more round trip to its thread for
-                    // every query: without it, 7 to 12 % less server CPU per token request
-                    // and 10 to 17 % more tokens/s with events off (`wrk`, issue 18).
-                    .test_before_acquire(false)
-            };
+            // The writer and the read pool come from the same options, so a
+            // `sqlite::memory:` database (shared cache, named once in the options) is the
+            // same database in both.
             let write = Arc::new(SqliteWriter::new(
                 sqlx::ConnectOptions::connect(&options).await?,
                 ACQUIRE_TIMEOUT,
             ));
-            let read = pool()
+            let read = SqlitePoolOptions::new()
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                // sqlx pings a connection before lending it by default, which finds a dropped
+                // network connection; a SQLite connection is in the process and cannot drop,
+                // and the ping was one more round trip to its thread for every query: without
+                // it, 7 to 12 % less server CPU per token request and 10 to 17 % more
+                // tokens/s with events off (`wrk`, issue 18).
+                .test_before_acquire(false)
                 .max_connections(SQLITE_READERS)
                 .connect_with(options.pragma("query_only", "ON"))
                 .await?;

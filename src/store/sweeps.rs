@@ -125,8 +125,7 @@ impl Store {
     /// never restarts and grows without bound (387 MB beside a 14 MB database, issue 18);
     /// a `TRUNCATE` checkpoint waits for the readers of the moment and restarts it.
     pub async fn checkpoint_wal_above(&self, above: u64) -> Result<Option<u64>, StoreError> {
-        let (Backend::Sqlite { write: pool, .. }, Some(wal)) = (&self.backend, &self.wal_path)
-        else {
+        let (Backend::Sqlite { write, .. }, Some(wal)) = (&self.backend, &self.wal_path) else {
             return Ok(None);
         };
         let size = match std::fs::metadata(wal) {
@@ -139,7 +138,7 @@ impl Store {
         // (busy, frames in the log, frames checkpointed); busy = 1 when a reader or writer
         // kept it from finishing, which the next sweep retries.
         let (busy, frames, checkpointed): (i64, i64, i64) = {
-            let mut connection = pool.lock().await?;
+            let mut connection = write.lock().await?;
             sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                 .fetch_one(SqliteWriter::open(&mut connection)?)
                 .await?
